@@ -1,0 +1,36 @@
+// Maps errors to the CLI's contract: bad input prints one line and exits 2; anything else exits 1.
+
+/** Raised by CLI argument checks that commander cannot express. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Error names that mean "the input was wrong", wherever in the libraries they are thrown. */
+const BAD_INPUT = new Set([
+  'UsageError',
+  'InvalidRecipe',
+  'ModelLoadError',
+  'SafetensorsFormatError',
+  'UnknownModelError',
+  'UnknownHardwareError',
+  'InvalidModelConfigError',
+  'InvalidDeploymentError',
+  'MissingCalibrationError',
+  'InvalidConfigError',
+  'UnknownEvolutionError',
+]);
+
+export function isBadInput(err: unknown): err is Error {
+  return err instanceof Error && BAD_INPUT.has(err.name);
+}
+
+export function reportAndExit(err: unknown): never {
+  if (isBadInput(err)) {
+    process.stderr.write(`evoquant: ${err.message.split('\n')[0]}\n`);
+    process.exit(2);
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`evoquant: ${e.message}\n`);
+  if (process.env.EVOQUANT_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
+  process.exit(1);
+}

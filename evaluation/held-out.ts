@@ -1,0 +1,37 @@
+// The standard evaluation: held-out Brown text, with the reference distribution cached per model.
+import { loadBrown } from '../corpus/brown.js';
+import type { ProxyModel } from '../model/forward.js';
+import { evaluateModel, referenceLogProbs, type EvalMetrics } from './evaluate.js';
+import { evenWindows, type EvalWindows } from './windows.js';
+
+/** Default number of predicted held-out bytes per evaluation. */
+export const DEFAULT_EVAL_TOKENS = 32768;
+
+export function heldOutWindows(tokens = DEFAULT_EVAL_TOKENS, seq = 128): EvalWindows {
+  return evenWindows(loadBrown().heldOut, seq, tokens);
+}
+
+const references = new Map<string, Promise<Float32Array>>();
+
+/** Reference log-probabilities of a model (by hash) on the given windows, computed once per process. */
+export function cachedReference(key: string, model: ProxyModel, windows: EvalWindows): Promise<Float32Array> {
+  const k = `${key}:${windows.count}:${windows.seq}`;
+  let r = references.get(k);
+  if (!r) {
+    r = referenceLogProbs(model, windows);
+    references.set(k, r);
+  }
+  return r;
+}
+
+export interface HeldOutOptions {
+  tokens?: number;
+  reference?: { key: string; model: ProxyModel };
+  onProgress?(done: number, total: number): void;
+}
+
+export async function evaluateHeldOut(model: ProxyModel, options: HeldOutOptions = {}): Promise<EvalMetrics> {
+  const windows = heldOutWindows(options.tokens);
+  const reference = options.reference ? await cachedReference(options.reference.key, options.reference.model, windows) : undefined;
+  return evaluateModel(model, windows, { reference, onProgress: options.onProgress });
+}

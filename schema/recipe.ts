@@ -1,0 +1,236 @@
+// The recipe is the genome: a policy over module roles, layer depth and expert rank.
+// It never names tensors, so a recipe found on the proxy applies to any model of a supported family.
+import { z } from 'zod';
+
+export const MODULE_ROLES = [
+  'attn_q',
+  'attn_k',
+  'attn_v',
+  'attn_o',
+  'expert_gate',
+  'expert_up',
+  'expert_down',
+  'shared_expert',
+  'dense_mlp',
+  'router',
+  'embeddings',
+  'lm_head',
+] as const;
+export const ModuleRole = z.enum(MODULE_ROLES);
+export type ModuleRole = z.infer<typeof ModuleRole>;
+
+export const WEIGHT_BITS = [2, 3, 4, 8, 16] as const;
+export const WeightBits = z.union(WEIGHT_BITS.map((b) => z.literal(b)) as [
+  z.ZodLiteral<2>,
+  z.ZodLiteral<3>,
+  z.ZodLiteral<4>,
+  z.ZodLiteral<8>,
+  z.ZodLiteral<16>,
+], { error: 'bits must be one of 2, 3, 4, 8 or 16' });
+export type WeightBits = z.infer<typeof WeightBits>;
+
+/** Group size along the input dimension, or 'channel' for one scale per output row. */
+export const GroupSize = z.union([
+  z.literal('channel'),
+  z.number().int().refine((g) => [32, 64, 128, 256].includes(g), { message: 'groupSize must be 32, 64, 128, 256 or "channel"' }),
+]);
+export type GroupSize = z.infer<typeof GroupSize>;
+
+export const RtnMethod = z.object({ kind: z.literal('rtn') }).strict();
+export const GptqMethod = z
+  .object({
+    kind: z.literal('gptq'),
+    /** Fraction of the mean Hessian diagonal added to its diagonal. */
+    damp: z.number().gt(0).max(1).default(0.01),
+    blockSize: z.number().int().min(1).max(1024).default(128),
+    actOrder: z.boolean().default(true),
+  })
+  .strict();
+export const AwqMethod = z
+  .object({
+    kind: z.literal('awq'),
+    /** Number of exponents alpha in [0,1) tried for s = mean|x|^alpha. */
+    scaleGrid: z.number().int().min(2).max(100).default(20),
+    /** Search a per-group clipping ratio after scaling. */
+    clip: z.boolean().default(true),
+    clipGrid: z.number().int().min(2).max(100).default(10),
+    /** Smallest clipping ratio tried (max |w| is shrunk to this fraction at most). */
+    maxShrink: z.number().gt(0).lt(1).default(0.5),
+  })
+  .strict();
+export const QuantMethod = z.discriminatedUnion('kind', [RtnMethod, GptqMethod, AwqMethod]);
+export type QuantMethod = z.infer<typeof QuantMethod>;
+
+export const OutlierPolicy = z
+  .object({
+    /** Fraction of weights kept exactly in fp16 as sparse (index, value) entries. */
+    fraction: z.number().gt(0).max(0.1),
+    /** activation-weighted: |w_ij| * rms(x_j); magnitude: |w_ij|. */
+    criterion: z.enum(['activation-weighted', 'magnitude']).default('activation-weighted'),
+  })
+  .strict();
+export type OutlierPolicy = z.infer<typeof OutlierPolicy>;
+
+export const RotationPolicy = z
+  .object({
+    kind: z.literal('hadamard'),
+    /** Seed of the random sign flips; the rotation is reproducible from it. */
+    seed: z.number().int().min(0).default(0),
+  })
+  .strict();
+export type RotationPolicy = z.infer<typeof RotationPolicy>;
+
+const quantSpecShape = {
+  bits: WeightBits,
+  /** int: uniform integer grid; fp8: e4m3 with a per-channel or per-group scale. */
+  format: z.enum(['int', 'fp8']).default('int'),
+  groupSize: GroupSize.default(128),
+  symmetric: z.boolean().default(false),
+  method: QuantMethod.default({ kind: 'rtn' }),
+  outliers: OutlierPolicy.optional(),
+  rotation: RotationPolicy.optional(),
+};
+
+function checkSpec(spec: { bits: number; format: string; groupSize: GroupSize; method: QuantMethod; rotation?: unknown }, ctx: z.RefinementCtx): void {
+  if (spec.format === 'fp8' && spec.bits !== 8) {
+    ctx.addIssue({ code: 'custom', path: ['bits'], message: 'fp8 format requires bits 8' });
+  }
+  if (spec.format === 'fp8' && spec.method.kind !== 'rtn') {
+    ctx.addIssue({ code: 'custom', path: ['method'], message: 'fp8 format is cast per scale (method rtn)' });
+  }
+}
+
+/** A fully specified quantization of one linear module. */
+export const QuantSpec = z.object(quantSpecShape).strict().superRefine(checkSpec);
+export type QuantSpec = z.infer<typeof QuantSpec>;
+export type QuantSpecInput = z.input<typeof QuantSpec>;
+
+/** Fields that override the default for a role, a depth band or an expert tier. */
+export const QuantOverride = z
+  .object({
+    bits: WeightBits.optional(),
+    format: z.enum(['int', 'fp8']).optional(),
+    groupSize: GroupSize.optional(),
+    symmetric: z.boolean().optional(),
+    method: QuantMethod.optional(),
+    outliers: OutlierPolicy.nullable().optional(),
+    rotation: RotationPolicy.nullable().optional(),
+  })
+  .strict();
+export type QuantOverride = z.infer<typeof QuantOverride>;
+
+export const ExpertTier = z
+  .object({
+    /** Experts whose rank quantile (0 = hottest / most sensitive) is below this bound take the override. */
+    below: z.number().gt(0).max(1),
+    override: QuantOverride,
+  })
+  .strict();
+export type ExpertTier = z.infer<typeof ExpertTier>;
+
+export const ExpertPolicy = z
+  .object({
+    rankBy: z.enum(['routing-frequency', 'sensitivity']),
+    /** Ordered by `below`; the first tier whose bound exceeds an expert's quantile applies. */
+    tiers: z.array(ExpertTier).min(1),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    for (let i = 1; i < p.tiers.length; i++) {
+      if (p.tiers[i].below <= p.tiers[i - 1].below) {
+        ctx.addIssue({ code: 'custom', path: ['tiers', i, 'below'], message: 'tiers must have increasing `below` bounds' });
+      }
+    }
+  });
+export type ExpertPolicy = z.infer<typeof ExpertPolicy>;
+
+export const DepthBand = z
+  .object({
+    /** Relative depth range [from, to) in [0, 1]; layer i of n sits at i / n. */
+    from: z.number().min(0).max(1),
+    to: z.number().min(0).max(1),
+    roles: z.array(ModuleRole).optional(),
+    override: QuantOverride,
+  })
+  .strict()
+  .refine((b) => b.to > b.from, { message: 'depth band needs to > from', path: ['to'] });
+export type DepthBand = z.infer<typeof DepthBand>;
+
+export const Recipe = z
+  .object({
+    name: z.string().min(1).max(120),
+    description: z.string().max(2000).default(''),
+    /** Activation format of the matmuls: bf16 (weight-only), fp8 or int8. */
+    activations: z.enum(['bf16', 'fp8', 'int8']).default('bf16'),
+    kvCacheBits: z.union([z.literal(16), z.literal(8), z.literal(4)], { error: 'kvCacheBits must be 16, 8 or 4' }).default(16),
+    default: QuantSpec,
+    roles: z.partialRecord(ModuleRole, QuantOverride).default({}),
+    depth: z.array(DepthBand).default([]),
+    experts: ExpertPolicy.optional(),
+  })
+  .strict();
+export type Recipe = z.infer<typeof Recipe>;
+export type RecipeInput = z.input<typeof Recipe>;
+
+/** Where one linear module sits, as far as a recipe can see. */
+export interface ModuleSite {
+  role: ModuleRole;
+  layer: number | null;
+  numLayers: number;
+  /** Rank quantile of the expert in [0, 1): 0 is the hottest or most sensitive. Null outside experts. */
+  expertQuantile: number | null;
+}
+
+const EXPERT_ROLES: ReadonlySet<ModuleRole> = new Set(['expert_gate', 'expert_up', 'expert_down']);
+export function isExpertRole(role: ModuleRole): boolean {
+  return EXPERT_ROLES.has(role);
+}
+
+function applyOverride(spec: QuantSpec, o: QuantOverride | undefined): QuantSpec {
+  if (!o) return spec;
+  const next: QuantSpec = { ...spec };
+  if (o.bits !== undefined) next.bits = o.bits;
+  if (o.format !== undefined) next.format = o.format;
+  if (o.groupSize !== undefined) next.groupSize = o.groupSize;
+  if (o.symmetric !== undefined) next.symmetric = o.symmetric;
+  if (o.method !== undefined) next.method = o.method;
+  if (o.outliers !== undefined) next.outliers = o.outliers ?? undefined;
+  if (o.rotation !== undefined) next.rotation = o.rotation ?? undefined;
+  return next;
+}
+
+/**
+ * The spec a recipe gives one module: default, then role, then depth bands, then expert tier.
+ * The result is re-validated, so an override cannot produce an impossible spec.
+ */
+export function resolveSpec(recipe: Recipe, site: ModuleSite): QuantSpec {
+  let spec = applyOverride(recipe.default, recipe.roles[site.role]);
+  if (site.layer !== null) {
+    const depth = site.layer / Math.max(1, site.numLayers);
+    for (const band of recipe.depth) {
+      if (depth >= band.from && depth < band.to && (!band.roles || band.roles.includes(site.role))) {
+        spec = applyOverride(spec, band.override);
+      }
+    }
+  }
+  if (recipe.experts && site.expertQuantile !== null && isExpertRole(site.role)) {
+    const tier = recipe.experts.tiers.find((t) => site.expertQuantile! < t.below);
+    spec = applyOverride(spec, tier?.override);
+  }
+  return QuantSpec.parse(spec);
+}
+
+/** Parses a recipe, turning the first zod issue into one line naming the field at fault. */
+export function parseRecipe(input: unknown): Recipe {
+  const result = Recipe.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue.path.length ? issue.path.join('.') : '(root)';
+    throw new InvalidRecipeError(`recipe.${path}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+export class InvalidRecipeError extends Error {
+  override readonly name = 'InvalidRecipe';
+}
