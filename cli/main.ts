@@ -1,5 +1,7 @@
 // The evoquant command line.
 import { Command, CommanderError } from 'commander';
+import { registerBaselines } from './commands/baselines.js';
+import { registerCompile } from './commands/compile.js';
 import { registerEval } from './commands/eval.js';
 import { registerQuantize } from './commands/quantize.js';
 import { reportAndExit } from './errors.js';
@@ -10,8 +12,10 @@ const program = new Command('evoquant')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `evoquant: ${s.slice(7)}` : s) });
 
+registerCompile(program);
 registerQuantize(program);
 registerEval(program);
+registerBaselines(program);
 
 try {
   await program.parseAsync(process.argv);

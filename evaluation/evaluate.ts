@@ -13,8 +13,21 @@ export interface EvalMetrics {
   expertFrequency: number[][];
 }
 
+/** Running sums after `nextWindow` windows: enough to resume an interrupted evaluation. */
+export interface EvalProgress {
+  nextWindow: number;
+  nats: number;
+  correct: number;
+  kl: number;
+  counts: number[][];
+}
+
 export interface EvalOptions {
   batch?: number;
+  /** Continue from an earlier run's progress instead of window 0. */
+  resume?: EvalProgress;
+  /** Called after every batch with the sums so far (for heartbeats). */
+  onBatch?(progress: EvalProgress): void;
   /** Log-probabilities [tokens, vocab] of the reference model on the same windows. */
   reference?: Float32Array;
   onProgress?(doneWindows: number, totalWindows: number): void;
@@ -27,12 +40,13 @@ async function eachBatch(
   model: ProxyModel,
   windows: EvalWindows,
   batch: number,
-  visit: (logProbs: Float32Array, targets: Uint8Array, firstToken: number, counts: number[][]) => void,
+  visit: (logProbs: Float32Array, targets: Uint8Array, firstToken: number, counts: number[][], nextWindow: number) => void,
   onProgress?: (done: number, total: number) => void,
+  startWindow = 0,
 ): Promise<void> {
   const vocab = model.config.vocab_size;
   const row = new Float64Array(vocab);
-  for (let from = 0; from < windows.count; from += batch) {
+  for (let from = startWindow; from < windows.count; from += batch) {
     const to = Math.min(windows.count, from + batch);
     const { inputs, targets } = windowBatch(windows, from, to);
     const { logits, expertCounts } = await model.forward(inputs, to - from, windows.seq);
@@ -42,7 +56,7 @@ async function eachBatch(
       logSoftmaxRow(logits, i * vocab, vocab, row);
       for (let j = 0; j < vocab; j++) logProbs[i * vocab + j] = row[j];
     }
-    visit(logProbs, targets, from * windows.seq, expertCounts);
+    visit(logProbs, targets, from * windows.seq, expertCounts, to);
     onProgress?.(to, windows.count);
   }
 }
@@ -62,15 +76,17 @@ export async function evaluateModel(model: ProxyModel, windows: EvalWindows, opt
   if (reference && reference.length !== tokens * vocab) {
     throw new RangeError(`evaluate: reference has ${reference.length / vocab} positions, windows have ${tokens}`);
   }
-  let nats = 0;
-  let correct = 0;
-  let kl = 0;
-  const counts = Array.from({ length: model.config.num_hidden_layers }, () => new Array<number>(model.config.num_experts).fill(0));
+  const resume = options.resume;
+  if (resume && (resume.nextWindow < 0 || resume.nextWindow > windows.count)) throw new RangeError(`evaluate: cannot resume at window ${resume.nextWindow}`);
+  let nats = resume?.nats ?? 0;
+  let correct = resume?.correct ?? 0;
+  let kl = resume?.kl ?? 0;
+  const counts = resume?.counts.map((l) => [...l]) ?? Array.from({ length: model.config.num_hidden_layers }, () => new Array<number>(model.config.num_experts).fill(0));
   await eachBatch(
     model,
     windows,
     options.batch ?? 32,
-    (lp, targets, first, batchCounts) => {
+    (lp, targets, first, batchCounts, nextWindow) => {
       for (let i = 0; i < targets.length; i++) {
         const o = i * vocab;
         nats -= lp[o + targets[i]];
@@ -86,8 +102,10 @@ export async function evaluateModel(model: ProxyModel, windows: EvalWindows, opt
         }
       }
       batchCounts.forEach((layer, l) => layer.forEach((c, e) => (counts[l][e] += c)));
+      options.onBatch?.({ nextWindow, nats, correct, kl, counts: counts.map((l) => [...l]) });
     },
     options.onProgress,
+    resume?.nextWindow ?? 0,
   );
   return {
     tokens,

@@ -1,7 +1,7 @@
 // The standard evaluation: held-out Brown text, with the reference distribution cached per model.
 import { loadBrown } from '../corpus/brown.js';
 import type { ProxyModel } from '../model/forward.js';
-import { evaluateModel, referenceLogProbs, type EvalMetrics } from './evaluate.js';
+import { evaluateModel, referenceLogProbs, type EvalMetrics, type EvalProgress } from './evaluate.js';
 import { evenWindows, type EvalWindows } from './windows.js';
 
 /** Default number of predicted held-out bytes per evaluation. */
@@ -28,10 +28,12 @@ export interface HeldOutOptions {
   tokens?: number;
   reference?: { key: string; model: ProxyModel };
   onProgress?(done: number, total: number): void;
+  resume?: EvalProgress;
+  onBatch?(progress: EvalProgress): void;
 }
 
 export async function evaluateHeldOut(model: ProxyModel, options: HeldOutOptions = {}): Promise<EvalMetrics> {
   const windows = heldOutWindows(options.tokens);
   const reference = options.reference ? await cachedReference(options.reference.key, options.reference.model, windows) : undefined;
-  return evaluateModel(model, windows, { reference, onProgress: options.onProgress });
+  return evaluateModel(model, windows, { reference, onProgress: options.onProgress, resume: options.resume, onBatch: options.onBatch });
 }

@@ -1,7 +1,7 @@
 // Builtin recipes: the classic baselines plus mixed-precision MoE policies.
 import { Recipe, type RecipeInput, type QuantMethod } from '../schema/recipe.js';
 
-const KEEP_BF16 = { bits: 16 } as const;
+const KEEP_BF16 = { bits: 16, format: 'int' } as const;
 /** Routers, embeddings and lm_head stay in bf16 in every weight-only baseline, as real tools do. */
 const KEEP_SMALL_ROLES = { router: KEEP_BF16, embeddings: KEEP_BF16, lm_head: KEEP_BF16 };
 
@@ -58,7 +58,7 @@ const inputs: RecipeInput[] = [
       rankBy: 'sensitivity',
       tiers: [
         { below: 0.5, override: {} },
-        { below: 1, override: { bits: 2, groupSize: 64, outliers: { fraction: 0.005, criterion: 'activation-weighted' }, rotation: { kind: 'hadamard', seed: 7 } } },
+        { below: 1, override: { bits: 2, groupSize: 64, outliers: { fraction: 0.005, criterion: 'activation-weighted' }, rotation: { kind: 'hadamard', seed: 7, blockSize: 128 } } },
       ],
     },
   },

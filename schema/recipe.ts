@@ -76,6 +76,16 @@ export const RotationPolicy = z
     kind: z.literal('hadamard'),
     /** Seed of the random sign flips; the rotation is reproducible from it. */
     seed: z.number().int().min(0).default(0),
+    /**
+     * Largest Hadamard block (a power of two). Under tensor parallelism a block must not straddle
+     * two GPUs' shards of the input dimension; the block used is the smaller of this and the largest
+     * power of two dividing the input width.
+     */
+    blockSize: z
+      .number()
+      .int()
+      .refine((b) => b >= 16 && b <= 8192 && (b & (b - 1)) === 0, { message: 'blockSize must be a power of two from 16 to 8192' })
+      .optional(),
   })
   .strict();
 export type RotationPolicy = z.infer<typeof RotationPolicy>;
@@ -196,6 +206,8 @@ function applyOverride(spec: QuantSpec, o: QuantOverride | undefined): QuantSpec
   if (o.method !== undefined) next.method = o.method;
   if (o.outliers !== undefined) next.outliers = o.outliers ?? undefined;
   if (o.rotation !== undefined) next.rotation = o.rotation ?? undefined;
+  // Kept in bf16: format and method no longer apply (an fp8 default must not leak into it).
+  if (next.bits === 16) next.format = 'int';
   return next;
 }
 

@@ -1,0 +1,197 @@
+// Control-queue activities: propose, compile and record, plus the evolution's bookkeeping.
+// Thin adapters over the evolution, physics and knowledge libraries; every write is idempotent
+// so a retried or replayed activity never duplicates a row, a node or an edge.
+import type { Kysely } from 'kysely';
+import { getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../db/candidates.js';
+import { neighboursOut } from '../db/ekg.js';
+import { finishAttempt, listAttempts, startAttempt } from '../db/evaluation-attempts.js';
+import { createEvolution, finishGeneration, setEvolutionStatus, startGeneration } from '../db/evolutions.js';
+import { getResult, recordResult } from '../db/results.js';
+import { propose } from '../evolution/propose.js';
+import type { ScoredCandidate } from '../evolution/scored-candidate.js';
+import { recordOutcome, recordProposal } from '../knowledge/record-outcome.js';
+import { seedTechniques } from '../knowledge/seed.js';
+import { techniqueStats } from '../knowledge/technique-stats.js';
+import { compileTarget } from '../physics/compile.js';
+import type { Database, JsonObject } from '../schema/db.js';
+import type { CandidateSummary, CompileRequest, CompileVerdict, ProposedCandidate, RecordRequest } from '../schema/engine.js';
+import type { EvolutionConfig } from '../schema/evolution-config.js';
+import { Recipe } from '../schema/recipe.js';
+
+export interface ControlDeps {
+  db: Kysely<Database>;
+}
+
+async function archiveOf(db: Kysely<Database>, evolutionId: string): Promise<ScoredCandidate[]> {
+  const rows = await listCandidates(db, evolutionId);
+  const out: ScoredCandidate[] = [];
+  for (const row of rows) {
+    const result = row.status === 'evaluated' ? await getResult(db, row.id) : undefined;
+    const m = result?.metrics;
+    out.push({
+      id: row.id,
+      generation: row.generation,
+      recipe: Recipe.parse(row.recipe),
+      parents: row.parent_ids,
+      technique: null,
+      score: m
+        ? {
+            fits: m.fits,
+            gbPerGpu: m.gb_per_gpu,
+            kl: m.kl,
+            top1: m.top1,
+            relativeAccuracyLoss: typeof m.relative_accuracy_loss === 'number' ? m.relative_accuracy_loss : 0,
+            proxyBytes: m.proxy_bytes,
+          }
+        : null,
+    });
+  }
+  return out;
+}
+
+async function techniqueOf(db: Kysely<Database>, candidateId: string): Promise<string | null> {
+  const applied = await neighboursOut(db, `candidate:${candidateId}`, { kinds: ['applies-pattern'] });
+  const t = applied[0]?.node.payload.technique;
+  return typeof t === 'string' ? t : null;
+}
+
+function summaryOf(req: RecordRequest): CandidateSummary {
+  const base = {
+    id: req.candidate.id,
+    generation: req.candidate.generation,
+    recipeName: req.candidate.recipe.name,
+    parents: req.candidate.parents,
+    technique: req.candidate.technique,
+    violations: req.verdict.violations,
+    gbPerGpu: req.verdict.gbPerGpu,
+    fits: req.verdict.fits,
+  };
+  switch (req.kind) {
+    case 'rejected':
+      return { ...base, status: 'rejected', kl: null, top1: null, relativeAccuracyLoss: null, error: req.verdict.violationMessages.join('; ') };
+    case 'failed':
+      return { ...base, status: req.outOfMemory ? 'infeasible' : 'failed', kl: null, top1: null, relativeAccuracyLoss: null, error: `${req.failureType}: ${req.message}` };
+    case 'evaluated': {
+      const m = req.measurement;
+      return { ...base, status: 'evaluated', kl: m.kl, top1: m.top1, relativeAccuracyLoss: (m.baselineTop1 - m.top1) / m.baselineTop1, error: null };
+    }
+  }
+}
+
+export function createControlActivities({ db }: ControlDeps) {
+  return {
+    async registerEvolution({ evolutionId, config }: { evolutionId: string; config: EvolutionConfig }): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await createEvolution(trx, { id: evolutionId, config: JSON.parse(JSON.stringify(config)) as JsonObject, status: 'running' });
+        await seedTechniques(trx);
+      });
+    },
+
+    async finishEvolution({ evolutionId, status }: { evolutionId: string; status: 'completed' | 'cancelled' }): Promise<void> {
+      await setEvolutionStatus(db, evolutionId, status);
+    },
+
+    /** Deterministic in (evolution, generation): a retry returns what the first attempt wrote. */
+    async propose({ evolutionId, generation, config }: { evolutionId: string; generation: number; config: EvolutionConfig }): Promise<ProposedCandidate[]> {
+      const existing = (await listCandidates(db, evolutionId)).filter((c) => c.generation === generation);
+      if (existing.length > 0) {
+        return Promise.all(
+          existing.map(async (row) => ({ id: row.id, generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await techniqueOf(db, row.id) })),
+        );
+      }
+      const archive = await archiveOf(db, evolutionId);
+      const proposals = propose({
+        evolutionId,
+        generation,
+        seed: config.seed,
+        populationSize: config.populationSize,
+        selection: config.selection,
+        seedRecipes: config.seedRecipes,
+        archive,
+        techniqueStats: await techniqueStats(db),
+      });
+      await db.transaction().execute(async (trx) => {
+        await startGeneration(trx, evolutionId, generation);
+        for (const p of proposals) {
+          await proposeCandidate(trx, { id: p.id, evolutionId, generation, recipe: JSON.parse(JSON.stringify(p.recipe)) as JsonObject, parentIds: p.parents });
+          await recordProposal(trx, evolutionId, generation, p);
+        }
+      });
+      return proposals;
+    },
+
+    async loadCandidates({ evolutionId, ids }: { evolutionId: string; ids: string[] }): Promise<ProposedCandidate[]> {
+      const out: ProposedCandidate[] = [];
+      for (const id of ids) {
+        const row = await getCandidate(db, id);
+        if (!row || row.evolution_id !== evolutionId) throw new Error(`candidate ${id} is not part of evolution ${evolutionId}`);
+        out.push({ id, generation: row.generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await techniqueOf(db, id) });
+      }
+      return out;
+    },
+
+    async compileCandidate({ candidate, target }: CompileRequest): Promise<CompileVerdict> {
+      const report = compileTarget(
+        { model: target.model, hardware: target.hardware, gpus: target.gpus, tensorParallel: target.tensorParallel ?? target.gpus, contextLength: target.context, batch: target.batch },
+        candidate.recipe,
+      );
+      return {
+        candidateId: candidate.id,
+        fits: report.fits,
+        gbPerGpu: report.perGpu.totalBytes / 1e9,
+        weightReduction: report.reduction.weights,
+        decodeTokensPerSecond: report.decode.tokensPerSecond,
+        violations: [...new Set(report.violations.map((v) => v.code))].sort(),
+        violationMessages: report.violations.map((v) => v.message),
+      };
+    },
+
+    async record(req: RecordRequest): Promise<CandidateSummary> {
+      const summary = summaryOf(req);
+      await db.transaction().execute(async (trx) => {
+        const id = req.candidate.id;
+        await setCandidateStatus(trx, id, summary.status, req.verdict.violations);
+        if (req.kind === 'evaluated') {
+          const m = req.measurement;
+          // A retry round numbers its attempts after those of the earlier, failed round.
+          const previous = await listAttempts(trx, id);
+          const offset = previous.some((a) => a.outcome === 'ok') ? 0 : previous.filter((a) => a.outcome !== null).length;
+          // Attempts before the successful one were lost (worker died, chaos fault): Temporal retried them.
+          for (let attempt = 1; attempt < m.attempt; attempt++) {
+            await startAttempt(trx, { candidateId: id, attempt: offset + attempt, workerIdentity: 'unknown (lost attempt)' });
+            await finishAttempt(trx, { candidateId: id, attempt: offset + attempt, outcome: 'failed', error: 'attempt lost; retried by Temporal (see `evoquant history`)' });
+          }
+          const metrics = {
+            bits_per_byte: m.bitsPerByte,
+            top1: m.top1,
+            kl: m.kl,
+            proxy_bytes: req.artifact.proxyBytes,
+            gb_per_gpu: req.verdict.gbPerGpu,
+            fits: req.verdict.fits,
+            baseline_top1: m.baselineTop1,
+            relative_accuracy_loss: summary.relativeAccuracyLoss ?? 0,
+            weight_reduction: req.verdict.weightReduction,
+            decode_tokens_per_second: req.verdict.decodeTokensPerSecond,
+          };
+          await startAttempt(trx, { candidateId: id, attempt: offset + m.attempt, workerIdentity: m.workerIdentity });
+          await finishAttempt(trx, { candidateId: id, attempt: offset + m.attempt, outcome: 'ok', metrics });
+          await recordResult(trx, id, metrics);
+        } else if (req.kind === 'failed') {
+          // Idempotent: the failure is recorded once, as the attempt after those already recorded.
+          const previous = await listAttempts(trx, id);
+          if (!previous.some((a) => a.outcome === 'failed' || a.outcome === 'oom')) {
+            const attempt = previous.length + 1;
+            await startAttempt(trx, { candidateId: id, attempt, workerIdentity: 'unknown' });
+            await finishAttempt(trx, { candidateId: id, attempt, outcome: req.outOfMemory ? 'oom' : 'failed', error: `${req.failureType}: ${req.message}` });
+          }
+        }
+        await recordOutcome(trx, req.evolutionId, req.candidate, summary, req.kind === 'failed' ? req.failureType : null);
+      });
+      return summary;
+    },
+
+    async closeGeneration({ evolutionId, generation }: { evolutionId: string; generation: number }): Promise<void> {
+      await finishGeneration(db, evolutionId, generation, 'completed');
+    },
+  };
+}

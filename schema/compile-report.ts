@@ -1,0 +1,116 @@
+// What compile says about one recipe on one target: exact parameter and byte counts, whether it
+// fits, how fast it can decode, and machine-readable reasons why it cannot run there.
+import { z } from 'zod';
+import { Deployment } from './deployment.js';
+import { ModelFamily } from './model-config.js';
+import { ModuleRole } from './recipe.js';
+
+export const VIOLATION_CODES = ['does-not-fit', 'kernel-unsupported', 'shard-shape'] as const;
+export const ViolationCode = z.enum(VIOLATION_CODES);
+export type ViolationCode = z.infer<typeof ViolationCode>;
+
+export const Violation = z
+  .object({
+    code: ViolationCode,
+    /** One line for people. */
+    message: z.string(),
+    /** The module role at fault, when one is. */
+    role: ModuleRole.optional(),
+    detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  })
+  .strict();
+export type Violation = z.infer<typeof Violation>;
+
+/** A number for every module role (0 where the model has none). */
+export const PerRole = z.record(ModuleRole, z.number());
+export type PerRole = z.infer<typeof PerRole>;
+
+const bytes = z.number().int().nonnegative();
+
+export const WeightByteBreakdown = z
+  .object({
+    /** Packed integer / fp8 codes. */
+    codes: bytes,
+    /** fp16 scales (int and fp8 grids; AWQ per-input-channel scales too). */
+    scales: bytes,
+    /** Packed b-bit zero points (asymmetric int grids). */
+    zeros: bytes,
+    /** Outliers as COO pairs: int32 flat index + fp16 value. */
+    outliers: bytes,
+    /** Unquantized bf16 tensors: 16-bit modules, biases, norms. */
+    bf16: bytes,
+  })
+  .strict();
+export type WeightByteBreakdown = z.infer<typeof WeightByteBreakdown>;
+
+export const OverheadComponent = z.object({ name: z.string(), bytesPerGpu: bytes, note: z.string() }).strict();
+export type OverheadComponent = z.infer<typeof OverheadComponent>;
+
+export const StageMemory = z
+  .object({
+    stage: z.number().int().nonnegative(),
+    /** Decoder layers [firstLayer, endLayer) held by this stage. */
+    firstLayer: z.number().int().nonnegative(),
+    endLayer: z.number().int().nonnegative(),
+    weightBytes: bytes,
+    kvBytes: bytes,
+    overheadBytes: bytes,
+    totalBytes: bytes,
+  })
+  .strict();
+export type StageMemory = z.infer<typeof StageMemory>;
+
+export const KernelUse = z.object({ role: ModuleRole, kernel: z.string(), modules: z.number().int().positive() }).strict();
+export type KernelUse = z.infer<typeof KernelUse>;
+
+export const DecodeEstimate = z
+  .object({
+    tokensPerSecond: z.number().nonnegative(),
+    /** Seconds per decode step (one token for every sequence of the batch). */
+    stepSeconds: z.number().nonnegative(),
+    memorySeconds: z.number().nonnegative(),
+    computeSeconds: z.number().nonnegative(),
+    commSeconds: z.number().nonnegative(),
+    /** Per GPU, summed over pipeline stages. */
+    bytesPerStep: z.number().nonnegative(),
+    flopsPerStep: z.number().nonnegative(),
+    boundBy: z.enum(['memory', 'compute']),
+  })
+  .strict();
+export type DecodeEstimate = z.infer<typeof DecodeEstimate>;
+
+export const CompileReport = z
+  .object({
+    model: z.object({ name: z.string(), family: ModelFamily, numLayers: z.number().int(), numExperts: z.number().int() }).strict(),
+    hardware: z.object({ id: z.string(), name: z.string(), sm: z.number().int() }).strict(),
+    deployment: Deployment,
+    pipelineStages: z.number().int().positive(),
+    recipe: z.string(),
+    parameters: z.object({ byRole: PerRole, norms: z.number().int(), total: z.number().int() }).strict(),
+    modules: z.object({ byRole: PerRole, total: z.number().int() }).strict(),
+    weightBytes: z
+      .object({ byRole: PerRole, norms: bytes, total: bytes, bf16Total: bytes, breakdown: WeightByteBreakdown })
+      .strict(),
+    kvCache: z.object({ bits: z.number().int(), bytesPerToken: bytes, totalBytes: bytes }).strict(),
+    overhead: z.object({ components: z.array(OverheadComponent), bytesPerGpu: bytes }).strict(),
+    stages: z.array(StageMemory),
+    /** The fullest GPU. */
+    perGpu: z
+      .object({ weightBytes: bytes, kvBytes: bytes, overheadBytes: bytes, totalBytes: bytes, capacityBytes: bytes, headroomBytes: z.number().int() })
+      .strict(),
+    fits: z.boolean(),
+    reduction: z
+      .object({
+        /** 1 − weight bytes / bf16 weight bytes. */
+        weights: z.number(),
+        /** 1 − (weights + KV + overhead on all GPUs) / the same with bf16 weights and a bf16 KV cache. */
+        total: z.number(),
+      })
+      .strict(),
+    decode: DecodeEstimate,
+    kernels: z.array(KernelUse),
+    violations: z.array(Violation),
+    notes: z.array(z.string()),
+  })
+  .strict();
+export type CompileReport = z.infer<typeof CompileReport>;

@@ -1,0 +1,149 @@
+// Contracts between the evolution workflows and their activities: what crosses Temporal's
+// boundary (workflow history), so it stays small, plain JSON and versionable.
+import { z } from 'zod';
+import type { EvolutionConfig } from './evolution-config.js';
+import type { Recipe } from './recipe.js';
+
+export const CONTROL_TASK_QUEUE = 'evoquant-control';
+export const gpuTaskQueue = (pool: string): string => `gpu-${pool}`;
+
+/** Failure types the GPU worker raises; the first two are never retried. */
+export const FAILURE_TYPES = {
+  outOfMemory: 'GpuOutOfMemory',
+  invalidRecipe: 'InvalidRecipe',
+  transient: 'TransientFault',
+  artifactMissing: 'ArtifactMissing',
+} as const;
+
+export interface EvolutionInput {
+  evolutionId: string;
+  config: EvolutionConfig;
+  /** Carried over by continue-as-new; absent on the first run. */
+  state?: EvolutionState;
+}
+
+export interface CandidateSummary {
+  id: string;
+  generation: number;
+  recipeName: string;
+  parents: string[];
+  technique: string | null;
+  status: 'proposed' | 'rejected' | 'evaluated' | 'failed' | 'infeasible';
+  violations: string[];
+  gbPerGpu: number | null;
+  fits: boolean | null;
+  kl: number | null;
+  top1: number | null;
+  relativeAccuracyLoss: number | null;
+  error: string | null;
+}
+
+export interface EvolutionState {
+  nextGeneration: number;
+  generations: number;
+  maxCandidates: number | null;
+  paused: boolean;
+  stopRequested: boolean;
+  candidates: CandidateSummary[];
+  /** Candidates whose evaluation is to be re-run on request. */
+  retryQueue: string[];
+  retryRounds: number;
+  runs: number;
+}
+
+export interface EvolutionStatus {
+  evolutionId: string;
+  phase: 'running' | 'paused' | 'stopping' | 'completed';
+  generation: number;
+  generations: number;
+  counts: Record<CandidateSummary['status'], number>;
+  best: CandidateSummary | null;
+  frontier: CandidateSummary[];
+  /** Times the workflow continued as new (history kept bounded). */
+  runs: number;
+}
+
+export interface GenerationInput {
+  evolutionId: string;
+  generation: number;
+  config: EvolutionConfig;
+  /** Re-run the evaluations of these candidates instead of proposing new ones. */
+  retryCandidates?: string[];
+}
+
+export interface GenerationResult {
+  generation: number;
+  candidates: CandidateSummary[];
+}
+
+export interface ProposedCandidate {
+  id: string;
+  generation: number;
+  recipe: Recipe;
+  parents: string[];
+  technique: string | null;
+}
+
+export interface CompileRequest {
+  candidate: ProposedCandidate;
+  target: EvolutionConfig['target'];
+}
+
+export interface CompileVerdict {
+  candidateId: string;
+  fits: boolean;
+  gbPerGpu: number;
+  weightReduction: number;
+  decodeTokensPerSecond: number;
+  violations: string[];
+  violationMessages: string[];
+}
+
+export interface QuantizeRequest {
+  evolutionId: string;
+  candidateId: string;
+  recipe: Recipe;
+  proxy: string;
+  calibrationTokens: number;
+}
+
+export interface QuantizedArtifact {
+  candidateId: string;
+  path: string;
+  proxyBytes: number;
+  workerIdentity: string;
+}
+
+export interface EvaluateRequest {
+  candidateId: string;
+  artifact: QuantizedArtifact;
+  proxy: string;
+  tokens: number;
+}
+
+export interface EvaluationMeasurement {
+  candidateId: string;
+  bitsPerByte: number;
+  top1: number;
+  baselineTop1: number;
+  kl: number;
+  expertFrequency: number[][];
+  attempt: number;
+  workerIdentity: string;
+  resumedFromWindow: number;
+}
+
+export type RecordRequest =
+  | { kind: 'rejected'; evolutionId: string; candidate: ProposedCandidate; verdict: CompileVerdict }
+  | { kind: 'evaluated'; evolutionId: string; candidate: ProposedCandidate; verdict: CompileVerdict; artifact: QuantizedArtifact; measurement: EvaluationMeasurement }
+  | { kind: 'failed'; evolutionId: string; candidate: ProposedCandidate; verdict: CompileVerdict; failureType: string; message: string; outOfMemory: boolean };
+
+/** Arguments of the evolution's updates, validated before they are accepted into history. */
+export const SetBudgetArgs = z
+  .object({ generations: z.number().int().min(1).max(10_000).optional(), maxCandidates: z.number().int().min(1).nullable().optional() })
+  .strict()
+  .refine((b) => b.generations !== undefined || b.maxCandidates !== undefined, { message: 'setBudget needs generations or maxCandidates' });
+export type SetBudgetArgs = z.infer<typeof SetBudgetArgs>;
+
+export const RetryArgs = z.object({ candidateIds: z.array(z.string().min(1)).optional() }).strict();
+export type RetryArgs = z.infer<typeof RetryArgs>;

@@ -1,0 +1,115 @@
+// Model configs: the raw HF config.json fields physics reads, and the one normalised architecture
+// every family (qwen3_moe, qwen2_moe, mixtral, llama/mistral, qwen2/qwen3, the evoquant proxy) maps to.
+import { z } from 'zod';
+
+export const MODEL_FAMILIES = ['qwen3_moe', 'qwen2_moe', 'mixtral', 'llama', 'mistral', 'qwen2', 'qwen3', 'evoquant_moe'] as const;
+export const ModelFamily = z.enum(MODEL_FAMILIES);
+export type ModelFamily = z.infer<typeof ModelFamily>;
+
+const posInt = z.number().int().positive();
+const count = z.number().int().min(0);
+
+/** The fields of a HF config.json that physics reads; every other field passes through. */
+export const HfModelConfig = z.looseObject({
+  model_type: z.string(),
+  hidden_size: posInt,
+  num_hidden_layers: posInt,
+  num_attention_heads: posInt,
+  num_key_value_heads: posInt.nullish(),
+  head_dim: posInt.nullish(),
+  vocab_size: posInt,
+  tie_word_embeddings: z.boolean().nullish(),
+  max_position_embeddings: posInt.nullish(),
+  attention_bias: z.boolean().nullish(),
+  intermediate_size: posInt.nullish(),
+  moe_intermediate_size: posInt.nullish(),
+  num_experts: count.nullish(),
+  num_local_experts: posInt.nullish(),
+  num_experts_per_tok: posInt.nullish(),
+  shared_expert_intermediate_size: count.nullish(),
+  decoder_sparse_step: posInt.nullish(),
+  mlp_only_layers: z.array(count).nullish(),
+});
+export type HfModelConfig = z.infer<typeof HfModelConfig>;
+
+export const MoeConfig = z
+  .object({
+    numExperts: posInt,
+    numExpertsPerTok: posInt,
+    /** Intermediate width of one routed expert (moe_intermediate_size; mixtral: intermediate_size). */
+    expertIntermediateSize: posInt,
+    /** Width of the always-on shared expert, 0 when the family has none. */
+    sharedExpertIntermediateSize: count,
+    /** qwen2_moe gates its shared expert with a [1, hidden] sigmoid projection. */
+    sharedExpertGate: z.boolean(),
+  })
+  .strict()
+  .refine((m) => m.numExpertsPerTok <= m.numExperts, { message: 'num_experts_per_tok exceeds the expert count', path: ['numExpertsPerTok'] });
+export type MoeConfig = z.infer<typeof MoeConfig>;
+
+export const MlpKind = z.enum(['moe', 'dense']);
+export type MlpKind = z.infer<typeof MlpKind>;
+
+/** One normalised decoder-only architecture; all sizes in elements. */
+export const ModelArchitecture = z
+  .object({
+    name: z.string().min(1),
+    family: ModelFamily,
+    hiddenSize: posInt,
+    numLayers: posInt,
+    numAttentionHeads: posInt,
+    numKeyValueHeads: posInt,
+    headDim: posInt,
+    vocabSize: posInt,
+    maxPositionEmbeddings: posInt,
+    tieWordEmbeddings: z.boolean(),
+    /** q/k/v projections carry biases (the qwen2 family). */
+    attentionBias: z.boolean(),
+    /** Per-head RMSNorm on q and k (the qwen3 family). */
+    qkNorm: z.boolean(),
+    /** Width of a dense SwiGLU MLP; 0 when every layer is MoE. */
+    denseIntermediateSize: count,
+    moe: MoeConfig.nullable(),
+    /** Per layer: routed experts or a dense MLP. */
+    mlpKinds: z.array(MlpKind),
+    /** HF tensor naming scheme: Qwen/Llama (`mlp.experts.{e}.gate_proj`) or Mixtral (`block_sparse_moe.experts.{e}.w1`). */
+    naming: z.enum(['qwen', 'mixtral']),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.mlpKinds.length !== a.numLayers) {
+      ctx.addIssue({ code: 'custom', path: ['mlpKinds'], message: `has ${a.mlpKinds.length} entries for ${a.numLayers} layers` });
+    }
+    if (a.numAttentionHeads % a.numKeyValueHeads !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['numKeyValueHeads'], message: 'must divide num_attention_heads' });
+    }
+    if (a.mlpKinds.includes('moe') && !a.moe) ctx.addIssue({ code: 'custom', path: ['moe'], message: 'MoE layers need an expert config' });
+    if (a.mlpKinds.includes('dense') && a.denseIntermediateSize === 0) {
+      ctx.addIssue({ code: 'custom', path: ['denseIntermediateSize'], message: 'dense layers need intermediate_size' });
+    }
+  });
+export type ModelArchitecture = z.infer<typeof ModelArchitecture>;
+
+/** A name that is neither a shipped model nor a readable config.json path. */
+export class UnknownModelError extends Error {
+  override readonly name = 'UnknownModel';
+  readonly field = 'model';
+  constructor(
+    readonly model: string,
+    known: readonly string[],
+  ) {
+    super(`model: unknown model "${model}" (known: ${known.join(', ')}; or a path to a HF config.json)`);
+  }
+}
+
+/** A config.json that is unreadable, of an unsupported family, or missing a field physics needs. */
+export class InvalidModelConfigError extends Error {
+  override readonly name = 'InvalidModelConfig';
+  constructor(
+    readonly source: string,
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`model "${source}": config.${field}: ${reason}`);
+  }
+}

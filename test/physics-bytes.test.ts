@@ -1,0 +1,91 @@
+import test from 'ava';
+import { loadModelConfig } from '../model-configs/load.js';
+import { kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu } from '../physics/kv-cache.js';
+import { breakdownTotal, matrixBytes, outlierBytes } from '../physics/weight-bytes.js';
+import { CalibrationStats } from '../quantization/calibration-stats.js';
+import { quantizeLinear } from '../quantization/quantize-linear.js';
+import { storedBytes } from '../quantization/quantized-linear.js';
+import { SyntheticInputs, syntheticWeight } from '../quantization/synthetic.js';
+import { QuantSpec, type QuantSpecInput } from '../schema/recipe.js';
+
+const spec = (s: QuantSpecInput): QuantSpec => QuantSpec.parse(s);
+
+test('bf16 is 2 bytes per weight whatever else the spec says', (t) => {
+  const b = matrixBytes(4096, 1536, spec({ bits: 16, outliers: { fraction: 0.01 }, rotation: { kind: 'hadamard' } }));
+  t.deepEqual(b, { codes: 0, scales: 0, zeros: 0, outliers: 0, bf16: 2 * 4096 * 1536 });
+});
+
+test('int4 g128 asymmetric: packed codes + fp16 scale + 4-bit zero per group', (t) => {
+  const b = matrixBytes(4096, 1536, spec({ bits: 4, groupSize: 128 }));
+  const groups = 4096 * 12;
+  t.deepEqual(b, { codes: (4096 * 1536) / 2, scales: 2 * groups, zeros: groups / 2, outliers: 0, bf16: 0 });
+  // 4 + 16/128 + 4/128 = 4.15625 bits per weight.
+  t.is((breakdownTotal(b) * 8) / (4096 * 1536), 4.15625);
+});
+
+test('symmetric grids store no zeros; channel groups are one per row; short last groups count', (t) => {
+  t.is(matrixBytes(8, 256, spec({ bits: 8, groupSize: 'channel', symmetric: true })).scales, 16);
+  t.is(matrixBytes(8, 256, spec({ bits: 8, groupSize: 'channel', symmetric: true })).zeros, 0);
+  // 3-bit codes pack across byte boundaries: ceil(37·200·3/8).
+  const b = matrixBytes(37, 200, spec({ bits: 3, groupSize: 64 }));
+  t.is(b.codes, Math.ceil((37 * 200 * 3) / 8));
+  t.is(b.scales, 2 * 37 * 4);
+  t.is(b.zeros, Math.ceil((37 * 4 * 3) / 8));
+});
+
+test('fp8: one byte per weight, fp16 scales, never zero points', (t) => {
+  t.deepEqual(matrixBytes(4096, 1536, spec({ bits: 8, format: 'fp8', groupSize: 'channel', symmetric: false })), {
+    codes: 4096 * 1536,
+    scales: 2 * 4096,
+    zeros: 0,
+    outliers: 0,
+    bf16: 0,
+  });
+});
+
+test('outliers are (int32 index, fp16 value) pairs; AWQ adds fp16 input-channel scales', (t) => {
+  t.is(outlierBytes(8, 128, 0.005), 5 * 6);
+  t.is(matrixBytes(8, 128, spec({ bits: 2, groupSize: 64, outliers: { fraction: 0.005 } })).outliers, 30);
+  t.is(matrixBytes(8, 128, spec({ bits: 4, groupSize: 64, method: { kind: 'awq' } })).scales, 2 * 8 * 2 + 2 * 128);
+  // The rotation stores nothing.
+  t.deepEqual(matrixBytes(8, 128, spec({ bits: 4, rotation: { kind: 'hadamard', seed: 9 } })), matrixBytes(8, 128, spec({ bits: 4 })));
+});
+
+// The compiled size must be the size of the artifact the quantizer writes.
+const OUT = 37;
+const IN = 200;
+const CROSS: QuantSpecInput[] = [
+  { bits: 4, groupSize: 128 },
+  { bits: 3, groupSize: 64, symmetric: true },
+  { bits: 8, groupSize: 'channel' },
+  { bits: 3, groupSize: 64, method: { kind: 'awq' } },
+  { bits: 2, groupSize: 64, outliers: { fraction: 0.01, criterion: 'magnitude' }, rotation: { kind: 'hadamard', seed: 3 } },
+  { bits: 8, format: 'fp8', groupSize: 32, symmetric: true, outliers: { fraction: 0.002 } },
+  { bits: 16 },
+];
+for (const input of CROSS) {
+  test(`matrixBytes equals the quantizer's storedBytes for ${JSON.stringify(input)}`, async (t) => {
+    const stats = new CalibrationStats(IN);
+    await stats.addRows(new SyntheticInputs(IN, 5).sample(256, 6), 256);
+    const q = await quantizeLinear(syntheticWeight(OUT, IN, 4), OUT, IN, stats, spec(input));
+    t.is(breakdownTotal(matrixBytes(OUT, IN, spec(input))), storedBytes(q));
+  });
+}
+
+test('Qwen3-235B bf16 KV cache is 188 KiB per token', (t) => {
+  const arch = loadModelConfig('qwen3-235b-a22b');
+  t.is(kvBytesPerToken(arch, 16), 94 * 4 * 128 * 2 * 2);
+  t.is(kvBytesPerToken(arch, 16) / 1024, 188);
+  t.is(kvBytesPerToken(arch, 8), 94 * 4 * 128 * 2);
+  // int4: 64 bytes of codes + fp16 scale and zero per (token, head) of K and of V.
+  t.is(kvBytesPerToken(arch, 4), 2 * 94 * 4 * (64 + 4));
+});
+
+test('KV heads split over TP and replicate beyond the KV head count', (t) => {
+  t.is(kvHeadsPerGpu(4, 2), 2);
+  t.is(kvHeadsPerGpu(4, 4), 1);
+  t.is(kvHeadsPerGpu(4, 8), 1);
+  const arch = loadModelConfig('qwen3-235b-a22b');
+  t.is(kvBytesPerGpu(arch, 94, 2, 4096, 3, 16), (kvBytesPerToken(arch, 16) / 2) * 4096 * 3);
+  t.is(kvBytesPerGpu(arch, 94, 8, 1000, 1, 16), (kvBytesPerToken(arch, 16) / 4) * 1000);
+});

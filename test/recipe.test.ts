@@ -1,0 +1,51 @@
+import test from 'ava';
+import { BUILTIN_RECIPES, builtinRecipe } from '../recipes/builtin.js';
+import { loadRecipe } from '../recipes/load.js';
+import { InvalidRecipeError, parseRecipe, resolveSpec } from '../schema/recipe.js';
+
+test('every builtin named by the issue exists and parses', (t) => {
+  for (const name of ['bf16', 'fp8-w8a8', 'fp8-w8a16', 'w8a16', 'w4a16-g128', 'w4a16-g128-rtn', 'w4a16-g128-gptq', 'w4a16-g128-awq', 'w3a16-g128', 'w2a16-g64']) {
+    t.truthy(builtinRecipe(name), name);
+  }
+  const mixed = [...BUILTIN_RECIPES.values()].filter((r) => r.experts || r.depth.length > 0);
+  t.true(mixed.length >= 2, 'at least two mixed-precision MoE recipes');
+});
+
+test('resolveSpec applies default, role, depth band and expert tier in that order', (t) => {
+  const recipe = parseRecipe({
+    name: 'layered',
+    default: { bits: 4, groupSize: 128 },
+    roles: { attn_q: { bits: 8 }, router: { bits: 16 } },
+    depth: [{ from: 0, to: 0.25, override: { bits: 3 }, roles: ['expert_down'] }],
+    experts: { rankBy: 'routing-frequency', tiers: [{ below: 0.25, override: { bits: 8 } }, { below: 1, override: { bits: 2, groupSize: 64 } }] },
+  });
+  const site = (role: Parameters<typeof resolveSpec>[1]['role'], layer: number | null, q: number | null) => resolveSpec(recipe, { role, layer, numLayers: 4, expertQuantile: q });
+  t.is(site('attn_q', 2, null).bits, 8);
+  t.is(site('attn_k', 2, null).bits, 4);
+  t.is(site('router', 0, null).bits, 16);
+  t.is(site('expert_gate', 1, 0).bits, 8, 'hot expert tier');
+  t.deepEqual([site('expert_up', 1, 0.5).bits, site('expert_up', 1, 0.5).groupSize], [2, 64], 'cold expert tier');
+  t.is(site('dense_mlp', 0, null).bits, 4);
+});
+
+test('a recipe that breaks a rule names the field at fault', (t) => {
+  const bad: Array<[unknown, RegExp]> = [
+    [{ name: 'x', default: { bits: 5 } }, /^recipe\.default\.bits: bits must be one of 2, 3, 4, 8 or 16$/],
+    [{ name: 'x', default: { bits: 4, groupSize: 100 } }, /^recipe\.default\.groupSize/],
+    [{ name: 'x', default: { bits: 4, format: 'fp8' } }, /^recipe\.default\.bits: fp8 format requires bits 8$/],
+    [{ name: 'x', default: { bits: 4 }, roles: { attn_x: { bits: 8 } } }, /^recipe\.roles/],
+    [{ name: 'x', default: { bits: 4 }, experts: { rankBy: 'routing-frequency', tiers: [{ below: 0.5, override: {} }, { below: 0.25, override: {} }] } }, /^recipe\.experts\.tiers\.1\.below/],
+    [{ default: { bits: 4 } }, /^recipe\.name/],
+    [{ name: 'x', default: { bits: 4, method: { kind: 'gptq', damp: 2 } } }, /^recipe\.default\.method\.damp/],
+  ];
+  for (const [input, message] of bad) {
+    const err = t.throws(() => parseRecipe(input), { instanceOf: InvalidRecipeError });
+    t.regex(err!.message, message);
+    t.false(err!.message.includes('\n'), 'one line');
+  }
+});
+
+test('loadRecipe refuses unknown builtins and missing files in one line', (t) => {
+  t.throws(() => loadRecipe('builtin:w5a16'), { instanceOf: InvalidRecipeError, message: /unknown builtin "w5a16"/ });
+  t.throws(() => loadRecipe('/does/not/exist.json'), { instanceOf: InvalidRecipeError, message: /does not exist/ });
+});

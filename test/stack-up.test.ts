@@ -1,0 +1,33 @@
+// The whole stack as `evoquant up|status|down` will drive it: start, migrate, find, stop.
+import test from 'ava';
+import { sql } from 'kysely';
+import { createDb } from '../db/connection.js';
+import { startStack, stackStatus, stopStack } from '../stack/stack.js';
+import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
+
+const external = ['DATABASE_URL', 'TEMPORAL_ADDRESS'].some((k) => (process.env[k] ?? '') !== '');
+
+(external ? test.skip : test)('up migrates the database; status finds both services; down stops them', async (t) => {
+  const dir = makeTempDir('stack');
+  const env = { ...process.env, EVOQUANT_HOME: dir };
+  const stack = await startStack({ env, postgres: { durable: false }, temporal: { ui: false } });
+  t.teardown(async () => {
+    await stack.stop();
+    removeTempDir(dir);
+  });
+
+  const status = stackStatus(dir);
+  t.is(status.postgres?.url, stack.databaseUrl);
+  t.is(status.temporal?.address, stack.temporalAddress);
+
+  const db = createDb(stack.databaseUrl, { max: 1 });
+  try {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from kysely_migration`.execute(db);
+    t.is(rows[0]?.n, 2);
+  } finally {
+    await db.destroy();
+  }
+
+  t.deepEqual(await stopStack(dir), { temporal: 'exited', postgres: 'exited' });
+  t.deepEqual(stackStatus(dir), { stateDir: dir, postgres: undefined, temporal: undefined });
+});

@@ -1,0 +1,111 @@
+// One generation: propose → compile → quantize → evaluate → record. Compile runs on the control
+// queue and rejects what cannot run on the target before any GPU time is spent; quantize and
+// evaluate run on the evaluation pool's queue, in parallel up to its capacity.
+import { ActivityFailure, ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { createControlActivities } from '../activities/control.js';
+import type { createGpuActivities } from '../activities/gpu.js';
+import {
+  FAILURE_TYPES,
+  gpuTaskQueue,
+  type CandidateSummary,
+  type CompileVerdict,
+  type GenerationInput,
+  type GenerationResult,
+  type ProposedCandidate,
+  type QuantizedArtifact,
+} from '../schema/engine.js';
+import { runLimited } from './limiter.js';
+
+type ControlActivities = ReturnType<typeof createControlActivities>;
+type GpuActivities = ReturnType<typeof createGpuActivities>;
+
+const control = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+function gpuActivities(input: GenerationInput): GpuActivities {
+  const pool = input.config.pool ?? input.config.target.hardware;
+  const options: ActivityOptions = {
+    taskQueue: gpuTaskQueue(pool),
+    // Waiting for a worker of the right class is not a failure: tasks stay queued until one comes.
+    scheduleToStartTimeout: undefined,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: `${input.config.evaluation.heartbeatSeconds} seconds`,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: input.config.evaluation.maxAttempts,
+      nonRetryableErrorTypes: [FAILURE_TYPES.outOfMemory, FAILURE_TYPES.invalidRecipe],
+    },
+  };
+  return proxyActivities<GpuActivities>(options);
+}
+
+function failureOf(err: unknown): { type: string; message: string } {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    return { type: err.cause.type ?? 'ApplicationFailure', message: err.cause.message };
+  }
+  if (err instanceof ActivityFailure) return { type: err.cause?.name ?? 'ActivityFailure', message: err.cause?.message ?? err.message };
+  return { type: 'Error', message: err instanceof Error ? err.message : String(err) };
+}
+
+async function measure(
+  input: GenerationInput,
+  gpu: GpuActivities,
+  candidate: ProposedCandidate,
+  verdict: CompileVerdict,
+): Promise<CandidateSummary> {
+  const { evolutionId, config } = input;
+  const quantizeRequest = { evolutionId, candidateId: candidate.id, recipe: candidate.recipe, proxy: config.proxy, calibrationTokens: config.evaluation.calibrationTokens };
+  try {
+    let artifact: QuantizedArtifact = await gpu.quantize(quantizeRequest);
+    let measurement;
+    try {
+      measurement = await gpu.evaluate({ candidateId: candidate.id, artifact, proxy: config.proxy, tokens: config.evaluation.tokens });
+    } catch (err) {
+      // The artifact lives on the worker that made it; if another worker cannot see it, remake it.
+      if (failureOf(err).type !== FAILURE_TYPES.artifactMissing) throw err;
+      artifact = await gpu.quantize(quantizeRequest);
+      measurement = await gpu.evaluate({ candidateId: candidate.id, artifact, proxy: config.proxy, tokens: config.evaluation.tokens });
+    }
+    return await control.record({ kind: 'evaluated', evolutionId, candidate, verdict, artifact, measurement });
+  } catch (err) {
+    const failure = failureOf(err);
+    return control.record({
+      kind: 'failed',
+      evolutionId,
+      candidate,
+      verdict,
+      failureType: failure.type,
+      message: failure.message,
+      outOfMemory: failure.type === FAILURE_TYPES.outOfMemory,
+    });
+  }
+}
+
+export async function generationWorkflow(input: GenerationInput): Promise<GenerationResult> {
+  const candidates = input.retryCandidates
+    ? await control.loadCandidates({ evolutionId: input.evolutionId, ids: input.retryCandidates })
+    : await control.propose({ evolutionId: input.evolutionId, generation: input.generation, config: input.config });
+  const verdicts = await Promise.all(candidates.map((candidate) => control.compileCandidate({ candidate, target: input.config.target })));
+
+  const summaries: CandidateSummary[] = new Array(candidates.length);
+  const feasible: number[] = [];
+  await Promise.all(
+    candidates.map(async (candidate, i) => {
+      if (verdicts[i].violations.length > 0) {
+        summaries[i] = await control.record({ kind: 'rejected', evolutionId: input.evolutionId, candidate, verdict: verdicts[i] });
+      } else {
+        feasible.push(i);
+      }
+    }),
+  );
+  feasible.sort((a, b) => a - b);
+  const gpu = gpuActivities(input);
+  await runLimited(feasible, input.config.poolCapacity, async (i) => {
+    summaries[i] = await measure(input, gpu, candidates[i], verdicts[i]);
+  });
+  return { generation: input.generation, candidates: summaries };
+}
