@@ -7,7 +7,7 @@ import { neighboursOut } from '../db/ekg.js';
 import { finishAttempt, listAttempts, startAttempt } from '../db/evaluation-attempts.js';
 import { createEvolution, finishGeneration, setEvolutionStatus, startGeneration } from '../db/evolutions.js';
 import { getResult, recordResult } from '../db/results.js';
-import { propose } from '../evolution/propose.js';
+import { policyHash, propose } from '../evolution/propose.js';
 import type { ScoredCandidate } from '../evolution/scored-candidate.js';
 import { recordOutcome, recordProposal } from '../knowledge/record-outcome.js';
 import { seedTechniques } from '../knowledge/seed.js';
@@ -113,7 +113,7 @@ export function createControlActivities({ db }: ControlDeps) {
       await db.transaction().execute(async (trx) => {
         await startGeneration(trx, evolutionId, generation);
         for (const p of proposals) {
-          await proposeCandidate(trx, { id: p.id, evolutionId, generation, recipe: JSON.parse(JSON.stringify(p.recipe)) as JsonObject, parentIds: p.parents });
+          await proposeCandidate(trx, { id: p.id, recipeHash: policyHash(p.recipe), evolutionId, generation, recipe: JSON.parse(JSON.stringify(p.recipe)) as JsonObject, parentIds: p.parents });
           await recordProposal(trx, evolutionId, generation, p);
         }
       });

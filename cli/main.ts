@@ -2,8 +2,22 @@
 import { Command, CommanderError } from 'commander';
 import { registerBaselines } from './commands/baselines.js';
 import { registerCompile } from './commands/compile.js';
+import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerQuantize } from './commands/quantize.js';
+import { registerUp } from './commands/up.js';
+import { registerDown } from './commands/down.js';
+import { registerWorker } from './commands/worker.js';
+import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
+import { registerList } from './commands/list.js';
+import { registerHistory } from './commands/history.js';
+import { registerPause } from './commands/pause.js';
+import { registerResume } from './commands/resume.js';
+import { registerStop } from './commands/stop.js';
+import { registerBudget } from './commands/budget.js';
+import { registerRetry } from './commands/retry.js';
+import { registerLineage } from './commands/lineage.js';
 import { reportAndExit } from './errors.js';
 
 const program = new Command('evoquant')
@@ -16,6 +30,20 @@ registerCompile(program);
 registerQuantize(program);
 registerEval(program);
 registerBaselines(program);
+registerDemo(program);
+registerUp(program);
+registerDown(program);
+registerWorker(program);
+registerStart(program);
+registerStatus(program);
+registerList(program);
+registerHistory(program);
+registerPause(program);
+registerResume(program);
+registerStop(program);
+registerBudget(program);
+registerRetry(program);
+registerLineage(program);
 
 try {
   await program.parseAsync(process.argv);

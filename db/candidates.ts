@@ -3,11 +3,12 @@
 import { sql } from 'kysely';
 import { JsonObject, type CandidateRow, type CandidateStatus } from '../schema/db.js';
 import type { DbOrTrx } from './connection.js';
-import { candidateIdFor, recipeHash } from './content-hash.js';
+import { candidateIdFor, recipeHash } from '../schema/content-hash.js';
 
 export interface ProposedCandidate {
-  /** The proposer's content id; defaults to the hash of (evolution, recipe). */
+  /** The proposer's content id and policy hash; default to hashes of (evolution, recipe). */
   id?: string;
+  recipeHash?: string;
   evolutionId: string;
   generation: number;
   /** The recipe as plain JSON (already validated against the recipe schema by the caller). */
@@ -18,7 +19,7 @@ export interface ProposedCandidate {
 /** Insert as `proposed`, or return the existing candidate of this recipe in this evolution untouched. */
 export async function proposeCandidate(db: DbOrTrx, input: ProposedCandidate): Promise<CandidateRow> {
   const recipe = JsonObject.parse(input.recipe);
-  const hash = recipeHash(recipe);
+  const hash = input.recipeHash ?? recipeHash(recipe);
   const id = input.id ?? candidateIdFor(input.evolutionId, hash);
   const inserted = await db
     .insertInto('candidate')

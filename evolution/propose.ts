@@ -6,7 +6,8 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { builtinRecipe } from '../recipes/builtin.js';
 import { InvalidRecipeError, type Recipe } from '../schema/recipe.js';
-import { contentId } from './canonical.js';
+import { candidateIdFor, recipeHash } from '../schema/content-hash.js';
+import type { JsonValue } from '../schema/db.js';
 import type { ScoredCandidate } from './scored-candidate.js';
 import { ParetoSelection } from './selection/pareto.js';
 import type { ParentSelection } from './selection/strategy.js';
@@ -41,9 +42,13 @@ export interface ProposeInput {
 }
 
 /** Recipe identity ignores its name and description: the same policy is the same candidate. */
-export function candidateId(evolutionId: string, recipe: Recipe): string {
+export function policyHash(recipe: Recipe): string {
   const { name: _name, description: _description, ...policy } = recipe;
-  return contentId('c', evolutionId, policy);
+  return recipeHash(JSON.parse(JSON.stringify(policy)) as JsonValue);
+}
+
+export function candidateId(evolutionId: string, recipe: Recipe): string {
+  return candidateIdFor(evolutionId, policyHash(recipe));
 }
 
 export function selectionStrategy(name: 'tournament' | 'pareto'): ParentSelection {

@@ -107,5 +107,6 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
   await runLimited(feasible, input.config.poolCapacity, async (i) => {
     summaries[i] = await measure(input, gpu, candidates[i], verdicts[i]);
   });
+  if (!input.retryCandidates) await control.closeGeneration({ evolutionId: input.evolutionId, generation: input.generation });
   return { generation: input.generation, candidates: summaries };
 }

@@ -1,7 +1,7 @@
 // Content addressing for recipes and candidates: the same recipe always hashes the same, whatever
 // the key order of the object it arrived in. This is what makes proposing a candidate idempotent.
 import { createHash } from 'node:crypto';
-import type { JsonValue } from '../schema/db.js';
+import type { JsonValue } from './db.js';
 
 /** JSON with object keys sorted at every level; arrays keep their order. */
 export function canonicalJson(value: JsonValue): string {

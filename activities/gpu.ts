@@ -1,0 +1,110 @@
+// GPU-queue activities: quantize and evaluate one candidate. They heartbeat their stage and
+// progress, resume an interrupted evaluation from its last heartbeat, and raise typed failures:
+// out-of-memory and invalid recipes are final, anything else is retried by Temporal.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ArtifactMissingError, OutOfDeviceMemoryError } from '../executor/errors.js';
+import { chaosStrikes, type ChaosPolicy } from '../executor/chaos.js';
+import type { Progress, ReferenceExecutor } from '../executor/reference-executor.js';
+import type { EvalProgress } from '../evaluation/evaluate.js';
+import { FAILURE_TYPES, type EvaluateRequest, type EvaluationMeasurement, type QuantizedArtifact, type QuantizeRequest } from '../schema/engine.js';
+
+export interface GpuDeps {
+  executor: ReferenceExecutor;
+  identity: string;
+  chaos: ChaosPolicy | null;
+}
+
+interface EvaluateHeartbeat {
+  stage: 'evaluate';
+  progress: EvalProgress;
+}
+
+function heartbeater(beat: (details: unknown) => void): (p: Progress) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    // The SDK throttles too; this keeps the detail stream small.
+    if (now - last < 250 && p.done !== p.total) return;
+    last = now;
+    beat(p);
+  };
+}
+
+/**
+ * Runs `work` while re-sending its latest heartbeat every third of the heartbeat timeout. Stages
+ * without progress callbacks (the reference log-probs, the baseline pass, loading a proxy) would
+ * otherwise look like a dead worker and be retried elsewhere, wasting the attempt. A worker that
+ * really dies (or blocks its event loop) stops beating and is still detected. Until `work` reports
+ * its own progress, the previous attempt's details are repeated: the server keeps only the latest
+ * details, and an empty beat would erase the checkpoint a resumed evaluation needs.
+ */
+async function withKeepAlive<T>(work: (beat: (details: unknown) => void) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  let latest: unknown = ctx.info.heartbeatDetails;
+  const beat = (details: unknown): void => {
+    latest = details;
+    ctx.heartbeat(details);
+  };
+  const timeoutMs = ctx.info.heartbeatTimeoutMs;
+  const timer = timeoutMs ? setInterval(() => ctx.heartbeat(latest), Math.max(100, timeoutMs / 3)) : undefined;
+  try {
+    return await work(beat);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function typed(err: unknown): never {
+  if (err instanceof ApplicationFailure) throw err;
+  if (err instanceof OutOfDeviceMemoryError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.outOfMemory);
+  if (err instanceof ArtifactMissingError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.artifactMissing);
+  if (err instanceof Error && ['InvalidRecipe', 'MissingCalibrationError', 'NonFiniteQuantizationError', 'HessianNotPositiveDefiniteError'].includes(err.name)) {
+    // Deterministic given the recipe: another attempt would fail the same way.
+    throw ApplicationFailure.nonRetryable(err.message, err.name === 'InvalidRecipe' ? FAILURE_TYPES.invalidRecipe : err.name);
+  }
+  throw err;
+}
+
+function injectChaos(chaos: ChaosPolicy | null): void {
+  const info = Context.current().info;
+  // Never on the last allowed attempt, so chaos delays a result but never loses it.
+  const last = info.retryPolicy?.maximumAttempts ?? 0;
+  if ((last === 0 || info.attempt < last) && chaosStrikes(chaos, `${info.workflowExecution?.workflowId ?? ""}/${info.activityId}`, info.attempt)) {
+    throw ApplicationFailure.retryable(`chaos: injected transient fault (attempt ${info.attempt})`, FAILURE_TYPES.transient);
+  }
+}
+
+export function createGpuActivities({ executor, identity, chaos }: GpuDeps) {
+  return {
+    async quantize(req: QuantizeRequest): Promise<QuantizedArtifact> {
+      injectChaos(chaos);
+      try {
+        const out = await withKeepAlive((beat) => executor.quantize(req, heartbeater(beat)));
+        return { candidateId: req.candidateId, path: out.path, proxyBytes: out.proxyBytes, workerIdentity: identity };
+      } catch (err) {
+        typed(err);
+      }
+    },
+
+    async evaluate(req: EvaluateRequest): Promise<EvaluationMeasurement> {
+      injectChaos(chaos);
+      const ctx = Context.current();
+      const previous = ctx.info.heartbeatDetails as EvaluateHeartbeat | Progress | undefined;
+      const resume = previous && previous.stage === 'evaluate' && 'progress' in previous ? previous.progress : undefined;
+      try {
+        const m = await withKeepAlive((beat) =>
+          executor.evaluate(req, resume, (progress) => beat({ stage: 'evaluate', progress } satisfies EvaluateHeartbeat), () => undefined),
+        );
+        return {
+          candidateId: req.candidateId,
+          ...m,
+          attempt: ctx.info.attempt,
+          workerIdentity: identity,
+          resumedFromWindow: resume?.nextWindow ?? 0,
+        };
+      } catch (err) {
+        typed(err);
+      }
+    },
+  };
+}

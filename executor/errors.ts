@@ -1,0 +1,11 @@
+// Typed failures of the executor that decide whether Temporal retries.
+
+/** The candidate's working set does not fit the device: retrying on the same class cannot help. */
+export class OutOfDeviceMemoryError extends Error {
+  override readonly name = 'GpuOutOfMemory';
+}
+
+/** The quantized artifact a task refers to is not on this worker's disk. */
+export class ArtifactMissingError extends Error {
+  override readonly name = 'ArtifactMissing';
+}

@@ -1,0 +1,35 @@
+// The control worker: serves the workflows and the propose / compile / record activities on
+// the evoquant-control queue. It needs Temporal and Postgres, never a GPU.
+import { hostname } from 'node:os';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createControlActivities } from '../activities/control.js';
+import { createDb } from '../db/connection.js';
+import { CONTROL_TASK_QUEUE } from '../schema/engine.js';
+import { workflowBundlePath } from './workflow-bundle.js';
+
+export interface ControlWorkerOptions {
+  temporalAddress: string;
+  namespace: string;
+  databaseUrl: string;
+  identity?: string;
+}
+
+export async function createControlWorker(options: ControlWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const connection = await NativeConnection.connect({ address: options.temporalAddress });
+  const db = createDb(options.databaseUrl, { applicationName: 'evoquant-control' });
+  const worker = await Worker.create({
+    connection,
+    namespace: options.namespace,
+    taskQueue: CONTROL_TASK_QUEUE,
+    identity: options.identity ?? `control@${hostname()}/${process.pid}`,
+    workflowBundle: { codePath: await workflowBundlePath() },
+    activities: createControlActivities({ db }),
+  });
+  return {
+    worker,
+    async close() {
+      await db.destroy();
+      await connection.close();
+    },
+  };
+}
