@@ -1,7 +1,7 @@
 // Repository writes are idempotent on their natural keys: writing twice leaves one row.
 import test from 'ava';
 import { childrenOf, findCandidatesByRecipeHash, getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../db/candidates.js';
-import { candidateIdFor, canonicalJson, recipeHash } from '../db/content-hash.js';
+import { candidateIdFor, canonicalJson, recipeHash } from '../schema/content-hash.js';
 import { finishAttempt, listAttempts, startAttempt } from '../db/evaluation-attempts.js';
 import {
   createEvolution,
