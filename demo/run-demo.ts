@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { SingleBar } from 'cli-progress';
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CONTROL_TASK_QUEUE, type CandidateSummary, type EvolutionStatus } from '../schema/engine.js';
 import { startStack } from '../stack/stack.js';
 import { createControlWorker } from '../workers/control-worker.js';
@@ -22,7 +23,7 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 function row(c: CandidateSummary): string {
   const loss = c.relativeAccuracyLoss === null ? '' : `${(100 * c.relativeAccuracyLoss).toFixed(2)}%`;
-  return `  ${c.recipeName.padEnd(48)} ${c.gbPerGpu!.toFixed(1).padStart(6)} GB/GPU   KL ${c.kl!.toExponential(2)}   top-1 loss ${loss}`;
+  return `  ${c.recipeName.padEnd(56)} ${c.gbPerGpu!.toFixed(1).padStart(6)} GB/GPU   KL ${c.kl!.toExponential(2)}   top-1 loss ${loss}`;
 }
 
 export function formatFrontier(status: EvolutionStatus): string {
@@ -36,6 +37,8 @@ export function formatFrontier(status: EvolutionStatus): string {
 }
 
 export async function runDemo(): Promise<DemoResult> {
+  // Worker lifecycle chatter would drown the progress bar; warnings and errors still show.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   log('starting the embedded stack (Postgres + Temporal dev server, left running for inspection)…');
   const stack = await startStack({ mode: 'detached', temporal: { ui: true } });
   const webUi = stack.temporal?.state.uiPort ? `http://127.0.0.1:${stack.temporal.state.uiPort}` : null;
