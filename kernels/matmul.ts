@@ -21,15 +21,6 @@ function matmulGraph(): Uint8Array {
   );
 }
 
-function batchedGraph(): Uint8Array {
-  return buildGraph(
-    'batched_matmul',
-    [{ name: 'a', dims: ['b', 'm', 'k'] }, { name: 'b2', dims: ['b', 'k', 'n'] }],
-    [{ name: 'c', dims: ['b', 'm', 'n'] }],
-    [{ op: 'MatMul', inputs: ['a', 'b2'], outputs: ['c'] }],
-  );
-}
-
 function check(name: string, data: Float32Array, expected: number): void {
   if (data.length !== expected) throw new RangeError(`${name}: expected ${expected} elements, got ${data.length}`);
 }
@@ -51,14 +42,5 @@ export async function matmul(a: Float32Array, b: Float32Array, m: number, k: num
   if (m === 0) return new Float32Array(0);
   const session = await cachedSession('matmul', matmulGraph);
   const out = await session.run({ a: tensor(a, [m, k]), b: tensor(b, [k, n]) });
-  return out.c.data as Float32Array;
-}
-
-/** C[i] = A[i] · B[i] for a batch of equally shaped matrices. */
-export async function batchedMatmul(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Promise<Float32Array> {
-  check('batchedMatmul a', a, batch * m * k);
-  check('batchedMatmul b', b, batch * k * n);
-  const session = await cachedSession('batched', batchedGraph);
-  const out = await session.run({ a: tensor(a, [batch, m, k]), b2: tensor(b, [batch, k, n]) });
   return out.c.data as Float32Array;
 }

@@ -6,11 +6,12 @@ import { emit } from '../output.js';
 
 interface BudgetFlags {
   generations?: number;
-  maxCandidates?: number | null;
+  maxCandidates?: number | 'none';
   json?: boolean;
 }
 
-const maxCandidatesArg = (value: string): number | null => (value === 'none' ? null : positiveInt('--max-candidates')(value));
+// Commander turns a parser's null into '', so 'none' travels as itself and becomes null below.
+const maxCandidatesArg = (value: string): number | 'none' => (value === 'none' ? 'none' : positiveInt('--max-candidates')(value));
 
 export function registerBudget(program: Command): void {
   program
@@ -27,7 +28,7 @@ export function registerBudget(program: Command): void {
       const { formatEvolutionStatus } = await import('../../engine/format.js');
       const budget = {
         ...(flags.generations !== undefined ? { generations: flags.generations } : {}),
-        ...(flags.maxCandidates !== undefined ? { maxCandidates: flags.maxCandidates } : {}),
+        ...(flags.maxCandidates !== undefined ? { maxCandidates: flags.maxCandidates === 'none' ? null : flags.maxCandidates } : {}),
       };
       const status = await withClient(resolveEndpoints(), (client) => setEvolutionBudget(client, id, budget));
       emit(flags, status, () => formatEvolutionStatus(status).join('\n'));

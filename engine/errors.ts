@@ -1,0 +1,26 @@
+// Errors of the engine's client library. The CLI maps errors to exit codes by `name`
+// (cli/errors.ts): these are all "the request was wrong" and exit 2 with one line.
+
+/** An evolution config that does not parse, validate or make sense (unknown model, hardware, …). */
+export class InvalidConfigError extends Error {
+  override readonly name = 'InvalidConfigError';
+}
+
+/** No evolution workflow with this id. */
+export class UnknownEvolutionError extends Error {
+  override readonly name = 'UnknownEvolutionError';
+  constructor(readonly evolutionId: string) {
+    super(`evolution ${evolutionId} not found`);
+  }
+}
+
+/**
+ * A request the engine refused before doing anything: no stack to talk to, an update its validator
+ * rejected, a candidate that is not failed. Named `UsageError` because that is the CLI's name for
+ * "fix the command and run it again" (exit 2).
+ */
+export class EngineRequestError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const NO_STACK_MESSAGE = 'no evoquant stack is running (run: evoquant up)';
