@@ -18,6 +18,7 @@ const BAD_INPUT = new Set([
   'MissingCalibrationError',
   'InvalidConfigError',
   'UnknownEvolutionError',
+  'EngineRequestError',
 ]);
 
 export function isBadInput(err: unknown): err is Error {

@@ -14,13 +14,9 @@ export class UnknownEvolutionError extends Error {
   }
 }
 
-/**
- * A request the engine refused before doing anything: no stack to talk to, an update its validator
- * rejected, a candidate that is not failed. Named `UsageError` because that is the CLI's name for
- * "fix the command and run it again" (exit 2).
- */
+/** A request the engine refused before doing anything: no stack to talk to, an update its validator rejected, a candidate that is not failed. */
 export class EngineRequestError extends Error {
-  override readonly name = 'UsageError';
+  override readonly name = 'EngineRequestError';
 }
 
 export const NO_STACK_MESSAGE = 'no evoquant stack is running (run: evoquant up)';

@@ -1,7 +1,6 @@
 // evoquant baselines: the README's baselines table, measured on the committed proxy.
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { baselineTable, markdownTable } from '../../baselines/table.js';
 import { existingDir, positiveInt } from '../args.js';
 import { emit, endProgress, progressLine } from '../output.js';
 
@@ -21,6 +20,7 @@ export function registerBaselines(program: Command): void {
     .option('--tokens <n>', 'held-out bytes per evaluation (default 32768)', positiveInt('--tokens'))
     .option('--json', 'print JSON')
     .action(async (flags: BaselineFlags) => {
+      const { baselineTable, markdownTable } = await import('../../baselines/table.js');
       existingDir('--model', flags.model);
       const rows = await baselineTable(flags.model, {
         tokens: flags.tokens,

@@ -1,8 +1,5 @@
 // evoquant compile: the physical feasibility check of a recipe on a target, before any GPU time.
 import type { Command } from 'commander';
-import { compileTarget } from '../../physics/compile.js';
-import { formatReport } from '../../physics/format.js';
-import { loadRecipe } from '../../recipes/load.js';
 import { positiveInt } from '../args.js';
 import { emit } from '../output.js';
 
@@ -29,7 +26,10 @@ export function registerCompile(program: Command): void {
     .option('--batch <n>', 'concurrent sequences (default 1)', positiveInt('--batch'))
     .requiredOption('--recipe <recipe>', 'builtin:NAME or a recipe .json/.yaml file')
     .option('--json', 'print JSON')
-    .action((flags: CompileFlags) => {
+    .action(async (flags: CompileFlags) => {
+      const { compileTarget } = await import('../../physics/compile.js');
+      const { formatReport } = await import('../../physics/format.js');
+      const { loadRecipe } = await import('../../recipes/load.js');
       const recipe = loadRecipe(flags.recipe);
       const report = compileTarget(
         { model: flags.model, hardware: flags.hardware, gpus: flags.gpus, tensorParallel: flags.tp ?? flags.gpus, contextLength: flags.context, batch: flags.batch },

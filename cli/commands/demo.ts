@@ -1,6 +1,5 @@
 // evoquant demo: the main job on embedded defaults (see demo/run-demo.ts).
 import type { Command } from 'commander';
-import { formatFrontier, runDemo } from '../../demo/run-demo.js';
 import { emit } from '../output.js';
 
 export function registerDemo(program: Command): void {
@@ -9,6 +8,7 @@ export function registerDemo(program: Command): void {
     .description('start the embedded stack and workers, evolve recipes for Qwen3-235B-A22B on 2×A100-80GB, print the frontier')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
+      const { formatFrontier, runDemo } = await import('../../demo/run-demo.js');
       const result = await runDemo();
       emit(flags, result, () =>
         [

@@ -1,11 +1,5 @@
 // evoquant eval: measure a model (plain or quantized) on held-out text, optionally against a baseline.
 import type { Command } from 'commander';
-import { loadModel } from '../../compression/quantized-format.js';
-import { loadBrown } from '../../corpus/brown.js';
-import { evaluateHeldOut } from '../../evaluation/held-out.js';
-import { unigramBitsPerByte } from '../../evaluation/unigram.js';
-import { ProxyModel } from '../../model/forward.js';
-import { modelHash } from '../../model/load.js';
 import { existingDir, positiveInt } from '../args.js';
 import { emit, endProgress, progressLine } from '../output.js';
 
@@ -27,6 +21,12 @@ export function registerEval(program: Command): void {
     .option('--tokens <n>', 'held-out bytes to predict', positiveInt('--tokens'))
     .option('--json', 'print JSON')
     .action(async (flags: EvalFlags) => {
+      const { loadModel } = await import('../../compression/quantized-format.js');
+      const { loadBrown } = await import('../../corpus/brown.js');
+      const { evaluateHeldOut } = await import('../../evaluation/held-out.js');
+      const { unigramBitsPerByte } = await import('../../evaluation/unigram.js');
+      const { ProxyModel } = await import('../../model/forward.js');
+      const { modelHash } = await import('../../model/load.js');
       existingDir('--model', flags.model);
       if (flags.baseline) existingDir('--baseline', flags.baseline);
       const model = new ProxyModel(loadModel(flags.model));

@@ -1,9 +1,6 @@
 // evoquant quantize: apply a recipe to a model directory and write the quantized model.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { applyRecipe, prepareModel } from '../../compression/pipeline.js';
-import { writeQuantizedModel } from '../../compression/quantized-format.js';
-import { loadRecipe } from '../../recipes/load.js';
 import { existingDir, positiveInt } from '../args.js';
 import { UsageError } from '../errors.js';
 import { emit, endProgress, progressLine } from '../output.js';
@@ -28,6 +25,9 @@ export function registerQuantize(program: Command): void {
     .option('--force', 'replace --out if it exists')
     .option('--json', 'print JSON')
     .action(async (flags: QuantizeFlags) => {
+      const { applyRecipe, prepareModel } = await import('../../compression/pipeline.js');
+      const { writeQuantizedModel } = await import('../../compression/quantized-format.js');
+      const { loadRecipe } = await import('../../recipes/load.js');
       // Every input is checked before anything is computed or written.
       existingDir('--model', flags.model);
       const recipe = loadRecipe(flags.recipe);
