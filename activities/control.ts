@@ -1,15 +1,17 @@
 // Control-queue activities: propose, compile and record, plus the evolution's bookkeeping.
 // Thin adapters over the evolution, physics and knowledge libraries; every write is idempotent
 // so a retried or replayed activity never duplicates a row, a node or an edge.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../db/candidates.js';
-import { neighboursOut } from '../db/ekg.js';
+import type { DbOrTrx } from '../db/connection.js';
+import { getNode, neighboursOut } from '../db/ekg.js';
 import { finishAttempt, listAttempts, startAttempt } from '../db/evaluation-attempts.js';
 import { createEvolution, finishGeneration, setEvolutionStatus, startGeneration } from '../db/evolutions.js';
 import { getResult, recordResult } from '../db/results.js';
+import { relativeAccuracyLoss } from '../evaluation/relative-loss.js';
 import { policyHash, propose } from '../evolution/propose.js';
 import type { ScoredCandidate } from '../evolution/scored-candidate.js';
-import { recordOutcome, recordProposal } from '../knowledge/record-outcome.js';
+import { candidateNodeId, recordOutcome, recordProposal } from '../knowledge/record-outcome.js';
 import { seedTechniques } from '../knowledge/seed.js';
 import { techniqueStats } from '../knowledge/technique-stats.js';
 import { compileTarget } from '../physics/compile.js';
@@ -22,12 +24,19 @@ export interface ControlDeps {
   db: Kysely<Database>;
 }
 
-async function archiveOf(db: Kysely<Database>, evolutionId: string): Promise<ScoredCandidate[]> {
+/**
+ * The evolution's candidates as the proposer sees them. A candidate compile rejected only for not
+ * fitting keeps its memory figure (and an infinite KL): it can still be a parent, so an evolution
+ * seeded with recipes that are all too large can work its way down to one that fits.
+ */
+async function archiveOf(db: DbOrTrx, evolutionId: string): Promise<ScoredCandidate[]> {
   const rows = await listCandidates(db, evolutionId);
   const out: ScoredCandidate[] = [];
   for (const row of rows) {
     const result = row.status === 'evaluated' ? await getResult(db, row.id) : undefined;
     const m = result?.metrics;
+    const tooLarge = row.status === 'rejected' && row.violation_codes.length === 1 && row.violation_codes[0] === 'does-not-fit';
+    const compiled = tooLarge ? (await getNode(db, candidateNodeId(row.id)))?.payload : undefined;
     out.push({
       id: row.id,
       generation: row.generation,
@@ -43,14 +52,16 @@ async function archiveOf(db: Kysely<Database>, evolutionId: string): Promise<Sco
             relativeAccuracyLoss: typeof m.relative_accuracy_loss === 'number' ? m.relative_accuracy_loss : 0,
             proxyBytes: m.proxy_bytes,
           }
-        : null,
+        : typeof compiled?.gbPerGpu === 'number'
+          ? { fits: false, gbPerGpu: compiled.gbPerGpu, kl: Number.POSITIVE_INFINITY, top1: 0, relativeAccuracyLoss: 1, proxyBytes: 0 }
+          : null,
     });
   }
   return out;
 }
 
-async function techniqueOf(db: Kysely<Database>, candidateId: string): Promise<string | null> {
-  const applied = await neighboursOut(db, `candidate:${candidateId}`, { kinds: ['applies-pattern'] });
+async function techniqueOf(db: DbOrTrx, candidateId: string): Promise<string | null> {
+  const applied = await neighboursOut(db, candidateNodeId(candidateId), { kinds: ['applies-pattern'] });
   const t = applied[0]?.node.payload.technique;
   return typeof t === 'string' ? t : null;
 }
@@ -73,7 +84,7 @@ function summaryOf(req: RecordRequest): CandidateSummary {
       return { ...base, status: req.outOfMemory ? 'infeasible' : 'failed', kl: null, top1: null, relativeAccuracyLoss: null, error: `${req.failureType}: ${req.message}` };
     case 'evaluated': {
       const m = req.measurement;
-      return { ...base, status: 'evaluated', kl: m.kl, top1: m.top1, relativeAccuracyLoss: (m.baselineTop1 - m.top1) / m.baselineTop1, error: null };
+      return { ...base, status: 'evaluated', kl: m.kl, top1: m.top1, relativeAccuracyLoss: relativeAccuracyLoss(m.baselineTop1, m.top1), error: null };
     }
   }
 }
@@ -91,33 +102,37 @@ export function createControlActivities({ db }: ControlDeps) {
       await setEvolutionStatus(db, evolutionId, status);
     },
 
-    /** Deterministic in (evolution, generation): a retry returns what the first attempt wrote. */
+    /**
+     * Once per (evolution, generation): a retried attempt returns what the first one wrote. The
+     * check and the writes share one transaction under an advisory lock, so two overlapping
+     * attempts cannot both propose.
+     */
     async propose({ evolutionId, generation, config }: { evolutionId: string; generation: number; config: EvolutionConfig }): Promise<ProposedCandidate[]> {
-      const existing = (await listCandidates(db, evolutionId)).filter((c) => c.generation === generation);
-      if (existing.length > 0) {
-        return Promise.all(
-          existing.map(async (row) => ({ id: row.id, generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await techniqueOf(db, row.id) })),
-        );
-      }
-      const archive = await archiveOf(db, evolutionId);
-      const proposals = propose({
-        evolutionId,
-        generation,
-        seed: config.seed,
-        populationSize: config.populationSize,
-        selection: config.selection,
-        seedRecipes: config.seedRecipes,
-        archive,
-        techniqueStats: await techniqueStats(db),
-      });
-      await db.transaction().execute(async (trx) => {
+      return db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(hashtext(${evolutionId}), ${generation})`.execute(trx);
+        const existing = (await listCandidates(trx, evolutionId)).filter((c) => c.generation === generation);
+        if (existing.length > 0) {
+          return Promise.all(
+            existing.map(async (row) => ({ id: row.id, generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await techniqueOf(trx, row.id) })),
+          );
+        }
+        const proposals = propose({
+          evolutionId,
+          generation,
+          seed: config.seed,
+          populationSize: config.populationSize,
+          selection: config.selection,
+          seedRecipes: config.seedRecipes,
+          archive: await archiveOf(trx, evolutionId),
+          techniqueStats: await techniqueStats(trx),
+        });
         await startGeneration(trx, evolutionId, generation);
         for (const p of proposals) {
           await proposeCandidate(trx, { id: p.id, recipeHash: policyHash(p.recipe), evolutionId, generation, recipe: JSON.parse(JSON.stringify(p.recipe)) as JsonObject, parentIds: p.parents });
           await recordProposal(trx, evolutionId, generation, p);
         }
+        return proposals;
       });
-      return proposals;
     },
 
     async loadCandidates({ evolutionId, ids }: { evolutionId: string; ids: string[] }): Promise<ProposedCandidate[]> {

@@ -2,6 +2,7 @@
 // what each recipe costs Qwen3-235B-A22B on 2×A100-80GB (compiled).
 import { applyRecipe, prepareModel, type PipelineOptions } from '../compression/pipeline.js';
 import { evaluateHeldOut } from '../evaluation/held-out.js';
+import { relativeAccuracyLoss } from '../evaluation/relative-loss.js';
 import { ProxyModel } from '../model/forward.js';
 import { compileTarget } from '../physics/compile.js';
 import { builtinRecipe } from '../recipes/builtin.js';
@@ -58,7 +59,7 @@ export async function baselineTable(proxyDir: string, options: BaselineOptions =
       recipe: recipe.name,
       bitsPerByte: metrics.bitsPerByte,
       top1: metrics.top1,
-      relativeAccuracyLoss: (baseTop1 - metrics.top1) / baseTop1,
+      relativeAccuracyLoss: relativeAccuracyLoss(baseTop1, metrics.top1),
       klBitsPerByte: metrics.klBitsPerByte ?? 0,
       proxyBytes: qp.bytes.total,
       targetGbPerGpu: report.perGpu.totalBytes / 1e9,

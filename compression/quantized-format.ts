@@ -2,7 +2,8 @@
 // codes, fp16 scales, zero points, AWQ channel scales and sparse fp16 outliers of every module,
 // described by a quantization_config in config.json.
 import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ModelLoadError, floatTensors, readModelDirectory } from '../model/load.js';
 import type { ProxyWeights } from '../model/forward.js';
@@ -19,6 +20,8 @@ const QuantizationConfig = z.object({
   quant_method: z.literal('evoquant'),
   format_version: z.literal(FORMAT_VERSION),
   recipe: Recipe,
+  /** Bytes of every stored array (codes, scales, zeros, channel scales, outliers, bf16 tensors). */
+  stored_bytes: z.number().int().nonnegative(),
   modules: z.record(z.string(), StoredModule),
 });
 export type QuantizationConfig = z.infer<typeof QuantizationConfig>;
@@ -58,22 +61,33 @@ export function serializeQuantized(qp: QuantizedProxy, baseConfig: Record<string
   for (const [name, t] of qp.weights.tensors) {
     if (!linear.has(name)) tensors.set(name, { dtype: 'BF16', shape: [t.length], data: fromFloat32(t, 'BF16') });
   }
-  const quantization_config: QuantizationConfig = { quant_method: 'evoquant', format_version: FORMAT_VERSION, recipe: qp.recipe, modules };
+  const quantization_config: QuantizationConfig = { quant_method: 'evoquant', format_version: FORMAT_VERSION, recipe: qp.recipe, stored_bytes: qp.bytes.total, modules };
   return { tensors, config: { ...baseConfig, torch_dtype: 'bfloat16', quantization_config } };
 }
 
-/** Writes into a temporary sibling directory and renames it into place: no partial model on a crash. */
-export function writeQuantizedModel(outDir: string, qp: QuantizedProxy, baseConfig: Record<string, unknown>): void {
+/**
+ * Writes into a uniquely named temporary sibling and renames it into place: no partial model on a
+ * crash, and no collision between writers sharing the directory (containers all have small pids).
+ * With `replace: false` an existing target wins (another attempt already wrote the same
+ * content-addressed artifact) and false is returned.
+ */
+export function writeQuantizedModel(outDir: string, qp: QuantizedProxy, baseConfig: Record<string, unknown>, { replace = true } = {}): boolean {
   const target = resolve(outDir);
-  const tmp = join(dirname(target), `.${target.split('/').pop()}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${randomUUID()}`);
   mkdirSync(tmp, { recursive: true });
   try {
     const { tensors, config } = serializeQuantized(qp, baseConfig);
     writeSafetensors(join(tmp, 'model.safetensors'), { tensors, metadata: { format: 'evoquant', recipe: qp.recipe.name } });
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    if (existsSync(target)) rmSync(target, { recursive: true });
+    if (existsSync(target)) {
+      if (!replace) {
+        rmSync(tmp, { recursive: true, force: true });
+        return false;
+      }
+      rmSync(target, { recursive: true });
+    }
     renameSync(tmp, target);
+    return true;
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;

@@ -1,4 +1,5 @@
 // The standard evaluation: held-out Brown text, with the reference distribution cached per model.
+import { PromiseCache } from '../caching/promise-cache.js';
 import { loadBrown } from '../corpus/brown.js';
 import type { ProxyModel } from '../model/forward.js';
 import { evaluateModel, referenceLogProbs, type EvalMetrics, type EvalProgress } from './evaluate.js';
@@ -11,17 +12,11 @@ export function heldOutWindows(tokens = DEFAULT_EVAL_TOKENS, seq = 128): EvalWin
   return evenWindows(loadBrown().heldOut, seq, tokens);
 }
 
-const references = new Map<string, Promise<Float32Array>>();
+const references = new PromiseCache<Float32Array>();
 
 /** Reference log-probabilities of a model (by hash) on the given windows, computed once per process. */
 export function cachedReference(key: string, model: ProxyModel, windows: EvalWindows): Promise<Float32Array> {
-  const k = `${key}:${windows.count}:${windows.seq}`;
-  let r = references.get(k);
-  if (!r) {
-    r = referenceLogProbs(model, windows);
-    references.set(k, r);
-  }
-  return r;
+  return references.get(`${key}:${windows.count}:${windows.seq}`, () => referenceLogProbs(model, windows));
 }
 
 export interface HeldOutOptions {

@@ -95,7 +95,13 @@ export const TECHNIQUES: readonly Technique[] = [
         next.default = { ...next.default, bits: 8, format: 'int', groupSize: 'channel', symmetric: true };
         return valid(next);
       }
-      if (i <= 0 || recipe.default.format === 'fp8') return null;
+      if (recipe.default.format === 'fp8') {
+        // Below 8 bits there is no fp8: continue on the integer grid.
+        const next = clone(recipe);
+        next.default = { ...next.default, bits: 4, format: 'int', groupSize: 128, symmetric: false, method: { kind: 'rtn' } };
+        return valid(next);
+      }
+      if (i <= 0) return null;
       const next = clone(recipe);
       next.default.bits = LOW_BITS[i - 1];
       if (next.default.bits === 2 && next.default.groupSize !== 'channel' && next.default.groupSize > 64) next.default.groupSize = 64;

@@ -1,8 +1,9 @@
 // The reference executor: quantize and evaluate candidates on the proxy with the CPU kernels.
 // It keeps one calibrated copy of each proxy per process, writes artifacts atomically and reuses
 // an artifact a lost attempt already finished.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { PromiseCache } from '../caching/promise-cache.js';
 import { applyRecipe, prepareModel, type PreparedModel } from '../compression/pipeline.js';
 import { loadModel, writeQuantizedModel } from '../compression/quantized-format.js';
 import type { EvalProgress } from '../evaluation/evaluate.js';
@@ -38,8 +39,8 @@ function isAllocationFailure(err: unknown): boolean {
 }
 
 export class ReferenceExecutor {
-  private readonly prepared = new Map<string, Promise<PreparedModel>>();
-  private readonly baselines = new Map<string, Promise<number>>();
+  private readonly prepared = new PromiseCache<PreparedModel>();
+  private readonly baselines = new PromiseCache<number>();
 
   constructor(private readonly options: ExecutorOptions) {}
 
@@ -48,14 +49,9 @@ export class ReferenceExecutor {
   }
 
   private prepare(proxy: string, calibrationTokens: number, onProgress: (p: Progress) => void): Promise<PreparedModel> {
-    const key = `${this.proxyDir(proxy)}:${calibrationTokens}`;
-    let p = this.prepared.get(key);
-    if (!p) {
-      p = prepareModel(this.proxyDir(proxy), { calibration: { tokens: calibrationTokens }, onProgress: (stage, done, total) => onProgress({ stage, done, total }) });
-      this.prepared.set(key, p);
-      p.catch(() => this.prepared.delete(key));
-    }
-    return p;
+    return this.prepared.get(`${this.proxyDir(proxy)}:${calibrationTokens}`, () =>
+      prepareModel(this.proxyDir(proxy), { calibration: { tokens: calibrationTokens }, onProgress: (stage, done, total) => onProgress({ stage, done, total }) }),
+    );
   }
 
   artifactPath(evolutionId: string, candidateId: string): string {
@@ -77,8 +73,9 @@ export class ReferenceExecutor {
       this.checkMemory(workingSetBytes(prepared.weights.config, EVAL_BATCH_TOKENS), `quantizing ${req.recipe.name}`);
       const qp = await applyRecipe(prepared, req.recipe, { onProgress: (stage, done, total) => onProgress({ stage, done, total }) });
       onProgress({ stage: 'write', done: 0, total: 1 });
-      writeQuantizedModel(path, qp, prepared.weights.config);
-      return { path, proxyBytes: qp.bytes.total, reused: false };
+      // Content-addressed: if a parallel attempt finished first, its identical artifact stands.
+      const written = writeQuantizedModel(path, qp, prepared.weights.config, { replace: false });
+      return { path, proxyBytes: qp.bytes.total, reused: !written };
     } catch (err) {
       if (isAllocationFailure(err)) throw new OutOfDeviceMemoryError(`allocation failed while quantizing ${req.recipe.name}: ${(err as Error).message}`);
       throw err;
@@ -91,20 +88,16 @@ export class ReferenceExecutor {
     try {
       const stored = loadModel(path).quantization;
       if (!stored || canonicalJson(asJson(stored.recipe)) !== canonicalJson(asJson(req.recipe))) return null;
-      return statSync(join(path, 'model.safetensors')).size;
+      return stored.stored_bytes;
     } catch {
       return null;
     }
   }
 
   private baselineTop1(proxy: string, tokens: number): Promise<number> {
-    const key = `${this.proxyDir(proxy)}:${tokens}`;
-    let p = this.baselines.get(key);
-    if (!p) {
-      p = evaluateHeldOut(new ProxyModel(loadModel(this.proxyDir(proxy))), { tokens }).then((m) => m.top1);
-      this.baselines.set(key, p);
-    }
-    return p;
+    return this.baselines.get(`${this.proxyDir(proxy)}:${tokens}`, () =>
+      evaluateHeldOut(new ProxyModel(loadModel(this.proxyDir(proxy))), { tokens }).then((m) => m.top1),
+    );
   }
 
   async evaluate(

@@ -1,7 +1,8 @@
 // onnxruntime sessions over graphs built in code, cached by a key.
 import ort from 'onnxruntime-node';
+import { PromiseCache } from '../caching/promise-cache.js';
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+const sessions = new PromiseCache<ort.InferenceSession>();
 
 function sessionOptions(): ort.InferenceSession.SessionOptions {
   const threads = Number(process.env.EVOQUANT_THREADS ?? 0);
@@ -10,12 +11,7 @@ function sessionOptions(): ort.InferenceSession.SessionOptions {
 
 /** One session per distinct graph; building the graph happens only on the first request. */
 export function cachedSession(key: string, build: () => Uint8Array): Promise<ort.InferenceSession> {
-  let s = sessions.get(key);
-  if (!s) {
-    s = ort.InferenceSession.create(build(), sessionOptions());
-    sessions.set(key, s);
-  }
-  return s;
+  return sessions.get(key, () => ort.InferenceSession.create(build(), sessionOptions()));
 }
 
 export function tensor(data: Float32Array, dims: number[]): ort.Tensor {

@@ -1,4 +1,5 @@
 // The safetensors container: an 8-byte little-endian header length, a JSON header, then raw tensor bytes.
+import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { DTYPE_BYTES, isDType, type DType } from './dtypes.js';
 
@@ -87,7 +88,7 @@ export function serializeSafetensors(file: SafetensorsFile): Uint8Array {
 
 /** Writes atomically: a crash never leaves a half-written model behind. */
 export function writeSafetensors(path: string, file: SafetensorsFile): void {
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${randomUUID()}`;
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, serializeSafetensors(file));

@@ -1,13 +1,14 @@
 // Sensitivity profiles are measured once per (model, settings) and cached on disk as JSON.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProxyWeights } from '../model/forward.js';
+import { stateDir } from '../stack/paths.js';
 import { SensitivityProfile } from '../schema/sensitivity.js';
 import { measureSensitivity, type SensitivityOptions } from './measure.js';
 
 export function cacheDir(): string {
-  return join(process.env.EVOQUANT_HOME ?? '.evoquant', 'cache');
+  return join(stateDir(), 'cache');
 }
 
 export async function cachedSensitivity(weights: ProxyWeights, modelHash: string, corpus: Uint8Array, options: SensitivityOptions = {}): Promise<{ profile: SensitivityProfile; cached: boolean }> {
@@ -20,7 +21,7 @@ export async function cachedSensitivity(weights: ProxyWeights, modelHash: string
   }
   const profile = await measureSensitivity(weights, modelHash, corpus, { ...settings, onProgress });
   mkdirSync(cacheDir(), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${randomUUID()}`;
   writeFileSync(tmp, JSON.stringify(profile));
   renameSync(tmp, path);
   return { profile, cached: false };

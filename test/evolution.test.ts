@@ -74,3 +74,10 @@ test('technique statistics steer the choice: a technique that never improved is 
   t.true(picks.includes('gptq'), `picked ${picks.join(', ')}`);
   t.false(picks.includes('kv-cache-8bit'));
 });
+
+test('an evolution whose candidates all fail to fit still proposes, from the smallest one', (t) => {
+  const tooLarge = [scored('big', 'bf16', 238, Number.POSITIVE_INFINITY, false), scored('less', 'fp8-w8a16', 121, Number.POSITIVE_INFINITY, false)];
+  const proposals = propose({ ...input, archive: tooLarge, populationSize: 2, selection: 'pareto' });
+  t.true(proposals.length > 0);
+  t.true(proposals.every((p) => p.parents[0] === 'less'), 'the parent is the candidate closest to fitting');
+});

@@ -14,7 +14,8 @@ test('the sensitivity profile covers every layer, role and expert, is cached, an
   const saved = process.env.EVOQUANT_HOME;
   process.env.EVOQUANT_HOME = home;
   t.teardown(() => {
-    process.env.EVOQUANT_HOME = saved;
+    if (saved === undefined) delete process.env.EVOQUANT_HOME;
+    else process.env.EVOQUANT_HOME = saved;
     rmSync(home, { recursive: true, force: true });
   });
   const { weights } = proxy();

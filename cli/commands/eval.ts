@@ -27,6 +27,7 @@ export function registerEval(program: Command): void {
       const { unigramBitsPerByte } = await import('../../evaluation/unigram.js');
       const { ProxyModel } = await import('../../model/forward.js');
       const { modelHash } = await import('../../model/load.js');
+      const { relativeAccuracyLoss } = await import('../../evaluation/relative-loss.js');
       existingDir('--model', flags.model);
       if (flags.baseline) existingDir('--baseline', flags.baseline);
       const model = new ProxyModel(loadModel(flags.model));
@@ -46,7 +47,7 @@ export function registerEval(program: Command): void {
         ...metrics,
         unigramBitsPerByte: unigramBitsPerByte(brown.train, brown.heldOut),
         baseline: base ? { model: flags.baseline, bitsPerByte: base.bitsPerByte, top1: base.top1 } : null,
-        relativeAccuracyLoss: base ? (base.top1 - metrics.top1) / base.top1 : null,
+        relativeAccuracyLoss: base ? relativeAccuracyLoss(base.top1, metrics.top1) : null,
         seconds: (Date.now() - started) / 1000,
       };
       emit(flags, result, () =>
