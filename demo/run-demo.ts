@@ -47,6 +47,8 @@ export async function runDemo(): Promise<DemoResult> {
   const gpu = await createGpuWorker({ temporalAddress: stack.temporalAddress, namespace: stack.temporalNamespace, deviceClass: 'cpu' });
   log(`  workers: control on ${CONTROL_TASK_QUEUE}, reference executor on ${gpu.taskQueue}`);
   const running = Promise.all([control.worker.run(), gpu.worker.run()]);
+  // A worker that fails while the evolution runs is reported, not left as an unhandled rejection.
+  running.catch((err: unknown) => log(`worker failed: ${err instanceof Error ? err.message : String(err)}`));
   const connection = await Connection.connect({ address: stack.temporalAddress });
   try {
     const client = new Client({ connection, namespace: stack.temporalNamespace });

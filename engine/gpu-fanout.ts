@@ -1,6 +1,7 @@
 // One GPU worker process per device on a multi-GPU machine: each child sees a single GPU
 // (CUDA_VISIBLE_DEVICES) and serves one slot, so a crash or OOM takes down one device's work,
 // not the machine's. The supervisor forwards stop signals and exits once every child has.
+import { availableParallelism } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -48,7 +49,8 @@ export function superviseGpuWorkers(options: FanoutOptions): Promise<number> {
 
     for (const gpu of options.gpus) {
       const child = spawn(process.execPath, childArgs(options, gpu), {
-        env: { ...env, CUDA_VISIBLE_DEVICES: String(gpu.index) },
+        // One device per process, and a fair share of the CPU cores for its host-side kernels.
+        env: { ...env, CUDA_DEVICE_ORDER: 'PCI_BUS_ID', CUDA_VISIBLE_DEVICES: String(gpu.index), EVOQUANT_THREADS: String(Math.max(1, Math.floor(availableParallelism() / options.gpus.length))) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.set(gpu.index, child);

@@ -30,7 +30,8 @@ export interface LaunchedWorker {
 
 /** `worker ready: gpu-cpu (1 slot) as gpu-cpu@host/123 on 127.0.0.1:7233` — what tests and operators wait for. */
 export function readyLine(info: ReadyInfo): string {
-  const role = info.slots === null ? ' (workflows, propose/compile/record)' : ` (${info.slots} slot${info.slots === 1 ? '' : 's'})`;
+  // Quantize/evaluate run on the reference executor's CPU kernels whatever the class: say so.
+  const role = info.slots === null ? ' (workflows, propose/compile/record)' : ` (${info.slots} slot${info.slots === 1 ? '' : 's'}, reference executor)`;
   return `worker ready: ${info.taskQueue}${role} as ${info.identity} on ${info.temporalAddress}`;
 }
 

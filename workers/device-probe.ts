@@ -35,6 +35,15 @@ export function probeGpus(env: NodeJS.ProcessEnv = process.env): DetectedGpu[] {
     .map(([index, name, mem]) => ({ index: Number(index), name, memoryMiB: Number(mem) }));
 }
 
+/** The GPUs an inherited CUDA_VISIBLE_DEVICES (numeric indices) leaves to this worker; all when unset. */
+export function visibleGpus(gpus: DetectedGpu[], env: NodeJS.ProcessEnv = process.env): DetectedGpu[] {
+  const visible = env.CUDA_VISIBLE_DEVICES;
+  if (visible === undefined || visible.trim() === '') return gpus;
+  const indices = visible.split(',').map((s) => Number(s.trim()));
+  if (indices.some((i) => !Number.isInteger(i))) return gpus; // UUID form: leave the choice to CUDA
+  return gpus.filter((g) => indices.includes(g.index));
+}
+
 export interface DeviceClass {
   deviceClass: string;
   gpus: DetectedGpu[];

@@ -65,14 +65,20 @@ async function runGpu(flags: GpuFlags): Promise<void> {
   }
   const { resolveEndpoints } = await import('../../engine/connection.js');
   const endpoints = resolveEndpoints();
-  const { detectDeviceClass, probeGpus } = await import('../../workers/device-probe.js');
+  const { detectDeviceClass, gpuClassOf, probeGpus, visibleGpus } = await import('../../workers/device-probe.js');
 
   let deviceClass = flags.deviceClass;
-  let gpus = deviceClass === 'cpu' ? [] : probeGpus();
+  let gpus = deviceClass === 'cpu' ? [] : visibleGpus(probeGpus());
   if (deviceClass === undefined) {
     const detected = detectDeviceClass();
     deviceClass = detected.deviceClass;
-    gpus = detected.gpus;
+    gpus = visibleGpus(detected.gpus);
+  } else if (deviceClass !== 'cpu') {
+    // Only a machine of the class may serve its queue: a naming mistake must not route A100 work elsewhere.
+    const found = [...new Set(gpus.map((g) => gpuClassOf(g.name, g.memoryMiB) ?? g.name))];
+    if (found.length !== 1 || found[0] !== deviceClass) {
+      throw new UsageError(`--device-class: ${deviceClass} does not match this machine's GPUs (${found.length ? found.join(', ') : 'nvidia-smi finds none'}); use --device-class cpu for the reference executor`);
+    }
   }
   const chaos = flags.chaosTransientRate === undefined ? null : { transientRate: flags.chaosTransientRate, seed: flags.chaosSeed ?? 1 };
 
