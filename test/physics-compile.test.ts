@@ -97,17 +97,24 @@ test('the 2/3-bit builtins are servable on A100 at TP2', (t) => {
   }
 });
 
-test('a Hadamard block of 512 on down_proj (K 1536) straddles TP2 shards of 768', (t) => {
-  const r = compileTarget(QWEN235_2XA100, recipe('moe-sensitive4-rest2-outliers'));
+test('a Hadamard block of 512 on down_proj (K 1536) straddles TP2 shards of 768; blocks of 128 do not', (t) => {
+  const builtin = recipe('moe-sensitive4-rest2-outliers');
+  const unblocked = structuredClone(builtin);
+  unblocked.experts!.tiers[1].override.rotation = { kind: 'hadamard', seed: 7 };
+  const r = compileTarget(QWEN235_2XA100, unblocked);
   t.deepEqual(
     r.violations.map((v) => [v.code, v.role]),
     [['shard-shape', 'expert_down']],
   );
   t.like(r.violations[0].detail, { rotationBlock: 512, shardK: 768, modules: 94 * 64 });
-  t.true(r.notes.some((n) => n.startsWith('hadamard rotation on')));
-  t.true(r.weightBytes.breakdown.outliers > 0);
-  // Unsharded (one H200) the same recipe is servable.
-  const one = compileTarget({ model: 'qwen3-235b-a22b', hardware: 'h200', gpus: 1, tensorParallel: 1 }, recipe('moe-sensitive4-rest2-outliers'));
+  // The builtin caps its rotation blocks at 128, which divide every TP2 shard.
+  const blocked = compileTarget(QWEN235_2XA100, builtin);
+  t.deepEqual(blocked.violations, []);
+  t.true(blocked.fits);
+  t.true(blocked.notes.some((n) => n.startsWith('hadamard rotation on')));
+  t.true(blocked.weightBytes.breakdown.outliers > 0);
+  // Unsharded (one H200) even 512-blocks are servable.
+  const one = compileTarget({ model: 'qwen3-235b-a22b', hardware: 'h200', gpus: 1, tensorParallel: 1 }, unblocked);
   t.deepEqual(one.violations, []);
   t.true(one.fits);
 });
