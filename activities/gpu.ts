@@ -4,6 +4,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ArtifactMissingError, OutOfDeviceMemoryError } from '../executor/errors.js';
 import { chaosStrikes, type ChaosPolicy } from '../executor/chaos.js';
+import { withKeepAlive } from './keep-alive.js';
 import type { Progress, ReferenceExecutor } from '../executor/reference-executor.js';
 import type { EvalProgress } from '../evaluation/evaluate.js';
 import { FAILURE_TYPES, type EvaluateRequest, type EvaluationMeasurement, type QuantizedArtifact, type QuantizeRequest } from '../schema/engine.js';
@@ -28,30 +29,6 @@ function heartbeater(beat: (details: unknown) => void): (p: Progress) => void {
     last = now;
     beat(p);
   };
-}
-
-/**
- * Runs `work` while re-sending its latest heartbeat every third of the heartbeat timeout. Stages
- * without progress callbacks (the reference log-probs, the baseline pass, loading a proxy) would
- * otherwise look like a dead worker and be retried elsewhere, wasting the attempt. A worker that
- * really dies (or blocks its event loop) stops beating and is still detected. Until `work` reports
- * its own progress, the previous attempt's details are repeated: the server keeps only the latest
- * details, and an empty beat would erase the checkpoint a resumed evaluation needs.
- */
-async function withKeepAlive<T>(work: (beat: (details: unknown) => void) => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  let latest: unknown = ctx.info.heartbeatDetails;
-  const beat = (details: unknown): void => {
-    latest = details;
-    ctx.heartbeat(details);
-  };
-  const timeoutMs = ctx.info.heartbeatTimeoutMs;
-  const timer = timeoutMs ? setInterval(() => ctx.heartbeat(latest), Math.max(100, timeoutMs / 3)) : undefined;
-  try {
-    return await work(beat);
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 function typed(err: unknown): never {

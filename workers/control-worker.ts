@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control.js';
+import { keepingAlive } from '../activities/keep-alive.js';
 import { createDb } from '../db/connection.js';
 import { CONTROL_TASK_QUEUE } from '../schema/engine.js';
 import { workflowBundlePath } from './workflow-bundle.js';
@@ -23,7 +24,8 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
     taskQueue: CONTROL_TASK_QUEUE,
     identity: options.identity ?? `control@${hostname()}/${process.pid}`,
     workflowBundle: { codePath: await workflowBundlePath() },
-    activities: createControlActivities({ db }),
+    // Heartbeats let Temporal retry the task of a control worker that died within seconds.
+    activities: keepingAlive(createControlActivities({ db })),
   });
   return {
     worker,

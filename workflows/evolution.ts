@@ -9,6 +9,9 @@ import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, statusQuery, s
 
 const control = proxyActivities<ReturnType<typeof createControlActivities>>({
   startToCloseTimeout: '2 minutes',
+  // The control worker beats while it works (activities/keep-alive.ts): one that dies mid-task is
+  // retried after this, not after the start-to-close timeout.
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 

@@ -21,6 +21,9 @@ type GpuActivities = ReturnType<typeof createGpuActivities>;
 
 const control = proxyActivities<ControlActivities>({
   startToCloseTimeout: '2 minutes',
+  // The control worker beats while it works (activities/keep-alive.ts): one that dies mid-task is
+  // retried after this, not after the start-to-close timeout.
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
