@@ -26,8 +26,8 @@ export const EvolutionConfig = z
     target: EvolutionTarget,
     /** Where quantize/evaluate run; defaults to the target's hardware class. */
     pool: EvaluationPool.optional(),
-    /** Parallel evaluations in the pool (GPUs across its workers). */
-    poolCapacity: z.number().int().min(1).max(1024).default(1),
+    /** Evaluations in flight at once (default: the whole population; the pool's worker slots throttle the rest). */
+    poolCapacity: z.number().int().min(1).max(1024).optional(),
     /** Directory of the proxy model, relative to the repository (or absolute). */
     proxy: z.string().min(1).default('artifacts/proxy'),
     generations: z.number().int().min(1).max(10_000).default(4),

@@ -1,19 +1,12 @@
 // One long-running workflow per evolution: a child workflow per generation (its own history, id
 // `<evolution-id>/gen-<n>`), updates to pause / resume / stop / re-budget / retry, a status query,
 // and continue-as-new carrying the state when the history grows long.
-import { allHandlersFinished, condition, continueAsNew, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { createControlActivities } from '../activities/control.js';
+import { allHandlersFinished, condition, continueAsNew, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import { RetryArgs, SetBudgetArgs, type CandidateSummary, type EvolutionInput, type EvolutionState, type EvolutionStatus } from '../schema/engine.js';
+import { control } from './control-activities.js';
 import { generationWorkflow } from './generation.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, statusQuery, stopUpdate } from './messages.js';
 
-const control = proxyActivities<ReturnType<typeof createControlActivities>>({
-  startToCloseTimeout: '2 minutes',
-  // The control worker beats while it works (activities/keep-alive.ts): one that dies mid-task is
-  // retried after this, not after the start-to-close timeout.
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
 
 const STATUSES: CandidateSummary['status'][] = ['proposed', 'rejected', 'evaluated', 'failed', 'infeasible'];
 
@@ -40,6 +33,11 @@ function merge(state: EvolutionState, fresh: readonly CandidateSummary[]): void 
   }
 }
 
+/** Code-unit order: unlike localeCompare, independent of the worker's ICU data. */
+function byId(a: CandidateSummary, b: CandidateSummary): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 function dominates(a: CandidateSummary, b: CandidateSummary): boolean {
   return a.gbPerGpu! <= b.gbPerGpu! && a.kl! <= b.kl! && (a.gbPerGpu! < b.gbPerGpu! || a.kl! < b.kl!);
 }
@@ -48,8 +46,8 @@ export function statusOf(evolutionId: string, state: EvolutionState, done: boole
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<CandidateSummary['status'], number>;
   for (const c of state.candidates) counts[c.status]++;
   const fitting = state.candidates.filter((c) => c.status === 'evaluated' && c.fits && c.kl !== null && c.gbPerGpu !== null);
-  const best = [...fitting].sort((a, b) => a.kl! - b.kl! || a.gbPerGpu! - b.gbPerGpu! || a.id.localeCompare(b.id))[0] ?? null;
-  const frontier = fitting.filter((c) => !fitting.some((o) => o !== c && dominates(o, c))).sort((a, b) => a.gbPerGpu! - b.gbPerGpu! || a.id.localeCompare(b.id));
+  const best = [...fitting].sort((a, b) => a.kl! - b.kl! || a.gbPerGpu! - b.gbPerGpu! || byId(a, b))[0] ?? null;
+  const frontier = fitting.filter((c) => !fitting.some((o) => o !== c && dominates(o, c))).sort((a, b) => a.gbPerGpu! - b.gbPerGpu! || byId(a, b));
   return {
     evolutionId,
     phase: done ? 'completed' : state.stopRequested ? 'stopping' : state.paused ? 'paused' : 'running',
@@ -71,6 +69,8 @@ export async function evolutionWorkflow(input: EvolutionInput): Promise<Evolutio
   const { evolutionId, config } = input;
   const state = input.state ?? initialState(input);
   let done = false;
+  // Set before the last activity: a retry accepted after it would never run.
+  let finishing = false;
 
   setHandler(statusQuery, () => statusOf(evolutionId, state, done));
   setHandler(pauseUpdate, () => {
@@ -118,7 +118,7 @@ export async function evolutionWorkflow(input: EvolutionInput): Promise<Evolutio
           if (!c) throw new Error(`candidate ${id} is not part of evolution ${evolutionId}`);
           if (c.status !== 'failed' && c.status !== 'infeasible') throw new Error(`candidate ${id} is ${c.status}, not failed`);
         }
-        if (done) throw new Error(`evolution ${evolutionId} has completed`);
+        if (done || finishing) throw new Error(`evolution ${evolutionId} has completed`);
       },
     },
   );
@@ -152,6 +152,7 @@ export async function evolutionWorkflow(input: EvolutionInput): Promise<Evolutio
     }
   }
 
+  finishing = true;
   await control.finishEvolution({ evolutionId, status: state.stopRequested ? 'cancelled' : 'completed' });
   done = true;
   await condition(allHandlersFinished);

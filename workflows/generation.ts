@@ -2,7 +2,6 @@
 // queue and rejects what cannot run on the target before any GPU time is spent; quantize and
 // evaluate run on the evaluation pool's queue, in parallel up to its capacity.
 import { ActivityFailure, ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { createControlActivities } from '../activities/control.js';
 import type { createGpuActivities } from '../activities/gpu.js';
 import {
   FAILURE_TYPES,
@@ -14,18 +13,10 @@ import {
   type ProposedCandidate,
   type QuantizedArtifact,
 } from '../schema/engine.js';
+import { control } from './control-activities.js';
 import { runLimited } from './limiter.js';
 
-type ControlActivities = ReturnType<typeof createControlActivities>;
 type GpuActivities = ReturnType<typeof createGpuActivities>;
-
-const control = proxyActivities<ControlActivities>({
-  startToCloseTimeout: '2 minutes',
-  // The control worker beats while it works (activities/keep-alive.ts): one that dies mid-task is
-  // retried after this, not after the start-to-close timeout.
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
 
 function gpuActivities(input: GenerationInput): GpuActivities {
   const pool = input.config.pool ?? input.config.target.hardware;
@@ -107,7 +98,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
   );
   feasible.sort((a, b) => a - b);
   const gpu = gpuActivities(input);
-  await runLimited(feasible, input.config.poolCapacity, async (i) => {
+  await runLimited(feasible, input.config.poolCapacity ?? input.config.populationSize, async (i) => {
     summaries[i] = await measure(input, gpu, candidates[i], verdicts[i]);
   });
   if (!input.retryCandidates) await control.closeGeneration({ evolutionId: input.evolutionId, generation: input.generation });
