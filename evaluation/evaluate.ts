@@ -69,6 +69,13 @@ export async function referenceLogProbs(model: ProxyModel, windows: EvalWindows,
   return all;
 }
 
+function resumable(p: EvalProgress, windows: EvalWindows, layers: number, experts: number): boolean {
+  const finite = [p.nats, p.correct, p.kl].every(Number.isFinite);
+  const inRange = Number.isInteger(p.nextWindow) && p.nextWindow >= 0 && p.nextWindow <= windows.count;
+  const shaped = Array.isArray(p.counts) && p.counts.length === layers && p.counts.every((l) => Array.isArray(l) && l.length === experts);
+  return finite && inRange && shaped;
+}
+
 export async function evaluateModel(model: ProxyModel, windows: EvalWindows, options: EvalOptions = {}): Promise<EvalMetrics> {
   const vocab = model.config.vocab_size;
   const tokens = windows.count * windows.seq;
@@ -76,8 +83,8 @@ export async function evaluateModel(model: ProxyModel, windows: EvalWindows, opt
   if (reference && reference.length !== tokens * vocab) {
     throw new RangeError(`evaluate: reference has ${reference.length / vocab} positions, windows have ${tokens}`);
   }
-  const resume = options.resume;
-  if (resume && (resume.nextWindow < 0 || resume.nextWindow > windows.count)) throw new RangeError(`evaluate: cannot resume at window ${resume.nextWindow}`);
+  // A checkpoint from another model shape or window set (an older deploy) is ignored, not trusted.
+  const resume = options.resume && resumable(options.resume, windows, model.config.num_hidden_layers, model.config.num_experts) ? options.resume : undefined;
   let nats = resume?.nats ?? 0;
   let correct = resume?.correct ?? 0;
   let kl = resume?.kl ?? 0;

@@ -2,7 +2,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBrown } from '../corpus/brown.js';
-import { evaluateModel } from '../evaluation/evaluate.js';
+import { evaluateModel, type EvalProgress } from '../evaluation/evaluate.js';
 import { unigramBitsPerByte } from '../evaluation/unigram.js';
 import { evenWindows } from '../evaluation/windows.js';
 import { PROXY_DIR, proxy } from './helpers/proxy.js';
@@ -47,4 +47,18 @@ test('evaluation is deterministic', async (t) => {
   const a = await evaluateModel(proxy().model, windows);
   const b = await evaluateModel(proxy().model, windows);
   t.deepEqual(a, b);
+});
+
+test('an interrupted evaluation resumed from its checkpoint gives the same metrics; a foreign checkpoint is ignored', async (t) => {
+  const windows = evenWindows(loadBrown().heldOut, 128, 4096);
+  const full = await evaluateModel(proxy().model, windows, { batch: 8 });
+  let checkpoint: EvalProgress | undefined;
+  await evaluateModel(proxy().model, windows, { batch: 8, onBatch: (p) => (checkpoint ??= p) });
+  t.is(checkpoint!.nextWindow, 8);
+  const resumed = await evaluateModel(proxy().model, windows, { batch: 8, resume: checkpoint });
+  t.is(resumed.bitsPerByte, full.bitsPerByte);
+  t.is(resumed.top1, full.top1);
+  t.deepEqual(resumed.expertFrequency, full.expertFrequency);
+  const foreign = { ...checkpoint!, counts: [[1, 2, 3]] };
+  t.deepEqual(await evaluateModel(proxy().model, windows, { batch: 8, resume: foreign }), full);
 });
