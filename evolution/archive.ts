@@ -1,20 +1,42 @@
 // The archive's views: the Pareto frontier (memory per GPU vs KL) and the best fitting candidate.
-import { compareFitness, type ScoredCandidate } from './scored-candidate.js';
+// Pure and generic over how an item exposes its measurement, so the workflow (over candidate
+// summaries) and the proposer (over scored candidates) share one definition.
 
-function dominates(a: ScoredCandidate, b: ScoredCandidate): boolean {
-  const x = a.score!;
-  const y = b.score!;
+export interface Measurement {
+  id: string;
+  fits: boolean;
+  gbPerGpu: number;
+  kl: number;
+}
+
+/** Code-unit order: unlike localeCompare, independent of ICU data (workflow code must be deterministic). */
+export function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function dominates(x: Measurement, y: Measurement): boolean {
   return x.gbPerGpu <= y.gbPerGpu && x.kl <= y.kl && (x.gbPerGpu < y.gbPerGpu || x.kl < y.kl);
 }
 
-/** Measured candidates that fit the target and that no other fitting candidate dominates. */
-export function paretoFrontier(candidates: readonly ScoredCandidate[]): ScoredCandidate[] {
-  const fitting = candidates.filter((c) => c.score?.fits);
-  return fitting.filter((c) => !fitting.some((o) => o !== c && dominates(o, c))).sort((a, b) => a.score!.gbPerGpu - b.score!.gbPerGpu || a.id.localeCompare(b.id));
+function fittingOf<T>(items: readonly T[], measure: (item: T) => Measurement | null): Array<{ item: T; m: Measurement }> {
+  return items.flatMap((item) => {
+    const m = measure(item);
+    return m && m.fits ? [{ item, m }] : [];
+  });
 }
 
-/** The lowest-KL candidate that fits, if any. */
-export function bestCandidate(candidates: readonly ScoredCandidate[]): ScoredCandidate | null {
-  const fitting = candidates.filter((c) => c.score?.fits);
-  return fitting.length ? [...fitting].sort(compareFitness)[0] : null;
+/** Measured items that fit the target and that no other fitting item dominates, by memory. */
+export function paretoFront<T>(items: readonly T[], measure: (item: T) => Measurement | null): T[] {
+  const fitting = fittingOf(items, measure);
+  return fitting
+    .filter((c) => !fitting.some((o) => o !== c && dominates(o.m, c.m)))
+    .sort((a, b) => a.m.gbPerGpu - b.m.gbPerGpu || byId(a.m, b.m))
+    .map((c) => c.item);
+}
+
+/** The lowest-KL item that fits (then least memory, then id), if any. */
+export function bestFitting<T>(items: readonly T[], measure: (item: T) => Measurement | null): T | null {
+  const fitting = fittingOf(items, measure);
+  fitting.sort((a, b) => a.m.kl - b.m.kl || a.m.gbPerGpu - b.m.gbPerGpu || byId(a.m, b.m));
+  return fitting[0]?.item ?? null;
 }

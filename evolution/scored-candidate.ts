@@ -1,5 +1,6 @@
 // A candidate as evolution sees it: its recipe, lineage and (once measured) its score.
 import type { Recipe } from '../schema/recipe.js';
+import { byId } from './archive.js';
 
 export interface CandidateScore {
   fits: boolean;
@@ -26,8 +27,8 @@ export interface ScoredCandidate {
  * yet come after, by less memory first (the closer to fitting, the better a parent); then id.
  */
 export function compareFitness(a: ScoredCandidate, b: ScoredCandidate): number {
-  if (!a.score || !b.score) return a.score ? -1 : b.score ? 1 : a.id.localeCompare(b.id);
+  if (!a.score || !b.score) return a.score ? -1 : b.score ? 1 : byId(a, b);
   if (a.score.fits !== b.score.fits) return a.score.fits ? -1 : 1;
-  if (!a.score.fits) return a.score.gbPerGpu - b.score.gbPerGpu || a.score.kl - b.score.kl || a.id.localeCompare(b.id);
-  return a.score.kl - b.score.kl || a.score.gbPerGpu - b.score.gbPerGpu || a.id.localeCompare(b.id);
+  if (!a.score.fits) return a.score.gbPerGpu - b.score.gbPerGpu || a.score.kl - b.score.kl || byId(a, b);
+  return a.score.kl - b.score.kl || a.score.gbPerGpu - b.score.gbPerGpu || byId(a, b);
 }

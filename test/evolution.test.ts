@@ -1,7 +1,7 @@
 // The proposer and its parts: deterministic, valid, deduplicated, guided by technique statistics.
 import test from 'ava';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { bestCandidate, paretoFrontier } from '../evolution/archive.js';
+import { bestCandidate, paretoFrontier } from '../evolution/scored-archive.js';
 import { candidateId, propose, type ProposeInput } from '../evolution/propose.js';
 import type { ScoredCandidate } from '../evolution/scored-candidate.js';
 import { TECHNIQUES } from '../evolution/techniques.js';

@@ -1,6 +1,6 @@
 // Bundles the workflow code once and caches it on disk by content, so starting a worker (or a
 // test's fifth worker) skips webpack.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -8,14 +8,21 @@ import { repoRoot, stateDir } from '../stack/paths.js';
 
 export const WORKFLOWS_PATH = join(repoRoot, 'workflows', 'index.ts');
 
+/** Folders whose code the bundle can contain (workflows import pure helpers from schema/ and evolution/). */
+const BUNDLED_DIRS = ['workflows', 'schema', 'evolution'];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(repoRoot, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
 function sourceHash(): string {
   const h = createHash('sha256');
-  for (const dir of ['workflows', 'schema']) {
-    for (const f of readdirSync(join(repoRoot, dir)).filter((x) => x.endsWith('.ts')).sort()) {
-      h.update(f).update(readFileSync(join(repoRoot, dir, f)));
-    }
-  }
-  h.update(readFileSync(join(repoRoot, 'node_modules', '@temporalio', 'workflow', 'package.json')));
+  for (const file of BUNDLED_DIRS.flatMap(sourceFiles)) h.update(file).update(readFileSync(join(repoRoot, file)));
+  // Dependency versions too: zod and the SDK run inside the workflow sandbox.
+  h.update(readFileSync(join(repoRoot, 'package-lock.json')));
   return h.digest('hex').slice(0, 20);
 }
 
@@ -26,7 +33,7 @@ export async function workflowBundlePath(): Promise<string> {
   if (existsSync(path)) return path;
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined });
   mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${randomUUID()}`;
   writeFileSync(tmp, code);
   renameSync(tmp, path);
   return path;

@@ -3,6 +3,7 @@
 // and continue-as-new carrying the state when the history grows long.
 import { allHandlersFinished, condition, continueAsNew, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import { RetryArgs, SetBudgetArgs, type CandidateSummary, type EvolutionInput, type EvolutionState, type EvolutionStatus } from '../schema/engine.js';
+import { bestFitting, paretoFront, type Measurement } from '../evolution/archive.js';
 import { control } from './control-activities.js';
 import { generationWorkflow } from './generation.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, statusQuery, stopUpdate } from './messages.js';
@@ -33,21 +34,16 @@ function merge(state: EvolutionState, fresh: readonly CandidateSummary[]): void 
   }
 }
 
-/** Code-unit order: unlike localeCompare, independent of the worker's ICU data. */
-function byId(a: CandidateSummary, b: CandidateSummary): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-function dominates(a: CandidateSummary, b: CandidateSummary): boolean {
-  return a.gbPerGpu! <= b.gbPerGpu! && a.kl! <= b.kl! && (a.gbPerGpu! < b.gbPerGpu! || a.kl! < b.kl!);
+/** Only evaluated candidates with both figures are measured. */
+function measured(c: CandidateSummary): Measurement | null {
+  return c.status === 'evaluated' && c.fits !== null && c.kl !== null && c.gbPerGpu !== null ? { id: c.id, fits: c.fits, gbPerGpu: c.gbPerGpu, kl: c.kl } : null;
 }
 
 export function statusOf(evolutionId: string, state: EvolutionState, done: boolean): EvolutionStatus {
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<CandidateSummary['status'], number>;
   for (const c of state.candidates) counts[c.status]++;
-  const fitting = state.candidates.filter((c) => c.status === 'evaluated' && c.fits && c.kl !== null && c.gbPerGpu !== null);
-  const best = [...fitting].sort((a, b) => a.kl! - b.kl! || a.gbPerGpu! - b.gbPerGpu! || byId(a, b))[0] ?? null;
-  const frontier = fitting.filter((c) => !fitting.some((o) => o !== c && dominates(o, c))).sort((a, b) => a.gbPerGpu! - b.gbPerGpu! || byId(a, b));
+  const best = bestFitting(state.candidates, measured);
+  const frontier = paretoFront(state.candidates, measured);
   return {
     evolutionId,
     phase: done ? 'completed' : state.stopRequested ? 'stopping' : state.paused ? 'paused' : 'running',

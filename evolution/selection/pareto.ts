@@ -1,6 +1,6 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import { paretoFrontier } from '../archive.js';
+import { paretoFrontier } from '../scored-archive.js';
 import { compareFitness, type ScoredCandidate } from '../scored-candidate.js';
 import type { ParentSelection } from './strategy.js';
 
