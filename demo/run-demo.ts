@@ -37,8 +37,13 @@ export function formatFrontier(status: EvolutionStatus): string {
 }
 
 export async function runDemo(): Promise<DemoResult> {
-  // Worker lifecycle chatter would drown the progress bar; warnings and errors still show.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Worker lifecycle chatter would drown the progress bar; warnings and errors still show, except
+  // the expected one from the GPU worker, which serves activities only.
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      if (!entry.message.startsWith('No workflows registered')) log(`${entry.level} ${entry.message}`);
+    }),
+  });
   log('starting the embedded stack (Postgres + Temporal dev server, left running for inspection)…');
   const stack = await startStack({ mode: 'detached', temporal: { ui: true } });
   const webUi = stack.temporal?.state.uiPort ? `http://127.0.0.1:${stack.temporal.state.uiPort}` : null;
