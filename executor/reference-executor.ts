@@ -41,6 +41,8 @@ function isAllocationFailure(err: unknown): boolean {
 export class ReferenceExecutor {
   private readonly prepared = new PromiseCache<PreparedModel>();
   private readonly baselines = new PromiseCache<number>();
+  /** The unquantized proxy, loaded once per process: the reference of every evaluation. */
+  private readonly references = new PromiseCache<ProxyModel>();
 
   constructor(private readonly options: ExecutorOptions) {}
 
@@ -95,9 +97,12 @@ export class ReferenceExecutor {
   }
 
   private baselineTop1(proxy: string, tokens: number): Promise<number> {
-    return this.baselines.get(`${this.proxyDir(proxy)}:${tokens}`, () =>
-      evaluateHeldOut(new ProxyModel(loadModel(this.proxyDir(proxy))), { tokens }).then((m) => m.top1),
-    );
+    return this.baselines.get(`${this.proxyDir(proxy)}:${tokens}`, async () => (await evaluateHeldOut(await this.referenceModel(proxy), { tokens })).top1);
+  }
+
+  private referenceModel(proxy: string): Promise<ProxyModel> {
+    const dir = this.proxyDir(proxy);
+    return this.references.get(dir, async () => new ProxyModel(loadModel(dir)));
   }
 
   async evaluate(
@@ -109,7 +114,7 @@ export class ReferenceExecutor {
     const path = req.artifact.path;
     if (!existsSync(join(path, 'model.safetensors'))) throw new ArtifactMissingError(`artifact ${path} is not on this worker`);
     const proxyDir = this.proxyDir(req.proxy);
-    const reference = new ProxyModel(loadModel(proxyDir));
+    const reference = await this.referenceModel(req.proxy);
     const model = new ProxyModel(loadModel(path));
     this.checkMemory(workingSetBytes(model.config, EVAL_BATCH_TOKENS), `evaluating ${req.candidateId}`);
     const metrics = await evaluateHeldOut(model, {

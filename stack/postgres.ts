@@ -88,18 +88,28 @@ export function readPostgresState(dir: string = defaultStateDir()): PostgresStat
   return state !== undefined && isAliveAs(state.pid, 'postgres') ? state : undefined;
 }
 
-class ExternalPostgres implements PostgresService {
-  readonly external = true;
-  constructor(readonly url: string) {}
+/** Database administration on a running server, whoever runs it. */
+abstract class PostgresServer {
+  abstract readonly url: string;
+
   urlFor(database: string): string {
     return withDatabase(this.url, database);
   }
+
   async createDatabase(name: string): Promise<string> {
     await ensureDatabase(this.url, name);
     return this.urlFor(name);
   }
+
   dropDatabase(name: string): Promise<void> {
     return dropDatabase(this.url, name);
+  }
+}
+
+class ExternalPostgres extends PostgresServer implements PostgresService {
+  readonly external = true;
+  constructor(readonly url: string) {
+    super();
   }
   async stop(): Promise<StopOutcome> {
     return 'not-running';
@@ -110,7 +120,7 @@ class ExternalPostgres implements PostgresService {
   }
 }
 
-class LocalPostgres implements PostgresService {
+class LocalPostgres extends PostgresServer implements PostgresService {
   readonly external = false;
   readonly rootDir: string;
   readonly dataDir: string;
@@ -124,6 +134,7 @@ class LocalPostgres implements PostgresService {
     readonly database: string,
     private readonly options: PostgresOptions,
   ) {
+    super();
     this.rootDir = path.join(stateDir, 'postgres');
     this.dataDir = path.join(this.rootDir, 'data');
     this.logFile = path.join(this.rootDir, 'postgres.log');
@@ -133,19 +144,6 @@ class LocalPostgres implements PostgresService {
   get url(): string {
     if (this.state === undefined) throw new Error('Postgres is not running');
     return this.state.url;
-  }
-
-  urlFor(database: string): string {
-    return withDatabase(this.url, database);
-  }
-
-  async createDatabase(name: string): Promise<string> {
-    await ensureDatabase(this.url, name);
-    return this.urlFor(name);
-  }
-
-  dropDatabase(name: string): Promise<void> {
-    return dropDatabase(this.url, name);
   }
 
   async start(): Promise<void> {
