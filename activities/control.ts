@@ -2,21 +2,21 @@
 // Thin adapters over the evolution, physics and knowledge libraries; every write is idempotent
 // so a retried or replayed activity never duplicates a row, a node or an edge.
 import { sql, type Kysely } from 'kysely';
-import { getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../db/candidates.js';
-import type { DbOrTrx } from '../db/connection.js';
-import { getNode, neighboursOut } from '../db/ekg.js';
-import { finishAttempt, listAttempts, startAttempt } from '../db/evaluation-attempts.js';
-import { createEvolution, finishGeneration, setEvolutionStatus, startGeneration } from '../db/evolutions.js';
-import { getResult, recordResult } from '../db/results.js';
-import { relativeAccuracyLoss } from '../evaluation/relative-loss.js';
-import { policyHash, propose } from '../evolution/propose.js';
-import type { ScoredCandidate } from '../evolution/scored-candidate.js';
-import { candidateNodeId, recordOutcome, recordProposal } from '../knowledge/record-outcome.js';
-import { seedTechniques } from '../knowledge/seed.js';
-import { techniqueStats } from '../knowledge/technique-stats.js';
-import { compileTarget } from '../physics/compile.js';
+import { getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../engine/db/candidates.js';
+import type { DbOrTrx } from '../engine/db/connection.js';
+import { getNode, neighboursOut } from '../engine/db/ekg.js';
+import { finishAttempt, listAttempts, startAttempt } from '../engine/db/evaluation-attempts.js';
+import { createEvolution, finishGeneration, setEvolutionStatus, startGeneration } from '../engine/db/evolutions.js';
+import { getResult, recordResult } from '../engine/db/results.js';
+import { relativeAccuracyLoss } from '../science/evaluation/relative-loss.js';
+import { policyHash, propose } from '../evolution/proposer/propose.js';
+import type { ScoredCandidate } from '../evolution/archive/scored-candidate.js';
+import { candidateNodeId, recordOutcome, recordProposal } from '../evolution/knowledge/record-outcome.js';
+import { seedTechniques } from '../evolution/knowledge/seed.js';
+import { techniqueStats } from '../evolution/knowledge/technique-stats.js';
+import { compileTarget } from '../science/physics/compile.js';
 import type { Database, JsonObject } from '../schema/db.js';
-import type { CandidateSummary, CompileRequest, CompileVerdict, ProposedCandidate, RecordRequest } from '../schema/engine.js';
+import type { CandidateSummary, CompileRequest, CompileVerdict, ProposedCandidate, RecordRequest } from '../schema/workflow-contracts.js';
 import type { EvolutionConfig } from '../schema/evolution-config.js';
 import { Recipe } from '../schema/recipe.js';
 

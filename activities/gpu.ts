@@ -2,12 +2,12 @@
 // progress, resume an interrupted evaluation from its last heartbeat, and raise typed failures:
 // out-of-memory and invalid recipes are final, anything else is retried by Temporal.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ArtifactMissingError, OutOfDeviceMemoryError } from '../executor/errors.js';
-import { chaosStrikes, type ChaosPolicy } from '../executor/chaos.js';
+import { ArtifactMissingError, OutOfDeviceMemoryError } from '../science/executor/errors.js';
+import { chaosStrikes, type ChaosPolicy } from '../science/executor/chaos.js';
 import { withKeepAlive } from './keep-alive.js';
-import type { Progress, ReferenceExecutor } from '../executor/reference-executor.js';
-import type { EvalProgress } from '../evaluation/evaluate.js';
-import { FAILURE_TYPES, type EvaluateRequest, type EvaluationMeasurement, type QuantizedArtifact, type QuantizeRequest } from '../schema/engine.js';
+import type { Progress, ReferenceExecutor } from '../science/executor/reference-executor.js';
+import type { EvalProgress } from '../science/evaluation/evaluate.js';
+import { FAILURE_TYPES, type EvaluateRequest, type EvaluationMeasurement, type QuantizedArtifact, type QuantizeRequest } from '../schema/workflow-contracts.js';
 
 export interface GpuDeps {
   executor: ReferenceExecutor;

@@ -3,15 +3,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { captureCalibration } from '../compression/calibration.js';
-import { loadModel } from '../compression/quantized-format.js';
-import { quantizeProxy } from '../compression/quantize-model.js';
-import { loadBrown } from '../corpus/brown.js';
-import { evaluateModel } from '../evaluation/evaluate.js';
-import { evenWindows } from '../evaluation/windows.js';
-import { linear } from '../kernels/matmul.js';
-import { ProxyModel } from '../model/forward.js';
-import { builtinRecipe } from '../recipes/builtin.js';
+import { captureCalibration } from '../science/compression/calibration.js';
+import { loadModel } from '../science/compression/quantized-format.js';
+import { quantizeProxy } from '../science/compression/quantize-model.js';
+import { loadBrown } from '../science/corpus/brown.js';
+import { evaluateModel } from '../science/evaluation/evaluate.js';
+import { evenWindows } from '../science/evaluation/windows.js';
+import { linear } from '../science/kernels/matmul.js';
+import { ProxyModel } from '../science/model/forward.js';
+import { builtinRecipe } from '../science/recipes/builtin.js';
 
 const PROXY = fileURLToPath(new URL('../artifacts/proxy', import.meta.url));
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { activityRows, summarizeWorkflowHistory, type History, type PendingActivity } from '../engine/history.js';
+import { activityRows, summarizeWorkflowHistory, type History, type PendingActivity } from '../engine/client/history.js';
 import { useStack } from './helpers/stack.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 

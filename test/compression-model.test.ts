@@ -3,12 +3,12 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { captureCalibration, type CalibrationSet } from '../compression/calibration.js';
-import { loadModel, writeQuantizedModel } from '../compression/quantized-format.js';
-import { quantizeProxy, specsFor } from '../compression/quantize-model.js';
-import { loadBrown } from '../corpus/brown.js';
-import { NonFiniteQuantizationError } from '../quantization/errors.js';
-import { builtinRecipe } from '../recipes/builtin.js';
+import { captureCalibration, type CalibrationSet } from '../science/compression/calibration.js';
+import { loadModel, writeQuantizedModel } from '../science/compression/quantized-format.js';
+import { quantizeProxy, specsFor } from '../science/compression/quantize-model.js';
+import { loadBrown } from '../science/corpus/brown.js';
+import { NonFiniteQuantizationError } from '../science/quantization/errors.js';
+import { builtinRecipe } from '../science/recipes/builtin.js';
 import { parseRecipe } from '../schema/recipe.js';
 import { proxy } from './helpers/proxy.js';
 

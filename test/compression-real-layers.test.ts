@@ -1,12 +1,12 @@
 // Quantizers on the committed proxy's real weights, calibrated on real activations.
 import test from 'ava';
-import { captureCalibration, siteKey, type CalibrationSet } from '../compression/calibration.js';
-import { loadBrown } from '../corpus/brown.js';
-import { linear } from '../kernels/matmul.js';
-import { proxyModules, type ProxyModule } from '../model/modules.js';
-import { MissingCalibrationError } from '../quantization/errors.js';
-import { quantizeLinear } from '../quantization/quantize-linear.js';
-import { dequantize } from '../quantization/quantized-linear.js';
+import { captureCalibration, siteKey, type CalibrationSet } from '../science/compression/calibration.js';
+import { loadBrown } from '../science/corpus/brown.js';
+import { linear } from '../science/kernels/matmul.js';
+import { proxyModules, type ProxyModule } from '../science/model/modules.js';
+import { MissingCalibrationError } from '../science/quantization/errors.js';
+import { quantizeLinear } from '../science/quantization/quantize-linear.js';
+import { dequantize } from '../science/quantization/quantized-linear.js';
 import type { QuantSpecInput } from '../schema/recipe.js';
 import { proxy } from './helpers/proxy.js';
 

@@ -1,7 +1,7 @@
 // The knowledge graph: idempotent upserts, one-hop neighbours both ways, lineage walks.
 import test from 'ava';
 import type { Kysely } from 'kysely';
-import { descendants, getNode, lineage, neighboursIn, neighboursOut, nodesByKind, upsertEdge, upsertNode } from '../db/ekg.js';
+import { descendants, getNode, lineage, neighboursIn, neighboursOut, nodesByKind, upsertEdge, upsertNode } from '../engine/db/ekg.js';
 import type { Database, EkgEdgeKind } from '../schema/db.js';
 import { usePostgres } from './helpers/postgres.js';
 

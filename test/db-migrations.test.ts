@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { sql, type Kysely } from 'kysely';
-import { listMigrations, migrateDown, migrateToLatest, migrateToNone } from '../db/migrate.js';
+import { listMigrations, migrateDown, migrateToLatest, migrateToNone } from '../engine/db/migrate.js';
 import {
   ATTEMPT_OUTCOMES,
   CANDIDATE_STATUSES,

@@ -1,8 +1,8 @@
 // Repository writes are idempotent on their natural keys: writing twice leaves one row.
 import test from 'ava';
-import { childrenOf, findCandidatesByRecipeHash, getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../db/candidates.js';
+import { childrenOf, findCandidatesByRecipeHash, getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../engine/db/candidates.js';
 import { candidateIdFor, canonicalJson, recipeHash } from '../schema/content-hash.js';
-import { finishAttempt, listAttempts, startAttempt } from '../db/evaluation-attempts.js';
+import { finishAttempt, listAttempts, startAttempt } from '../engine/db/evaluation-attempts.js';
 import {
   createEvolution,
   finishGeneration,
@@ -11,8 +11,8 @@ import {
   listGenerations,
   setEvolutionStatus,
   startGeneration,
-} from '../db/evolutions.js';
-import { getResult, listResults, recordResult } from '../db/results.js';
+} from '../engine/db/evolutions.js';
+import { getResult, listResults, recordResult } from '../engine/db/results.js';
 import type { ResultMetrics } from '../schema/db.js';
 import { usePostgres } from './helpers/postgres.js';
 

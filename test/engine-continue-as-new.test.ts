@@ -1,7 +1,7 @@
 // Continue-as-new keeps an evolution's history bounded without losing its state. The Temporal
 // server of this file suggests continuing after a handful of events, so every generation ends a run.
 import test from 'ava';
-import { listGenerations } from '../db/evolutions.js';
+import { listGenerations } from '../engine/db/evolutions.js';
 import { setBudgetUpdate } from '../workflows/messages.js';
 import { useStack } from './helpers/stack.js';
 import {

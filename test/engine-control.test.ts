@@ -3,10 +3,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { EvolutionHistory } from '../engine/history-fetch.js';
-import type { RetryReport } from '../engine/retry.js';
-import { getEvolution } from '../db/evolutions.js';
-import { FAILURE_TYPES } from '../schema/engine.js';
+import type { EvolutionHistory } from '../engine/client/history-fetch.js';
+import type { RetryReport } from '../engine/client/retry.js';
+import { getEvolution } from '../engine/db/evolutions.js';
+import { FAILURE_TYPES } from '../schema/workflow-contracts.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, stopUpdate } from '../workflows/messages.js';
 import { useStack } from './helpers/stack.js';
 import {

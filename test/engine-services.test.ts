@@ -3,7 +3,7 @@
 // worker processes; the evolution must finish with nothing lost.
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { waitForExit } from '../stack/processes.js';
+import { waitForExit } from '../engine/stack/processes.js';
 import { useStack } from './helpers/stack.js';
 import {
   activityRecords,

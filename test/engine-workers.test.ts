@@ -3,8 +3,8 @@
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { activityRows } from '../engine/history.js';
-import { FAILURE_TYPES, type EvaluationMeasurement } from '../schema/engine.js';
+import { activityRows } from '../engine/client/history.js';
+import { FAILURE_TYPES, type EvaluationMeasurement } from '../schema/workflow-contracts.js';
 import { useStack } from './helpers/stack.js';
 import { removeTempDir } from './helpers/temp-dir.js';
 import {

@@ -1,11 +1,11 @@
 // The proposer and its parts: deterministic, valid, deduplicated, guided by technique statistics.
 import test from 'ava';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { bestCandidate, paretoFrontier } from '../evolution/scored-archive.js';
-import { candidateId, propose, type ProposeInput } from '../evolution/propose.js';
-import type { ScoredCandidate } from '../evolution/scored-candidate.js';
-import { TECHNIQUES } from '../evolution/techniques.js';
-import { BUILTIN_RECIPES, builtinRecipe } from '../recipes/builtin.js';
+import { bestCandidate, paretoFrontier } from '../evolution/archive/scored-archive.js';
+import { candidateId, propose, type ProposeInput } from '../evolution/proposer/propose.js';
+import type { ScoredCandidate } from '../evolution/archive/scored-candidate.js';
+import { TECHNIQUES } from '../evolution/proposer/techniques.js';
+import { BUILTIN_RECIPES, builtinRecipe } from '../science/recipes/builtin.js';
 import { Recipe } from '../schema/recipe.js';
 
 function scored(id: string, recipeName: string, gb: number, kl: number, fits = true): ScoredCandidate {

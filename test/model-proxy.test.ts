@@ -1,10 +1,10 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBrown } from '../corpus/brown.js';
-import { evaluateModel, type EvalProgress } from '../evaluation/evaluate.js';
-import { unigramBitsPerByte } from '../evaluation/unigram.js';
-import { evenWindows } from '../evaluation/windows.js';
+import { loadBrown } from '../science/corpus/brown.js';
+import { evaluateModel, type EvalProgress } from '../science/evaluation/evaluate.js';
+import { unigramBitsPerByte } from '../science/evaluation/unigram.js';
+import { evenWindows } from '../science/evaluation/windows.js';
 import { PROXY_DIR, proxy } from './helpers/proxy.js';
 
 interface Reference {

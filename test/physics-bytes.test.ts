@@ -1,11 +1,11 @@
 import test from 'ava';
-import { loadModelConfig } from '../model-configs/load.js';
-import { kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu } from '../physics/kv-cache.js';
-import { breakdownTotal, matrixBytes, outlierBytes } from '../physics/weight-bytes.js';
-import { CalibrationStats } from '../quantization/calibration-stats.js';
-import { quantizeLinear } from '../quantization/quantize-linear.js';
-import { storedBytes } from '../quantization/quantized-linear.js';
-import { SyntheticInputs, syntheticWeight } from '../quantization/synthetic.js';
+import { loadModelConfig } from '../science/model-configs/load.js';
+import { kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu } from '../science/physics/kv-cache.js';
+import { breakdownTotal, matrixBytes, outlierBytes } from '../science/physics/weight-bytes.js';
+import { CalibrationStats } from '../science/quantization/calibration-stats.js';
+import { quantizeLinear } from '../science/quantization/quantize-linear.js';
+import { storedBytes } from '../science/quantization/quantized-linear.js';
+import { SyntheticInputs, syntheticWeight } from '../science/quantization/synthetic.js';
 import { QuantSpec, type QuantSpecInput } from '../schema/recipe.js';
 
 const spec = (s: QuantSpecInput): QuantSpec => QuantSpec.parse(s);

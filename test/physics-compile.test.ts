@@ -1,11 +1,11 @@
 import test from 'ava';
-import { getHardwareProfile } from '../hardware/profiles.js';
-import { loadModelConfig } from '../model-configs/load.js';
-import { normaliseModelConfig } from '../model-configs/normalise.js';
-import { compile, compileTarget } from '../physics/compile.js';
-import { formatReport } from '../physics/format.js';
-import { sortViolations } from '../physics/violations.js';
-import { builtinRecipe } from '../recipes/builtin.js';
+import { getHardwareProfile } from '../science/hardware/profiles.js';
+import { loadModelConfig } from '../science/model-configs/load.js';
+import { normaliseModelConfig } from '../science/model-configs/normalise.js';
+import { compile, compileTarget } from '../science/physics/compile.js';
+import { formatReport } from '../science/physics/format.js';
+import { sortViolations } from '../science/physics/violations.js';
+import { builtinRecipe } from '../science/recipes/builtin.js';
 import { CompileReport } from '../schema/compile-report.js';
 import { InvalidDeploymentError, type TargetInput } from '../schema/deployment.js';
 import { UnknownHardwareError } from '../schema/hardware.js';

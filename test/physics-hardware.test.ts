@@ -1,6 +1,6 @@
 import test from 'ava';
-import { getHardwareProfile, hardwareProfileIds } from '../hardware/profiles.js';
-import { checkKernel, rotationBlockSize } from '../physics/kernel-check.js';
+import { getHardwareProfile, hardwareProfileIds } from '../science/hardware/profiles.js';
+import { checkKernel, rotationBlockSize } from '../science/physics/kernel-check.js';
 import { UnknownHardwareError } from '../schema/hardware.js';
 import { QuantSpec, type QuantSpecInput } from '../schema/recipe.js';
 

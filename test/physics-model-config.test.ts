@@ -1,8 +1,8 @@
 import test from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModelConfig, loadModelConfigFile, shippedModelNames } from '../model-configs/load.js';
-import { normaliseModelConfig } from '../model-configs/normalise.js';
+import { loadModelConfig, loadModelConfigFile, shippedModelNames } from '../science/model-configs/load.js';
+import { normaliseModelConfig } from '../science/model-configs/normalise.js';
 import { InvalidModelConfigError, ModelArchitecture, UnknownModelError } from '../schema/model-config.js';
 import { LLAMA3_8B, MIXTRAL_8X7B, PROXY } from './helpers/physics-configs.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { loadModelConfig } from '../model-configs/load.js';
-import { normaliseModelConfig } from '../model-configs/normalise.js';
-import { enumerateModules, moduleParams } from '../physics/modules.js';
-import { countParameters } from '../physics/parameters.js';
-import { roleOfTensor } from '../physics/tensor-roles.js';
+import { loadModelConfig } from '../science/model-configs/load.js';
+import { normaliseModelConfig } from '../science/model-configs/normalise.js';
+import { enumerateModules, moduleParams } from '../science/physics/modules.js';
+import { countParameters } from '../science/physics/parameters.js';
+import { roleOfTensor } from '../science/physics/tensor-roles.js';
 import { LLAMA3_8B, MIXTRAL_8X7B, PROXY, QWEN25_7B } from './helpers/physics-configs.js';
 
 const within = (actual: number, expected: number, rel = 0.01): boolean => Math.abs(actual - expected) <= rel * expected;

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { CalibrationStats } from '../quantization/calibration-stats.js';
-import { SyntheticInputs } from '../quantization/synthetic.js';
+import { CalibrationStats } from '../science/quantization/calibration-stats.js';
+import { SyntheticInputs } from '../science/quantization/synthetic.js';
 
 const N = 48;
 const dist = new SyntheticInputs(N, 7);

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { QuantSpec, type QuantSpecInput } from '../schema/recipe.js';
-import { CalibrationStats } from '../quantization/calibration-stats.js';
-import { HessianNotPositiveDefiniteError, MissingCalibrationError, NonFiniteQuantizationError } from '../quantization/errors.js';
-import { gptqQuantize } from '../quantization/gptq.js';
-import { quantizeLinear } from '../quantization/quantize-linear.js';
-import { SyntheticInputs, syntheticWeight } from '../quantization/synthetic.js';
+import { CalibrationStats } from '../science/quantization/calibration-stats.js';
+import { HessianNotPositiveDefiniteError, MissingCalibrationError, NonFiniteQuantizationError } from '../science/quantization/errors.js';
+import { gptqQuantize } from '../science/quantization/gptq.js';
+import { quantizeLinear } from '../science/quantization/quantize-linear.js';
+import { SyntheticInputs, syntheticWeight } from '../science/quantization/synthetic.js';
 
 const OUT = 16;
 const IN = 64;

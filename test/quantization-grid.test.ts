@@ -1,13 +1,13 @@
 import test from 'ava';
 import { getFloat16, setFloat16 } from '@petamoriken/float16';
 import { QuantSpec, type GroupSize } from '../schema/recipe.js';
-import { decodeE4m3, encodeE4m3 } from '../quantization/fp8.js';
-import { groupCount, groupWidth, maxCode } from '../quantization/grid.js';
-import { fromFp16Bits, roundFp16, toFp16Bits, toFp16BitsCeil, fromBf16Bits, toBf16Bits } from '../quantization/half.js';
-import { quantizeLinear } from '../quantization/quantize-linear.js';
-import { dequantize } from '../quantization/quantized-linear.js';
-import { mulberry32 } from '../quantization/prng.js';
-import { syntheticWeight } from '../quantization/synthetic.js';
+import { decodeE4m3, encodeE4m3 } from '../science/quantization/fp8.js';
+import { groupCount, groupWidth, maxCode } from '../science/quantization/grid.js';
+import { fromFp16Bits, roundFp16, toFp16Bits, toFp16BitsCeil, fromBf16Bits, toBf16Bits } from '../science/quantization/half.js';
+import { quantizeLinear } from '../science/quantization/quantize-linear.js';
+import { dequantize } from '../science/quantization/quantized-linear.js';
+import { mulberry32 } from '../science/quantization/prng.js';
+import { syntheticWeight } from '../science/quantization/synthetic.js';
 
 // 256 and 200 input columns: the latter leaves a narrower last group for every group size.
 const OUT = 24;

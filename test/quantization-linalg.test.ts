@@ -1,6 +1,6 @@
 import test from 'ava';
-import { choleskyLower, invertLower, upperCholeskyOfInverse } from '../quantization/linalg.js';
-import { gaussian, mulberry32 } from '../quantization/prng.js';
+import { choleskyLower, invertLower, upperCholeskyOfInverse } from '../science/quantization/linalg.js';
+import { gaussian, mulberry32 } from '../science/quantization/prng.js';
 
 function spd(n: number, seed: number): Float64Array {
   const normal = gaussian(mulberry32(seed));

@@ -1,12 +1,12 @@
 import test from 'ava';
 import { QuantSpec, type QuantSpecInput } from '../schema/recipe.js';
-import { CalibrationStats } from '../quantization/calibration-stats.js';
-import { gptqQuantize } from '../quantization/gptq.js';
-import { dequantizeIntGroups, intGrid, maxCode, quantizeInt, rangeOf } from '../quantization/grid.js';
-import { layerOutputError } from '../quantization/output-error.js';
-import { quantizeLinear } from '../quantization/quantize-linear.js';
-import { dequantize } from '../quantization/quantized-linear.js';
-import { SyntheticInputs, syntheticWeight } from '../quantization/synthetic.js';
+import { CalibrationStats } from '../science/quantization/calibration-stats.js';
+import { gptqQuantize } from '../science/quantization/gptq.js';
+import { dequantizeIntGroups, intGrid, maxCode, quantizeInt, rangeOf } from '../science/quantization/grid.js';
+import { layerOutputError } from '../science/quantization/output-error.js';
+import { quantizeLinear } from '../science/quantization/quantize-linear.js';
+import { dequantize } from '../science/quantization/quantized-linear.js';
+import { SyntheticInputs, syntheticWeight } from '../science/quantization/synthetic.js';
 
 const OUT = 64;
 const IN = 256;

@@ -1,14 +1,14 @@
 import test from 'ava';
 import { QuantSpec, type QuantSpecInput } from '../schema/recipe.js';
-import { linear } from '../kernels/matmul.js';
-import { CalibrationStats } from '../quantization/calibration-stats.js';
-import { HadamardRotation, hadamardBlockSize } from '../quantization/hadamard.js';
-import { fromFp16Bits, roundFp16 } from '../quantization/half.js';
-import { layerOutputError } from '../quantization/output-error.js';
-import { selectOutliers } from '../quantization/outliers.js';
-import { quantizeLinear } from '../quantization/quantize-linear.js';
-import { dequantize, type QuantizedLinear } from '../quantization/quantized-linear.js';
-import { SyntheticInputs, syntheticWeight } from '../quantization/synthetic.js';
+import { linear } from '../science/kernels/matmul.js';
+import { CalibrationStats } from '../science/quantization/calibration-stats.js';
+import { HadamardRotation, hadamardBlockSize } from '../science/quantization/hadamard.js';
+import { fromFp16Bits, roundFp16 } from '../science/quantization/half.js';
+import { layerOutputError } from '../science/quantization/output-error.js';
+import { selectOutliers } from '../science/quantization/outliers.js';
+import { quantizeLinear } from '../science/quantization/quantize-linear.js';
+import { dequantize, type QuantizedLinear } from '../science/quantization/quantized-linear.js';
+import { SyntheticInputs, syntheticWeight } from '../science/quantization/synthetic.js';
 
 const OUT = 96;
 const IN = 256;

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { packCodes, packedLength, unpackCodes } from '../quantization/packing.js';
-import { mulberry32 } from '../quantization/prng.js';
+import { packCodes, packedLength, unpackCodes } from '../science/quantization/packing.js';
+import { mulberry32 } from '../science/quantization/prng.js';
 
 for (const bits of [2, 3, 4, 8]) {
   test(`${bits}-bit codes round-trip at odd lengths with exact packed size`, (t) => {

@@ -1,11 +1,11 @@
 import test from 'ava';
 import { QuantSpec, type QuantSpecInput } from '../schema/recipe.js';
-import { CalibrationStats } from '../quantization/calibration-stats.js';
-import { groupCount } from '../quantization/grid.js';
-import { fromBf16Bits, toBf16Bits } from '../quantization/half.js';
-import { quantizeLinear } from '../quantization/quantize-linear.js';
-import { dequantize, storedBytes } from '../quantization/quantized-linear.js';
-import { SyntheticInputs, syntheticWeight } from '../quantization/synthetic.js';
+import { CalibrationStats } from '../science/quantization/calibration-stats.js';
+import { groupCount } from '../science/quantization/grid.js';
+import { fromBf16Bits, toBf16Bits } from '../science/quantization/half.js';
+import { quantizeLinear } from '../science/quantization/quantize-linear.js';
+import { dequantize, storedBytes } from '../science/quantization/quantized-linear.js';
+import { SyntheticInputs, syntheticWeight } from '../science/quantization/synthetic.js';
 
 // Odd shapes: 37 rows, 200 columns (a short last group for every group size).
 const OUT = 37;

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { BUILTIN_RECIPES, builtinRecipe } from '../recipes/builtin.js';
-import { loadRecipe } from '../recipes/load.js';
+import { BUILTIN_RECIPES, builtinRecipe } from '../science/recipes/builtin.js';
+import { loadRecipe } from '../science/recipes/load.js';
 import { InvalidRecipeError, parseRecipe, resolveSpec } from '../schema/recipe.js';
 
 test('every builtin named by the issue exists and parses', (t) => {

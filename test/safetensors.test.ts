@@ -2,8 +2,8 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bf16Bits, fromFloat32, toFloat32 } from '../safetensors/dtypes.js';
-import { parseSafetensors, readSafetensors, SafetensorsFormatError, serializeSafetensors, writeSafetensors } from '../safetensors/format.js';
+import { bf16Bits, fromFloat32, toFloat32 } from '../science/safetensors/dtypes.js';
+import { parseSafetensors, readSafetensors, SafetensorsFormatError, serializeSafetensors, writeSafetensors } from '../science/safetensors/format.js';
 
 test('float tensors survive a write/read round trip in F32, F16 and BF16', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'st-'));

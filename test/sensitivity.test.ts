@@ -2,11 +2,11 @@ import test from 'ava';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBrown } from '../corpus/brown.js';
-import { modelHash } from '../model/load.js';
+import { loadBrown } from '../science/corpus/brown.js';
+import { modelHash } from '../science/model/load.js';
 import { SensitivityProfile } from '../schema/sensitivity.js';
-import { cachedSensitivity } from '../sensitivity/cache.js';
-import { expertSensitivityScores } from '../sensitivity/measure.js';
+import { cachedSensitivity } from '../science/sensitivity/cache.js';
+import { expertSensitivityScores } from '../science/sensitivity/measure.js';
 import { PROXY_DIR, proxy } from './helpers/proxy.js';
 
 test('the sensitivity profile covers every layer, role and expert, is cached, and orders bit widths', async (t) => {

@@ -4,11 +4,11 @@ import { mkdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { sql } from 'kysely';
-import { createDb } from '../db/connection.js';
-import { createEvolution, getEvolution } from '../db/evolutions.js';
-import { hydrateSymlinks, postgresBinaries } from '../stack/postgres-binaries.js';
-import { readPostgresState, startPostgres, stopPostgres } from '../stack/postgres.js';
-import { isAlive } from '../stack/processes.js';
+import { createDb } from '../engine/db/connection.js';
+import { createEvolution, getEvolution } from '../engine/db/evolutions.js';
+import { hydrateSymlinks, postgresBinaries } from '../engine/stack/postgres-binaries.js';
+import { readPostgresState, startPostgres, stopPostgres } from '../engine/stack/postgres.js';
+import { isAlive } from '../engine/stack/processes.js';
 import { usePostgres } from './helpers/postgres.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 

@@ -2,7 +2,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { findOnPath, resolveTemporalCli } from '../stack/temporal-cli.js';
+import { findOnPath, resolveTemporalCli } from '../engine/stack/temporal-cli.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 function fakeExecutable(dir: string, name: string): string {

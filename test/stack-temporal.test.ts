@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { Client, Connection } from '@temporalio/client';
-import { isAlive } from '../stack/processes.js';
-import { readTemporalState, startTemporalServer, stopTemporalServer } from '../stack/temporal-server.js';
+import { isAlive } from '../engine/stack/processes.js';
+import { readTemporalState, startTemporalServer, stopTemporalServer } from '../engine/stack/temporal-server.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 import { useTemporal } from './helpers/temporal.js';
 

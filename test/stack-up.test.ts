@@ -1,8 +1,8 @@
 // The whole stack as `evoquant up|status|down` will drive it: start, migrate, find, stop.
 import test from 'ava';
 import { sql } from 'kysely';
-import { createDb } from '../db/connection.js';
-import { startStack, stackStatus, stopStack } from '../stack/stack.js';
+import { createDb } from '../engine/db/connection.js';
+import { startStack, stackStatus, stopStack } from '../engine/stack/stack.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 const external = ['DATABASE_URL', 'TEMPORAL_ADDRESS'].some((k) => (process.env[k] ?? '') !== '');

@@ -4,8 +4,8 @@ import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control.js';
 import { keepingAlive } from '../activities/keep-alive.js';
-import { createDb } from '../db/connection.js';
-import { CONTROL_TASK_QUEUE } from '../schema/engine.js';
+import { createDb } from '../engine/db/connection.js';
+import { CONTROL_TASK_QUEUE } from '../schema/workflow-contracts.js';
 import { workflowBundlePath } from './workflow-bundle.js';
 
 export interface ControlWorkerOptions {

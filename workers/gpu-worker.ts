@@ -5,10 +5,10 @@ import { hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createGpuActivities } from '../activities/gpu.js';
-import type { ChaosPolicy } from '../executor/chaos.js';
-import { ReferenceExecutor } from '../executor/reference-executor.js';
-import { gpuTaskQueue } from '../schema/engine.js';
-import { repoRoot, stateDir } from '../stack/paths.js';
+import type { ChaosPolicy } from '../science/executor/chaos.js';
+import { ReferenceExecutor } from '../science/executor/reference-executor.js';
+import { gpuTaskQueue } from '../schema/workflow-contracts.js';
+import { repoRoot, stateDir } from '../engine/stack/paths.js';
 import { detectDeviceClass } from './device-probe.js';
 
 export interface GpuWorkerOptions {

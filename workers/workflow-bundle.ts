@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { repoRoot, stateDir } from '../stack/paths.js';
+import { repoRoot, stateDir } from '../engine/stack/paths.js';
 
 export const WORKFLOWS_PATH = join(repoRoot, 'workflows', 'index.ts');
 

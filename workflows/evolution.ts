@@ -2,8 +2,8 @@
 // `<evolution-id>/gen-<n>`), updates to pause / resume / stop / re-budget / retry, a status query,
 // and continue-as-new carrying the state when the history grows long.
 import { allHandlersFinished, condition, continueAsNew, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
-import { RetryArgs, SetBudgetArgs, type CandidateSummary, type EvolutionInput, type EvolutionState, type EvolutionStatus } from '../schema/engine.js';
-import { bestFitting, paretoFront, type Measurement } from '../evolution/archive.js';
+import { RetryArgs, SetBudgetArgs, type CandidateSummary, type EvolutionInput, type EvolutionState, type EvolutionStatus } from '../schema/workflow-contracts.js';
+import { bestFitting, paretoFront, type Measurement } from '../evolution/archive/archive.js';
 import { control } from './control-activities.js';
 import { generationWorkflow } from './generation.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, statusQuery, stopUpdate } from './messages.js';

@@ -12,7 +12,7 @@ import {
   type GenerationResult,
   type ProposedCandidate,
   type QuantizedArtifact,
-} from '../schema/engine.js';
+} from '../schema/workflow-contracts.js';
 import { control } from './control-activities.js';
 import { runLimited } from './limiter.js';
 

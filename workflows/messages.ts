@@ -1,6 +1,6 @@
 // Messages an evolution accepts: updates (validated before they enter history) and a status query.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { EvolutionStatus, RetryArgs, SetBudgetArgs } from '../schema/engine.js';
+import type { EvolutionStatus, RetryArgs, SetBudgetArgs } from '../schema/workflow-contracts.js';
 
 export const pauseUpdate = defineUpdate<EvolutionStatus>('pause');
 export const resumeUpdate = defineUpdate<EvolutionStatus>('resume');

@@ -1,7 +1,7 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import { paretoFrontier } from '../scored-archive.js';
-import { compareFitness, type ScoredCandidate } from '../scored-candidate.js';
+import { paretoFrontier } from '../archive/scored-archive.js';
+import { compareFitness, type ScoredCandidate } from '../archive/scored-candidate.js';
 import type { ParentSelection } from './strategy.js';
 
 /** Uniform over the memory/KL frontier, so both ends keep being explored; the fittest when none fits. */

@@ -1,6 +1,6 @@
 // Parent selection: one class per strategy, chosen by the evolution config.
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import type { ScoredCandidate } from '../scored-candidate.js';
+import type { ScoredCandidate } from '../archive/scored-candidate.js';
 
 export interface ParentSelection {
   readonly name: string;

@@ -1,6 +1,6 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import { compareFitness, type ScoredCandidate } from '../scored-candidate.js';
+import { compareFitness, type ScoredCandidate } from '../archive/scored-candidate.js';
 import type { ParentSelection } from './strategy.js';
 
 /** k-way tournament: draw k candidates, keep the fittest. */

@@ -3,10 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import type { TestFn } from 'ava';
 import type { Kysely } from 'kysely';
-import { createDb } from '../../db/connection.js';
-import { migrateToLatest } from '../../db/migrate.js';
+import { createDb } from '../../engine/db/connection.js';
+import { migrateToLatest } from '../../engine/db/migrate.js';
 import type { Database } from '../../schema/db.js';
-import { startPostgres, type PostgresService } from '../../stack/postgres.js';
+import { startPostgres, type PostgresService } from '../../engine/stack/postgres.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 export interface FreshDatabase {

@@ -1,7 +1,7 @@
 // The committed proxy model, loaded once per test file.
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../../compression/quantized-format.js';
-import { ProxyModel } from '../../model/forward.js';
+import { loadModel } from '../../science/compression/quantized-format.js';
+import { ProxyModel } from '../../science/model/forward.js';
 
 export const PROXY_DIR = fileURLToPath(new URL('../../artifacts/proxy', import.meta.url));
 

@@ -1,7 +1,7 @@
 // One Temporal dev server per test file, headless, on a SQLite file in a temp dir.
 import type { TestFn } from 'ava';
 import { Client, Connection } from '@temporalio/client';
-import { startTemporalServer, type TemporalServer, type TemporalServerOptions } from '../../stack/temporal-server.js';
+import { startTemporalServer, type TemporalServer, type TemporalServerOptions } from '../../engine/stack/temporal-server.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 export interface TestTemporal {

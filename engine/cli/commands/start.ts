@@ -1,0 +1,36 @@
+// evoquant start --config <file>: validate an evolution config (schema, then semantics) and start
+// its workflow. Nothing is started unless every check passes.
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { emit } from '../output.js';
+
+interface StartFlags {
+  config: string;
+  id?: string;
+  json?: boolean;
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('start an evolution from a YAML/JSON config; prints its id')
+    .requiredOption('--config <file>', 'evolution config (.yaml, .yml or .json)')
+    .option('--id <id>', 'workflow id to use instead of <name>-<random>')
+    .option('--json', 'print JSON')
+    .action(async (flags: StartFlags) => {
+      if (flags.id !== undefined && !ID.test(flags.id)) throw new UsageError(`--id: "${flags.id}" may hold letters, digits, ".", "_" and "-"`);
+      const { loadEvolutionConfigFile } = await import('../../client/config-file.js');
+      const { checkEvolutionConfig } = await import('../../client/config-checks.js');
+      const config = loadEvolutionConfigFile(flags.config);
+      checkEvolutionConfig(config);
+      const { resolveEndpoints, withClient } = await import('../../client/connection.js');
+      const { startEvolution } = await import('../../client/start.js');
+      const endpoints = resolveEndpoints();
+      const started = await withClient(endpoints, (client) => startEvolution(client, config, { id: flags.id }));
+      // The bare id on stdout, so `ID=$(evoquant start …)` works; the hint goes to stderr.
+      emit(flags, { id: started.id, runId: started.runId }, () => started.id);
+      if (!flags.json) process.stderr.write(`follow it: evoquant status ${started.id} --follow\n`);
+    });
+}

@@ -1,0 +1,148 @@
+// evoquant worker control|gpu: the long-running workers of a stack (embedded or production).
+// Each prints one `worker ready: …` line once it polls, and shuts down cleanly on SIGINT/SIGTERM.
+import { Option, type Command } from 'commander';
+import { positiveInt } from '../args.js';
+import { UsageError } from '../errors.js';
+
+interface CommonFlags {
+  identity?: string;
+  json?: boolean;
+}
+
+interface GpuFlags extends CommonFlags {
+  deviceClass?: string;
+  slots?: number;
+  deviceMemoryMb?: number;
+  chaosTransientRate?: number;
+  chaosSeed?: number;
+  artifactsDir?: string;
+  /** Hidden: this process is the child for one GPU of a fanned-out machine. */
+  slot?: number;
+}
+
+function nonNegativeInt(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag}: expected a non-negative integer, got "${value}"`);
+    return n;
+  };
+}
+
+function rate(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${flag}: expected a number in [0, 1], got "${value}"`);
+    return n;
+  };
+}
+
+function say(json: boolean | undefined, event: Record<string, unknown>, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(event)}\n` : `${text}\n`);
+}
+
+async function serve(launched: import('../../../workers/launch.js').LaunchedWorker, json: boolean | undefined): Promise<void> {
+  const { readyLine, serveUntilStopped } = await import('../../../workers/launch.js');
+  await serveUntilStopped(launched, {
+    onReady: (info) => say(json, { event: 'ready', ...info }, readyLine(info)),
+    onStopping: (signal) => process.stderr.write(`evoquant: ${signal}: shutting down ${launched.ready.taskQueue} worker\n`),
+  });
+  say(json, { event: 'stopped', taskQueue: launched.ready.taskQueue, identity: launched.ready.identity }, `worker stopped: ${launched.ready.taskQueue}`);
+}
+
+async function runControl(flags: CommonFlags): Promise<void> {
+  const { resolveEndpoints, requireDatabaseUrl } = await import('../../client/connection.js');
+  const endpoints = resolveEndpoints();
+  requireDatabaseUrl(endpoints);
+  const { launchControlWorker } = await import('../../../workers/launch.js');
+  await serve(await launchControlWorker(endpoints, { identity: flags.identity }), flags.json);
+}
+
+async function runGpu(flags: GpuFlags): Promise<void> {
+  const { knownPools } = await import('../../client/config-checks.js');
+  // Every flag is checked before anything is probed, connected or spawned.
+  if (flags.deviceClass !== undefined && !knownPools().includes(flags.deviceClass)) {
+    throw new UsageError(`--device-class: unknown class "${flags.deviceClass}" (known: ${knownPools().join(', ')})`);
+  }
+  const { resolveEndpoints } = await import('../../client/connection.js');
+  const endpoints = resolveEndpoints();
+  const { detectDeviceClass, gpuClassOf, probeGpus, visibleGpus } = await import('../../../workers/device-probe.js');
+
+  let deviceClass = flags.deviceClass;
+  let gpus = deviceClass === 'cpu' ? [] : visibleGpus(probeGpus());
+  if (deviceClass === undefined) {
+    const detected = detectDeviceClass();
+    deviceClass = detected.deviceClass;
+    gpus = visibleGpus(detected.gpus);
+  } else if (deviceClass !== 'cpu') {
+    // Only a machine of the class may serve its queue: a naming mistake must not route A100 work elsewhere.
+    const found = [...new Set(gpus.map((g) => gpuClassOf(g.name, g.memoryMiB) ?? g.name))];
+    if (found.length !== 1 || found[0] !== deviceClass) {
+      throw new UsageError(`--device-class: ${deviceClass} does not match this machine's GPUs (${found.length ? found.join(', ') : 'nvidia-smi finds none'}); use --device-class cpu for the reference executor`);
+    }
+  }
+  const chaos = flags.chaosTransientRate === undefined ? null : { transientRate: flags.chaosTransientRate, seed: flags.chaosSeed ?? 1 };
+
+  if (flags.slot === undefined && gpus.length > 1) {
+    const { superviseGpuWorkers } = await import('../../../workers/gpu-fanout.js');
+    const forward = [
+      ...(flags.slots !== undefined ? ['--slots', String(flags.slots)] : []),
+      ...(chaos ? ['--chaos-transient-rate', String(chaos.transientRate), '--chaos-seed', String(chaos.seed)] : []),
+      ...(flags.artifactsDir !== undefined ? ['--artifacts-dir', flags.artifactsDir] : []),
+      ...(flags.json ? ['--json'] : []),
+    ];
+    const code = await superviseGpuWorkers({
+      deviceClass,
+      gpus,
+      forwardArgs: forward,
+      deviceMemoryMb: flags.deviceMemoryMb,
+      onLine: (gpu, line, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(`[gpu ${gpu}] ${line}\n`),
+      onAllReady: () =>
+        say(
+          flags.json,
+          { event: 'ready', role: 'gpu-supervisor', taskQueue: `gpu-${deviceClass}`, processes: gpus.length },
+          `worker ready: gpu-${deviceClass} (${gpus.length} processes, one per GPU) on ${endpoints.temporalAddress}`,
+        ),
+    });
+    process.exitCode = code;
+    return;
+  }
+
+  const gpu = flags.slot === undefined ? gpus[0] : gpus.find((g) => g.index === flags.slot);
+  const memoryMb = flags.deviceMemoryMb ?? gpu?.memoryMiB;
+  const { launchGpuWorker } = await import('../../../workers/launch.js');
+  const { hostname } = await import('node:os');
+  const launched = await launchGpuWorker(endpoints, {
+    deviceClass,
+    slots: flags.slots ?? 1,
+    deviceMemoryBytes: memoryMb === undefined ? undefined : memoryMb * 2 ** 20,
+    artifactsDir: flags.artifactsDir,
+    chaos,
+    identity: flags.identity ?? (flags.slot === undefined ? undefined : `gpu-${deviceClass}@${hostname()}/${process.pid}/gpu${flags.slot}`),
+  });
+  await serve(launched, flags.json);
+}
+
+export function registerWorker(program: Command): void {
+  const worker = program.command('worker').description('run a long-lived worker against the running stack (embedded, or TEMPORAL_ADDRESS / DATABASE_URL)');
+
+  worker
+    .command('control')
+    .description('serve the workflows and the propose/compile/record activities (needs Temporal and Postgres; migrates Postgres at boot)')
+    .option('--identity <name>', 'worker identity shown in histories')
+    .option('--json', 'print JSON lines')
+    .action((flags: CommonFlags) => runControl(flags));
+
+  worker
+    .command('gpu')
+    .description('serve quantize/evaluate on gpu-<class>: the class from nvidia-smi, or --device-class (cpu: the reference executor)')
+    .option('--device-class <class>', 'cpu or a hardware profile id (a100-80gb, h100-80gb, …); default: detected by nvidia-smi')
+    .option('--slots <n>', 'concurrent evaluations in this process (default 1)', positiveInt('--slots'))
+    .option('--device-memory-mb <mb>', 'memory of one slot in MiB (default the GPU\'s; cpu: half the RAM)', positiveInt('--device-memory-mb'))
+    .option('--chaos-transient-rate <r>', 'fail this share of attempts with a retryable fault (testing)', rate('--chaos-transient-rate'))
+    .option('--chaos-seed <s>', 'seed of the chaos draw (default 1)', nonNegativeInt('--chaos-seed'))
+    .option('--artifacts-dir <dir>', 'where quantized artifacts go (default <state dir>/artifacts; share it between GPU workers)')
+    .option('--identity <name>', 'worker identity shown in histories')
+    .option('--json', 'print JSON lines')
+    .addOption(new Option('--slot <index>', 'serve only this GPU (set by the per-GPU fan-out)').argParser(nonNegativeInt('--slot')).hideHelp())
+    .action((flags: GpuFlags) => runGpu(flags));
+}

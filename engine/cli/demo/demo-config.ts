@@ -1,0 +1,16 @@
+// The demo's evolution: the headline target (Qwen3-235B-A22B on one server with 2×A100-80GB),
+// measured on the committed proxy with the CPU reference executor.
+import { EvolutionConfig } from '../../../schema/evolution-config.js';
+
+export const DEMO_CONFIG: EvolutionConfig = EvolutionConfig.parse({
+  name: 'demo-qwen3-235b-2xa100',
+  target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2, context: 4096, batch: 1 },
+  pool: 'cpu',
+  proxy: 'artifacts/proxy',
+  generations: 4,
+  populationSize: 4,
+  seed: 7,
+  // bf16 cannot fit and FP8 activations have no A100 kernel: compile rejects both before any GPU time.
+  seedRecipes: ['bf16', 'fp8-w8a8', 'w4a16-g128-rtn', 'moe-hot4-cold3'],
+  evaluation: { tokens: 4096, calibrationTokens: 2048 },
+});

@@ -1,0 +1,210 @@
+// The Evolutionary Knowledge Graph on adjacency tables: idempotent node/edge upserts, one-hop
+// neighbours in either direction, and multi-hop walks (lineage) as recursive CTEs.
+import { sql } from 'kysely';
+import {
+  EkgEdgeKind,
+  EkgNodeKind,
+  JsonObject,
+  type EkgEdgeRow,
+  type EkgNodeRow,
+} from '../../schema/db.js';
+import type { DbOrTrx } from './connection.js';
+
+export interface EkgNodeInput {
+  id: string;
+  kind: EkgNodeKind;
+  name: string;
+  payload?: JsonObject;
+}
+
+export interface EkgEdgeInput {
+  /** The dependent/newer node: "src derived-from dst", "src failed-because dst". */
+  src: string;
+  dst: string;
+  kind: EkgEdgeKind;
+  payload?: JsonObject;
+}
+
+/**
+ * Insert, or replace name and payload of the existing node (touching updated_at only on a real
+ * change). A node never changes kind: asking for another kind under the same id throws.
+ */
+export async function upsertNode(db: DbOrTrx, input: EkgNodeInput): Promise<EkgNodeRow> {
+  const kind = EkgNodeKind.parse(input.kind);
+  const payload = JSON.stringify(JsonObject.parse(input.payload ?? {}));
+  const written = await db
+    .insertInto('ekg_node')
+    .values({ id: input.id, kind, name: input.name, payload })
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet({
+          name: (eb) => eb.ref('excluded.name'),
+          payload: (eb) => eb.ref('excluded.payload'),
+          updated_at: sql<Date>`now()`,
+        })
+        .where('ekg_node.kind', '=', kind)
+        .where((eb) =>
+          eb.or([
+            eb('ekg_node.name', 'is distinct from', eb.ref('excluded.name')),
+            eb('ekg_node.payload', 'is distinct from', eb.ref('excluded.payload')),
+          ]),
+        ),
+    )
+    .returningAll()
+    .executeTakeFirst();
+  if (written !== undefined) return written;
+  const existing = await db.selectFrom('ekg_node').selectAll().where('id', '=', input.id).executeTakeFirstOrThrow();
+  if (existing.kind !== kind) throw new Error(`EKG node ${input.id} is a ${existing.kind}, not a ${kind}`);
+  return existing;
+}
+
+/** Insert, or replace the payload of the existing (src, dst, kind) edge. Both nodes must exist. */
+export async function upsertEdge(db: DbOrTrx, input: EkgEdgeInput): Promise<EkgEdgeRow> {
+  const kind = EkgEdgeKind.parse(input.kind);
+  const payload = JSON.stringify(JsonObject.parse(input.payload ?? {}));
+  const written = await db
+    .insertInto('ekg_edge')
+    .values({ src: input.src, dst: input.dst, kind, payload })
+    .onConflict((oc) =>
+      oc
+        .columns(['src', 'dst', 'kind'])
+        .doUpdateSet({ payload: (eb) => eb.ref('excluded.payload') })
+        .where('ekg_edge.payload', 'is distinct from', (eb) => eb.ref('excluded.payload')),
+    )
+    .returningAll()
+    .executeTakeFirst();
+  return (
+    written ??
+    (await db
+      .selectFrom('ekg_edge')
+      .selectAll()
+      .where('src', '=', input.src)
+      .where('dst', '=', input.dst)
+      .where('kind', '=', kind)
+      .executeTakeFirstOrThrow())
+  );
+}
+
+export function getNode(db: DbOrTrx, id: string): Promise<EkgNodeRow | undefined> {
+  return db.selectFrom('ekg_node').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function nodesByKind(db: DbOrTrx, kind: EkgNodeKind, { limit = 1_000 }: { limit?: number } = {}): Promise<EkgNodeRow[]> {
+  return db.selectFrom('ekg_node').selectAll().where('kind', '=', kind).orderBy('name').orderBy('id').limit(limit).execute();
+}
+
+export interface Neighbour {
+  edge: EkgEdgeRow;
+  /** The node at the other end of `edge`. */
+  node: EkgNodeRow;
+}
+
+type Direction = 'out' | 'in';
+
+async function neighbours(
+  db: DbOrTrx,
+  id: string,
+  direction: Direction,
+  kinds: readonly EkgEdgeKind[] | undefined,
+): Promise<Neighbour[]> {
+  const [near, far] = direction === 'out' ? (['src', 'dst'] as const) : (['dst', 'src'] as const);
+  let q = db
+    .selectFrom('ekg_edge as e')
+    .innerJoin('ekg_node as n', 'n.id', `e.${far}`)
+    .select([
+      'e.src',
+      'e.dst',
+      'e.kind as edge_kind',
+      'e.payload as edge_payload',
+      'e.created_at as edge_created_at',
+      'n.id',
+      'n.kind',
+      'n.name',
+      'n.payload',
+      'n.created_at',
+      'n.updated_at',
+    ])
+    .where(`e.${near}`, '=', id);
+  if (kinds !== undefined) {
+    if (kinds.length === 0) return [];
+    q = q.where('e.kind', 'in', kinds);
+  }
+  const rows = await q.orderBy('e.kind').orderBy('n.id').execute();
+  return rows.map((r) => ({
+    edge: { src: r.src, dst: r.dst, kind: r.edge_kind, payload: r.edge_payload, created_at: r.edge_created_at },
+    node: { id: r.id, kind: r.kind, name: r.name, payload: r.payload, created_at: r.created_at, updated_at: r.updated_at },
+  }));
+}
+
+/** Edges leaving `id` (what it derives from, requires, failed because of) with their targets. */
+export function neighboursOut(db: DbOrTrx, id: string, { kinds }: { kinds?: readonly EkgEdgeKind[] } = {}): Promise<Neighbour[]> {
+  return neighbours(db, id, 'out', kinds);
+}
+
+/** Edges arriving at `id` (what derives from it, improves over it) with their sources. */
+export function neighboursIn(db: DbOrTrx, id: string, { kinds }: { kinds?: readonly EkgEdgeKind[] } = {}): Promise<Neighbour[]> {
+  return neighbours(db, id, 'in', kinds);
+}
+
+export interface WalkOptions {
+  /** Edge kinds to follow (default: derived-from and improved-over, the genealogical ones). */
+  kinds?: readonly EkgEdgeKind[];
+  /** Hops at most (default 32). Also what bounds a walk around a cycle. */
+  maxDepth?: number;
+}
+
+export type WalkedNode = EkgNodeRow & {
+  /** Fewest hops from the start node. */
+  depth: number;
+};
+
+const GENEALOGY: readonly EkgEdgeKind[] = ['derived-from', 'improved-over'];
+
+/**
+ * Ancestors of `nodeId`: everything reachable along outgoing edges of the given kinds, each with
+ * its shortest distance, nearest first. The start node itself is not included.
+ */
+export function lineage(db: DbOrTrx, nodeId: string, options: WalkOptions = {}): Promise<WalkedNode[]> {
+  return walk(db, nodeId, 'out', options);
+}
+
+/** Descendants of `nodeId`: the same walk along incoming edges. */
+export function descendants(db: DbOrTrx, nodeId: string, options: WalkOptions = {}): Promise<WalkedNode[]> {
+  return walk(db, nodeId, 'in', options);
+}
+
+async function walk(db: DbOrTrx, nodeId: string, direction: Direction, options: WalkOptions): Promise<WalkedNode[]> {
+  const kinds = options.kinds ?? GENEALOGY;
+  const maxDepth = options.maxDepth ?? 32;
+  if (kinds.length === 0 || maxDepth < 1) return [];
+  const [near, far] = direction === 'out' ? (['src', 'dst'] as const) : (['dst', 'src'] as const);
+  // UNION (not UNION ALL) on (id, depth) keeps the frontier at most nodes × depth rows even on
+  // dense DAGs, and the depth bound ends walks around cycles.
+  const rows = await db
+    .withRecursive('walk(id, depth)', (qb) =>
+      qb
+        .selectFrom('ekg_edge')
+        .select([`ekg_edge.${far} as id`, sql<number>`1`.as('depth')])
+        .where(`ekg_edge.${near}`, '=', nodeId)
+        .where('ekg_edge.kind', 'in', kinds)
+        .union((qb2) =>
+          qb2
+            .selectFrom('walk')
+            .innerJoin('ekg_edge', `ekg_edge.${near}`, 'walk.id')
+            .select([`ekg_edge.${far} as id`, sql<number>`walk.depth + 1`.as('depth')])
+            .where('ekg_edge.kind', 'in', kinds)
+            .where('walk.depth', '<', maxDepth),
+        ),
+    )
+    .selectFrom('walk')
+    .innerJoin('ekg_node', 'ekg_node.id', 'walk.id')
+    .selectAll('ekg_node')
+    .select((eb) => eb.fn.min<number>('walk.depth').as('depth'))
+    .where('ekg_node.id', '<>', nodeId)
+    .groupBy('ekg_node.id')
+    .orderBy('depth')
+    .orderBy('ekg_node.id')
+    .execute();
+  return rows.map((r) => ({ ...r, depth: Number(r.depth) }));
+}

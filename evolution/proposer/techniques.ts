@@ -1,0 +1,215 @@
+// The compression techniques evolution can apply: each is a node of the knowledge graph and a
+// mutation operator on recipes. Operators are pure functions of (recipe, random source).
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
+import { Recipe, type ExpertPolicy, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
+
+export interface Technique {
+  id: string;
+  name: string;
+  /** Where the idea comes from, for the knowledge graph. */
+  origin: string;
+  description: string;
+  /** Other techniques this one builds on (EKG `requires` edges). */
+  requires: string[];
+  /** A mutated copy, or null when the technique does not apply to this recipe. */
+  apply(recipe: Recipe, rng: RandomGenerator): Recipe | null;
+}
+
+const LOW_BITS: WeightBits[] = [2, 3, 4, 8];
+const ATTENTION: ModuleRole[] = ['attn_q', 'attn_k', 'attn_v', 'attn_o'];
+const EXPERT_ROLES: ModuleRole[] = ['expert_gate', 'expert_up', 'expert_down'];
+const GPTQ: QuantMethod = { kind: 'gptq', damp: 0.01, blockSize: 128, actOrder: true };
+const AWQ: QuantMethod = { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5 };
+
+function pick<T>(rng: RandomGenerator, xs: readonly T[]): T {
+  return xs[uniformInt(rng, 0, xs.length - 1)];
+}
+
+function clone(recipe: Recipe): Recipe {
+  return structuredClone(recipe);
+}
+
+/** Re-validates, so an operator can never emit an impossible recipe. */
+function valid(recipe: Recipe): Recipe | null {
+  const r = Recipe.safeParse(recipe);
+  return r.success ? r.data : null;
+}
+
+function withRoles(recipe: Recipe, roles: ModuleRole[], override: QuantOverride): Recipe {
+  const next = clone(recipe);
+  for (const role of roles) next.roles[role] = { ...(next.roles[role] ?? {}), ...override };
+  return next;
+}
+
+function setMethod(method: QuantMethod): (recipe: Recipe) => Recipe | null {
+  return (recipe) => {
+    if (recipe.default.bits === 16 || recipe.default.format === 'fp8' || recipe.default.method.kind === method.kind) return null;
+    const next = clone(recipe);
+    next.default.method = method;
+    return valid(next);
+  };
+}
+
+function expertTiers(rankBy: ExpertPolicy['rankBy']): (recipe: Recipe, rng: RandomGenerator) => Recipe | null {
+  return (recipe, rng) => {
+    if (recipe.default.bits === 16 || recipe.default.format === 'fp8') return null;
+    const next = clone(recipe);
+    const base = next.default.bits as WeightBits;
+    const lower = LOW_BITS.filter((b) => b < base);
+    if (lower.length === 0) return null;
+    const below = pick(rng, [0.25, 0.5, 0.75]);
+    const cold = lower[lower.length - 1];
+    next.experts = { rankBy, tiers: [{ below, override: {} }, { below: 1, override: { bits: cold, groupSize: cold === 2 ? 64 : next.default.groupSize } }] };
+    return valid(next);
+  };
+}
+
+export const TECHNIQUES: readonly Technique[] = [
+  {
+    id: 'gptq',
+    name: 'GPTQ error compensation',
+    origin: 'Frantar et al., 2022',
+    description: 'Second-order (Hessian) error compensation while rounding, column by column.',
+    requires: [],
+    apply: setMethod(GPTQ),
+  },
+  {
+    id: 'awq',
+    name: 'Activation-aware scaling',
+    origin: 'Lin et al., 2023',
+    description: 'Per-channel scales from activation magnitudes protect salient weights; clipping search.',
+    requires: [],
+    apply: setMethod(AWQ),
+  },
+  {
+    id: 'lower-bits',
+    name: 'Lower default bit width',
+    origin: 'uniform PTQ',
+    description: 'One step down the bit ladder for every module the default covers.',
+    requires: [],
+    apply: (recipe) => {
+      const i = LOW_BITS.indexOf(recipe.default.bits as WeightBits);
+      if (recipe.default.bits === 16) {
+        const next = clone(recipe);
+        next.default = { ...next.default, bits: 8, format: 'int', groupSize: 'channel', symmetric: true };
+        return valid(next);
+      }
+      if (recipe.default.format === 'fp8') {
+        // Below 8 bits there is no fp8: continue on the integer grid.
+        const next = clone(recipe);
+        next.default = { ...next.default, bits: 4, format: 'int', groupSize: 128, symmetric: false, method: { kind: 'rtn' } };
+        return valid(next);
+      }
+      if (i <= 0) return null;
+      const next = clone(recipe);
+      next.default.bits = LOW_BITS[i - 1];
+      if (next.default.bits === 2 && next.default.groupSize !== 'channel' && next.default.groupSize > 64) next.default.groupSize = 64;
+      return valid(next);
+    },
+  },
+  {
+    id: 'group-size',
+    name: 'Group size refinement',
+    origin: 'group-wise quantization',
+    description: 'Smaller groups track local ranges at the cost of more scales.',
+    requires: [],
+    apply: (recipe, rng) => {
+      if (recipe.default.bits === 16 || recipe.default.format === 'fp8') return null;
+      const next = clone(recipe);
+      const options = ([32, 64, 128, 'channel'] as const).filter((g) => g !== recipe.default.groupSize);
+      next.default.groupSize = pick(rng, options);
+      return valid(next);
+    },
+  },
+  {
+    id: 'outlier-retention',
+    name: 'Salient outlier retention',
+    origin: 'SpQR (Dettmers et al., 2023); LLM.int8()',
+    description: 'Keep the most activation-salient weights in fp16 as sparse entries.',
+    requires: [],
+    apply: (recipe, rng) => {
+      if (recipe.default.bits > 4) return null;
+      const roles = pick(rng, [EXPERT_ROLES, ['expert_down'] as ModuleRole[], ATTENTION]);
+      return valid(withRoles(recipe, roles, { outliers: { fraction: pick(rng, [0.0025, 0.005, 0.01]), criterion: 'activation-weighted' } }));
+    },
+  },
+  {
+    id: 'hadamard-rotation',
+    name: 'Randomized Hadamard rotation',
+    origin: 'QuIP# (Tseng et al., 2024); QuaRot',
+    description: 'Rotate the input dimension so outliers spread before rounding.',
+    requires: [],
+    apply: (recipe, rng) => {
+      if (recipe.default.bits > 4 || recipe.default.rotation) return null;
+      const next = clone(recipe);
+      next.default.rotation = { kind: 'hadamard', seed: uniformInt(rng, 0, 1000) };
+      return valid(next);
+    },
+  },
+  {
+    id: 'expert-tiers-frequency',
+    name: 'Mixed precision by routing frequency',
+    origin: 'MoE mixed-precision PTQ (MxMoE, 2025)',
+    description: 'Rarely routed experts take fewer bits than hot ones.',
+    requires: ['lower-bits'],
+    apply: expertTiers('routing-frequency'),
+  },
+  {
+    id: 'expert-tiers-sensitivity',
+    name: 'Mixed precision by measured sensitivity',
+    origin: 'sensitivity-guided bit allocation (HAWQ lineage)',
+    description: 'Experts whose quantization hurts least take fewer bits.',
+    requires: ['lower-bits'],
+    apply: expertTiers('sensitivity'),
+  },
+  {
+    id: 'attention-precision',
+    name: 'High-precision attention',
+    origin: 'MoE PTQ practice: attention is a small share of parameters',
+    description: 'Attention projections at 8 bits: little memory, much accuracy.',
+    requires: [],
+    apply: (recipe) => {
+      if (recipe.default.bits >= 8 || recipe.roles.attn_q?.bits === 8) return null;
+      return valid(withRoles(recipe, ATTENTION, { bits: 8, groupSize: 'channel', method: { kind: 'rtn' } }));
+    },
+  },
+  {
+    id: 'edge-layer-protection',
+    name: 'Edge layer protection',
+    origin: 'first/last layer sensitivity (common PTQ practice)',
+    description: 'The first and last tenth of the layers keep 8 bits.',
+    requires: [],
+    apply: (recipe) => {
+      if (recipe.default.bits >= 8 || recipe.depth.length > 0) return null;
+      const next = clone(recipe);
+      const keep: QuantOverride = { bits: 8, groupSize: 'channel', method: { kind: 'rtn' } };
+      next.depth = [
+        { from: 0, to: 0.1, override: keep },
+        { from: 0.9, to: 1, override: keep },
+      ];
+      return valid(next);
+    },
+  },
+  {
+    id: 'kv-cache-8bit',
+    name: 'KV cache quantization',
+    origin: 'KIVI / FP8 KV cache',
+    description: 'Store the KV cache at 8 bits: frees memory for context and batch.',
+    requires: [],
+    apply: (recipe) => {
+      if (recipe.kvCacheBits <= 8) return null;
+      const next = clone(recipe);
+      next.kvCacheBits = 8;
+      return valid(next);
+    },
+  },
+];
+
+export const TECHNIQUE_IDS: ReadonlySet<string> = new Set(TECHNIQUES.map((t) => t.id));
+
+export function techniqueById(id: string): Technique {
+  const t = TECHNIQUES.find((x) => x.id === id);
+  if (!t) throw new Error(`unknown technique ${id}`);
+  return t;
+}

@@ -1,0 +1,60 @@
+// From a model directory and a recipe to a quantized proxy: calibration capture, the sensitivity
+// profile when the recipe ranks experts by it, then per-module quantization.
+import { loadBrown } from '../corpus/brown.js';
+import { ProxyModel } from '../model/forward.js';
+import { modelHash } from '../model/load.js';
+import type { Recipe } from '../../schema/recipe.js';
+import type { SensitivityProfile } from '../../schema/sensitivity.js';
+import { cachedSensitivity } from '../sensitivity/cache.js';
+import { expertSensitivityScores } from '../sensitivity/measure.js';
+import { captureCalibration, type CalibrationOptions, type CalibrationSet } from './calibration.js';
+import { loadModel } from './quantized-format.js';
+import { quantizeProxy, type QuantizedProxy } from './quantize-model.js';
+
+export type Stage = 'calibrate' | 'sensitivity' | 'quantize';
+
+export interface PreparedModel {
+  dir: string;
+  hash: string;
+  weights: ReturnType<typeof loadModel>;
+  calibration: CalibrationSet;
+  /** Measured lazily, only for recipes that need it. */
+  sensitivity: SensitivityProfile | null;
+}
+
+export interface PipelineOptions {
+  calibration?: Omit<CalibrationOptions, 'onProgress'>;
+  onProgress?(stage: Stage, done: number, total: number): void;
+}
+
+/** Loads an unquantized model and captures its calibration once, for any number of recipes. */
+export async function prepareModel(dir: string, options: PipelineOptions = {}): Promise<PreparedModel> {
+  const weights = loadModel(dir);
+  if (weights.quantization) throw new Error(`model: ${dir} is already quantized (recipe ${weights.quantization.recipe.name}); quantize an unquantized model`);
+  const calibration = await captureCalibration(new ProxyModel(weights), loadBrown().train, {
+    ...options.calibration,
+    onProgress: (d, t) => options.onProgress?.('calibrate', d, t),
+  });
+  return { dir, hash: modelHash(dir), weights, calibration, sensitivity: null };
+}
+
+export async function ensureSensitivity(prepared: PreparedModel, options: PipelineOptions = {}): Promise<SensitivityProfile> {
+  if (!prepared.sensitivity) {
+    const { profile } = await cachedSensitivity(prepared.weights, prepared.hash, loadBrown().train, {
+      onProgress: (d, t) => options.onProgress?.('sensitivity', d, t),
+    });
+    prepared.sensitivity = profile;
+  }
+  return prepared.sensitivity;
+}
+
+export async function applyRecipe(prepared: PreparedModel, recipe: Recipe, options: PipelineOptions = {}): Promise<QuantizedProxy> {
+  const c = prepared.weights.config;
+  const expertSensitivity =
+    recipe.experts?.rankBy === 'sensitivity' ? expertSensitivityScores(await ensureSensitivity(prepared, options), c.num_hidden_layers, c.num_experts) : undefined;
+  return quantizeProxy(prepared.weights, recipe, {
+    calibration: prepared.calibration,
+    expertSensitivity,
+    onProgress: (d, t) => options.onProgress?.('quantize', d, t),
+  });
+}

@@ -1,0 +1,81 @@
+// Applies a recipe to every linear module of the proxy: resolve its spec from the policy,
+// quantize it on its calibration activations, keep the stored form and the effective weight.
+import type { ProxyWeights } from '../model/forward.js';
+import { proxyModules, type ProxyModule } from '../model/modules.js';
+import { quantizeLinear } from '../quantization/quantize-linear.js';
+import { dequantize, storedBytes, type QuantizedLinear } from '../quantization/quantized-linear.js';
+import { resolveSpec, type ModuleRole, type QuantSpec, type Recipe } from '../../schema/recipe.js';
+import { siteKey, type CalibrationSet } from './calibration.js';
+import { expertQuantiles, type ExpertEvidence } from './expert-ranking.js';
+
+export interface QuantizedModule {
+  module: ProxyModule;
+  spec: QuantSpec;
+  stored: QuantizedLinear;
+}
+
+export interface QuantizedProxy {
+  recipe: Recipe;
+  modules: QuantizedModule[];
+  /** Effective float weights of the whole model (quantized modules dequantized, norms as stored). */
+  weights: ProxyWeights;
+  /** Bytes the quantized model stores: quantized modules plus bf16 norms. */
+  bytes: { total: number; byRole: Partial<Record<ModuleRole | 'norms', number>> };
+}
+
+export interface QuantizeModelOptions {
+  calibration: CalibrationSet;
+  /** Sensitivity scores per [layer][expert], for recipes that rank experts by sensitivity. */
+  expertSensitivity?: number[][];
+  onProgress?(done: number, total: number, tensor: string): void;
+}
+
+/** An embedding table is looked up, not multiplied: it has no activations to calibrate on. */
+function adaptToModule(spec: QuantSpec, module: ProxyModule): QuantSpec {
+  if (module.calibration !== null) return spec;
+  const adapted: QuantSpec = { ...spec, method: { kind: 'rtn' } };
+  if (spec.outliers) adapted.outliers = { ...spec.outliers, criterion: 'magnitude' };
+  return adapted;
+}
+
+export function specsFor(weights: ProxyWeights, recipe: Recipe, evidence: ExpertEvidence): Array<{ module: ProxyModule; spec: QuantSpec }> {
+  const c = weights.config;
+  const quantiles = expertQuantiles(recipe, evidence);
+  return proxyModules(c).map((module) => {
+    const spec = resolveSpec(recipe, {
+      role: module.role,
+      layer: module.layer,
+      numLayers: c.num_hidden_layers,
+      expertQuantile: module.expert !== null && module.layer !== null && quantiles ? quantiles[module.layer][module.expert] : null,
+    });
+    return { module, spec: adaptToModule(spec, module) };
+  });
+}
+
+export async function quantizeProxy(weights: ProxyWeights, recipe: Recipe, options: QuantizeModelOptions): Promise<QuantizedProxy> {
+  const plan = specsFor(weights, recipe, { routing: options.calibration.routedCounts, sensitivity: options.expertSensitivity });
+  const tensors = new Map(weights.tensors);
+  const modules: QuantizedModule[] = [];
+  const byRole: Partial<Record<ModuleRole | 'norms', number>> = {};
+  let total = 0;
+  for (const [i, { module, spec }] of plan.entries()) {
+    const weight = weights.tensors.get(module.tensor);
+    if (!weight) throw new Error(`quantize: model has no tensor ${module.tensor}`);
+    const stats = module.calibration ? options.calibration.stats.get(siteKey(module.calibration)) ?? null : null;
+    const stored = await quantizeLinear(weight, module.outFeatures, module.inFeatures, stats, spec, { label: module.tensor });
+    tensors.set(module.tensor, dequantize(stored));
+    modules.push({ module, spec, stored });
+    const bytes = storedBytes(stored);
+    byRole[module.role] = (byRole[module.role] ?? 0) + bytes;
+    total += bytes;
+    options.onProgress?.(i + 1, plan.length, module.tensor);
+  }
+  const linearTensors = new Set(plan.map((p) => p.module.tensor));
+  for (const [name, t] of weights.tensors) {
+    if (!linearTensors.has(name)) {
+      byRole.norms = (byRole.norms ?? 0) + 2 * t.length;
+      total += 2 * t.length;
+    }
+  }
+  return { recipe, modules, weights: { config: weights.config, tensors }, bytes: { total, byRole } };
+}

@@ -1,0 +1,135 @@
+// The reference executor: quantize and evaluate candidates on the proxy with the CPU kernels.
+// It keeps one calibrated copy of each proxy per process, writes artifacts atomically and reuses
+// an artifact a lost attempt already finished.
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { PromiseCache } from '../caching/promise-cache.js';
+import { applyRecipe, prepareModel, type PreparedModel } from '../compression/pipeline.js';
+import { loadModel, writeQuantizedModel } from '../compression/quantized-format.js';
+import type { EvalProgress } from '../evaluation/evaluate.js';
+import { evaluateHeldOut } from '../evaluation/held-out.js';
+import { ProxyModel } from '../model/forward.js';
+import { canonicalJson } from '../../schema/content-hash.js';
+import type { JsonValue } from '../../schema/db.js';
+import type { EvaluateRequest, QuantizeRequest } from '../../schema/workflow-contracts.js';
+import { ArtifactMissingError, OutOfDeviceMemoryError } from './errors.js';
+import { workingSetBytes } from './memory.js';
+
+export interface ExecutorOptions {
+  /** Where quantized models are written (shared by the workers of a pool). */
+  artifactsDir: string;
+  /** Memory of one device slot; candidates whose working set exceeds it fail as out-of-memory. */
+  deviceMemoryBytes: number;
+  /** Relative proxy paths resolve against this directory (the repository root). */
+  baseDir: string;
+}
+
+export interface Progress {
+  stage: 'calibrate' | 'sensitivity' | 'quantize' | 'write' | 'evaluate';
+  done: number;
+  total: number;
+}
+
+const EVAL_BATCH_TOKENS = 32 * 128;
+
+const asJson = (x: unknown): JsonValue => JSON.parse(JSON.stringify(x)) as JsonValue;
+
+function isAllocationFailure(err: unknown): boolean {
+  return err instanceof RangeError && /allocation failed|Invalid array length|Array buffer/i.test(err.message);
+}
+
+export class ReferenceExecutor {
+  private readonly prepared = new PromiseCache<PreparedModel>();
+  private readonly baselines = new PromiseCache<number>();
+  /** The unquantized proxy, loaded once per process: the reference of every evaluation. */
+  private readonly references = new PromiseCache<ProxyModel>();
+
+  constructor(private readonly options: ExecutorOptions) {}
+
+  private proxyDir(proxy: string): string {
+    return isAbsolute(proxy) ? proxy : resolve(this.options.baseDir, proxy);
+  }
+
+  private prepare(proxy: string, calibrationTokens: number, onProgress: (p: Progress) => void): Promise<PreparedModel> {
+    return this.prepared.get(`${this.proxyDir(proxy)}:${calibrationTokens}`, () =>
+      prepareModel(this.proxyDir(proxy), { calibration: { tokens: calibrationTokens }, onProgress: (stage, done, total) => onProgress({ stage, done, total }) }),
+    );
+  }
+
+  artifactPath(evolutionId: string, candidateId: string): string {
+    return join(this.options.artifactsDir, evolutionId, candidateId);
+  }
+
+  private checkMemory(need: number, what: string): void {
+    if (need > this.options.deviceMemoryBytes) {
+      throw new OutOfDeviceMemoryError(`${what} needs ${(need / 2 ** 20).toFixed(1)} MiB, the device slot has ${(this.options.deviceMemoryBytes / 2 ** 20).toFixed(1)} MiB`);
+    }
+  }
+
+  async quantize(req: QuantizeRequest, onProgress: (p: Progress) => void): Promise<{ path: string; proxyBytes: number; reused: boolean }> {
+    const path = this.artifactPath(req.evolutionId, req.candidateId);
+    const existing = this.reusable(path, req);
+    if (existing !== null) return { path, proxyBytes: existing, reused: true };
+    try {
+      const prepared = await this.prepare(req.proxy, req.calibrationTokens, onProgress);
+      this.checkMemory(workingSetBytes(prepared.weights.config, EVAL_BATCH_TOKENS), `quantizing ${req.recipe.name}`);
+      const qp = await applyRecipe(prepared, req.recipe, { onProgress: (stage, done, total) => onProgress({ stage, done, total }) });
+      onProgress({ stage: 'write', done: 0, total: 1 });
+      // Content-addressed: if a parallel attempt finished first, its identical artifact stands.
+      const written = writeQuantizedModel(path, qp, prepared.weights.config, { replace: false });
+      return { path, proxyBytes: qp.bytes.total, reused: !written };
+    } catch (err) {
+      if (isAllocationFailure(err)) throw new OutOfDeviceMemoryError(`allocation failed while quantizing ${req.recipe.name}: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  /** An artifact a previous attempt completed for the same recipe: its stored bytes, else null. */
+  private reusable(path: string, req: QuantizeRequest): number | null {
+    if (!existsSync(join(path, 'model.safetensors'))) return null;
+    try {
+      const stored = loadModel(path).quantization;
+      if (!stored || canonicalJson(asJson(stored.recipe)) !== canonicalJson(asJson(req.recipe))) return null;
+      return stored.stored_bytes;
+    } catch {
+      return null;
+    }
+  }
+
+  private baselineTop1(proxy: string, tokens: number): Promise<number> {
+    return this.baselines.get(`${this.proxyDir(proxy)}:${tokens}`, async () => (await evaluateHeldOut(await this.referenceModel(proxy), { tokens })).top1);
+  }
+
+  private referenceModel(proxy: string): Promise<ProxyModel> {
+    const dir = this.proxyDir(proxy);
+    return this.references.get(dir, async () => new ProxyModel(loadModel(dir)));
+  }
+
+  async evaluate(
+    req: EvaluateRequest,
+    resume: EvalProgress | undefined,
+    onBatch: (p: EvalProgress) => void,
+    onProgress: (p: Progress) => void,
+  ): Promise<{ bitsPerByte: number; top1: number; kl: number; baselineTop1: number; expertFrequency: number[][] }> {
+    const path = req.artifact.path;
+    if (!existsSync(join(path, 'model.safetensors'))) throw new ArtifactMissingError(`artifact ${path} is not on this worker`);
+    const proxyDir = this.proxyDir(req.proxy);
+    const reference = await this.referenceModel(req.proxy);
+    const model = new ProxyModel(loadModel(path));
+    this.checkMemory(workingSetBytes(model.config, EVAL_BATCH_TOKENS), `evaluating ${req.candidateId}`);
+    const metrics = await evaluateHeldOut(model, {
+      tokens: req.tokens,
+      reference: { key: proxyDir, model: reference },
+      resume,
+      onBatch,
+      onProgress: (done, total) => onProgress({ stage: 'evaluate', done, total }),
+    });
+    return {
+      bitsPerByte: metrics.bitsPerByte,
+      top1: metrics.top1,
+      kl: metrics.klBitsPerByte ?? 0,
+      baselineTop1: await this.baselineTop1(req.proxy, req.tokens),
+      expertFrequency: metrics.expertFrequency,
+    };
+  }
+}

@@ -1,0 +1,83 @@
+// Stored bytes of one weight matrix [rows = out, cols = in] under a QuantSpec:
+// - bits 16: bf16, 2 bytes per weight (format, groups, outliers and rotation do not apply).
+// - int b-bit: codes packed densely, ceil(rows·cols·b / 8) bytes; per group (groupSize columns of
+//   one row, the last group narrower; 'channel' = one group per row) one fp16 scale, and for
+//   asymmetric grids one b-bit zero point, zeros packed densely: ceil(groups·b / 8) bytes.
+// - fp8 e4m3: 1 byte per weight + one fp16 scale per group/channel; fp8 grids are symmetric
+//   (no zero point whatever `symmetric` says).
+// - AWQ: one fp16 per-input-channel scale s (cols values), stored with the layer.
+// - outliers: nnz = min(n, round(fraction · n)) weights kept exactly as COO pairs: an int32 flat
+//   [out, in] index and an fp16 value each (6 bytes). The dense codes keep their slots.
+// - Hadamard rotation stores nothing: the signs are regenerated from the seed.
+// These are exactly the arrays quantization/quantized-linear.ts stores (storedBytes), so a
+// compiled size is the size of the real artifact.
+import type { QuantSpec } from '../../schema/recipe.js';
+
+export const BF16_BYTES = 2;
+export const FP16_SCALE_BYTES = 2;
+export const OUTLIER_VALUE_BYTES = 2;
+export const OUTLIER_INDEX_BYTES = 4;
+
+export interface ByteBreakdown {
+  codes: number;
+  scales: number;
+  zeros: number;
+  outliers: number;
+  bf16: number;
+}
+
+export function emptyBreakdown(): ByteBreakdown {
+  return { codes: 0, scales: 0, zeros: 0, outliers: 0, bf16: 0 };
+}
+
+export function addBreakdown(into: ByteBreakdown, b: ByteBreakdown, times = 1): void {
+  into.codes += b.codes * times;
+  into.scales += b.scales * times;
+  into.zeros += b.zeros * times;
+  into.outliers += b.outliers * times;
+  into.bf16 += b.bf16 * times;
+}
+
+export function breakdownTotal(b: ByteBreakdown): number {
+  return b.codes + b.scales + b.zeros + b.outliers + b.bf16;
+}
+
+/** Quantization groups of a [rows, cols] matrix. */
+export function groupCount(rows: number, cols: number, groupSize: QuantSpec['groupSize']): number {
+  return rows * (groupSize === 'channel' ? 1 : Math.ceil(cols / groupSize));
+}
+
+export function outlierCount(rows: number, cols: number, fraction: number): number {
+  const n = rows * cols;
+  return Math.min(n, Math.round(fraction * n));
+}
+
+export function outlierBytes(rows: number, cols: number, fraction: number): number {
+  return outlierCount(rows, cols, fraction) * (OUTLIER_VALUE_BYTES + OUTLIER_INDEX_BYTES);
+}
+
+export function matrixBytes(rows: number, cols: number, spec: QuantSpec): ByteBreakdown {
+  const b = emptyBreakdown();
+  const n = rows * cols;
+  if (n === 0) return b;
+  if (spec.bits === 16) {
+    b.bf16 = n * BF16_BYTES;
+    return b;
+  }
+  const groups = groupCount(rows, cols, spec.groupSize);
+  b.scales = groups * FP16_SCALE_BYTES;
+  if (spec.format === 'int' && spec.method.kind === 'awq') b.scales += cols * FP16_SCALE_BYTES;
+  if (spec.format === 'fp8') {
+    b.codes = n;
+  } else {
+    b.codes = Math.ceil((n * spec.bits) / 8);
+    if (!spec.symmetric) b.zeros = Math.ceil((groups * spec.bits) / 8);
+  }
+  if (spec.outliers) b.outliers = outlierBytes(rows, cols, spec.outliers.fraction);
+  return b;
+}
+
+/** Average stored bits per weight of a spec on a [rows, cols] matrix (for messages and notes). */
+export function bitsPerWeight(rows: number, cols: number, spec: QuantSpec): number {
+  return (breakdownTotal(matrixBytes(rows, cols, spec)) * 8) / (rows * cols);
+}

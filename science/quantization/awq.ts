@@ -1,0 +1,156 @@
+// AWQ (Lin et al. 2023, "Activation-aware Weight Quantization"): scale input channel j by
+// s_j = mean|x_j|^α (normalised by √(max·min)) before quantizing, so salient channels get a finer
+// effective grid; the effective weight is Q(W·diag(s))·diag(s)⁻¹. α is grid-searched on the
+// output error over the sampled calibration rows, then each group's clipping range is searched.
+import type { GroupSize } from '../../schema/recipe.js';
+import { linear } from '../kernels/matmul.js';
+import { dequantizeIntGroups, groupCount, groupWidth, intGrid, maxCode, quantizeInt, rangeOf, type GroupedCodes } from './grid.js';
+import { fromFp16Bits, toFp16Bits } from './half.js';
+import { rtnQuantize } from './rtn.js';
+
+export interface AwqOptions {
+  bits: number;
+  groupSize: GroupSize;
+  symmetric: boolean;
+  /** Number of α values i/scaleGrid, i = 0..scaleGrid−1. */
+  scaleGrid: number;
+  clip: boolean;
+  /** Number of clipping ratios from 1 down to maxShrink (inclusive). */
+  clipGrid: number;
+  maxShrink: number;
+  /** [out, in] outliers: kept exactly, left out of the grids and of the error. */
+  outlierMask?: Uint8Array | null;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What AWQ needs from calibration. */
+export interface AwqCalibration {
+  /** mean |x_j| over all calibration rows. */
+  meanAbs: Float64Array;
+  /** [rows, in] sampled rows for the output-error searches. */
+  samples: Float32Array;
+  rows: number;
+}
+
+export interface AwqResult extends GroupedCodes {
+  /** fp16 bits of s, [in]. */
+  channelScales: Uint16Array;
+  alpha: number;
+  /** ‖X·Wᵀ − X·Ŵᵀ‖² on the samples before and after the clipping search. */
+  scaleLoss: number;
+  finalLoss: number;
+}
+
+/** Smallest normal fp16: keeps 1/s finite and precise. */
+const MIN_SCALE = 2 ** -14;
+const MAX_SCALE = 65504;
+/** As in the reference implementation, activation means are floored before the power. */
+const MIN_MEAN = 1e-4;
+
+/** fp16-rounded s = m^α / √(max·min) for the per-channel activation means m. */
+export function awqChannelScales(meanAbs: Float64Array, alpha: number): Uint16Array {
+  const raw = Float64Array.from(meanAbs, (m) => Math.max(m, MIN_MEAN) ** alpha);
+  let max = 0;
+  let min = Infinity;
+  for (const v of raw) {
+    if (v > max) max = v;
+    if (v < min) min = v;
+  }
+  const norm = Math.sqrt(max * min);
+  return Uint16Array.from(raw, (v) => toFp16Bits(Math.min(MAX_SCALE, Math.max(MIN_SCALE, v / norm))));
+}
+
+/** ‖X·Δᵀ‖² for X [rows, k] and Δ [out, k]. */
+async function outputError(x: Float32Array, delta: Float32Array, rows: number, k: number, outFeatures: number): Promise<number> {
+  const y = await linear(x, delta, rows, k, outFeatures);
+  let sum = 0;
+  for (let i = 0; i < y.length; i++) sum += y[i] * y[i];
+  return sum;
+}
+
+export async function awqQuantize(w: Float32Array, outFeatures: number, inFeatures: number, calib: AwqCalibration, opts: AwqOptions): Promise<AwqResult> {
+  const n = inFeatures;
+  const grid = { bits: opts.bits, groupSize: opts.groupSize, symmetric: opts.symmetric };
+  const mask = opts.outlierMask ?? null;
+  const { samples: x, rows } = calib;
+  const gw = groupWidth(opts.groupSize, n);
+  const nGroups = groupCount(opts.groupSize, n);
+  const total = opts.scaleGrid + (opts.clip ? nGroups : 0);
+
+  const scaled = (s: Float64Array): Float32Array => {
+    const ws = new Float32Array(w.length);
+    for (let r = 0; r < outFeatures; r++) for (let j = 0; j < n; j++) ws[r * n + j] = w[r * n + j] * s[j];
+    return ws;
+  };
+
+  // 1. Scale search: α = 0 is plain RTN, so the search never does worse than RTN on the samples.
+  let best: { alpha: number; loss: number; bits: Uint16Array } = { alpha: 0, loss: Infinity, bits: new Uint16Array(0) };
+  for (let i = 0; i < opts.scaleGrid; i++) {
+    const alpha = i / opts.scaleGrid;
+    const sBits = awqChannelScales(calib.meanAbs, alpha);
+    const s = Float64Array.from(sBits, fromFp16Bits);
+    const q = rtnQuantize(scaled(s), outFeatures, n, grid, { outlierMask: mask });
+    const deq = dequantizeIntGroups(q, outFeatures, n, opts.bits, opts.groupSize);
+    const delta = new Float32Array(w.length);
+    for (let r = 0; r < outFeatures; r++) {
+      for (let j = 0; j < n; j++) {
+        const t = r * n + j;
+        delta[t] = mask && mask[t] ? 0 : w[t] - deq[t] / s[j];
+      }
+    }
+    const loss = await outputError(x, delta, rows, n, outFeatures);
+    if (loss < best.loss) best = { alpha, loss, bits: sBits };
+    opts.onProgress?.(i + 1, total);
+  }
+  const s = Float64Array.from(best.bits, fromFp16Bits);
+  const ws = scaled(s);
+
+  // 2. Clipping search per (row, group) on the partial output of that group: the scaled weight
+  // sees inputs x/s. Ratio 1 (no clipping) is tried first and kept on ties.
+  let clipRatios: Float64Array | null = null;
+  if (opts.clip) {
+    clipRatios = new Float64Array(outFeatures * nGroups).fill(1);
+    const bestErr = new Float64Array(outFeatures * nGroups).fill(Infinity);
+    const maxq = maxCode(opts.bits);
+    const rowErr = new Float64Array(outFeatures);
+    for (let g = 0; g < nGroups; g++) {
+      const c0 = g * gw;
+      const width = Math.min(n, c0 + gw) - c0;
+      const xg = new Float32Array(rows * width);
+      for (let t = 0; t < rows; t++) for (let c = 0; c < width; c++) xg[t * width + c] = x[t * n + c0 + c] / s[c0 + c];
+      const delta = new Float32Array(outFeatures * width);
+      for (let k = 0; k < opts.clipGrid; k++) {
+        const ratio = 1 - (k * (1 - opts.maxShrink)) / (opts.clipGrid - 1);
+        for (let r = 0; r < outFeatures; r++) {
+          const base = r * n + c0;
+          const [min, max] = rangeOf(ws, base, base + width, mask);
+          const { scale, zero } = intGrid(min * ratio, max * ratio, opts.bits, opts.symmetric);
+          for (let c = 0; c < width; c++) {
+            const v = ws[base + c];
+            delta[r * width + c] = mask && mask[base + c] ? 0 : v - (quantizeInt(v, scale, zero, maxq) - zero) * scale;
+          }
+        }
+        const y = await linear(xg, delta, rows, width, outFeatures);
+        rowErr.fill(0);
+        for (let t = 0; t < rows; t++) for (let r = 0; r < outFeatures; r++) rowErr[r] += y[t * outFeatures + r] * y[t * outFeatures + r];
+        for (let r = 0; r < outFeatures; r++) {
+          if (rowErr[r] < bestErr[r * nGroups + g]) {
+            bestErr[r * nGroups + g] = rowErr[r];
+            clipRatios[r * nGroups + g] = ratio;
+          }
+        }
+      }
+      opts.onProgress?.(opts.scaleGrid + g + 1, total);
+    }
+  }
+
+  const q = rtnQuantize(ws, outFeatures, n, grid, { outlierMask: mask, clipRatios });
+  let finalLoss = best.loss;
+  if (clipRatios) {
+    const deq = dequantizeIntGroups(q, outFeatures, n, opts.bits, opts.groupSize);
+    const delta = new Float32Array(w.length);
+    for (let t = 0; t < w.length; t++) delta[t] = mask && mask[t] ? 0 : w[t] - deq[t] / s[t % n];
+    finalLoss = await outputError(x, delta, rows, n, outFeatures);
+  }
+  return { ...q, channelScales: best.bits, alpha: best.alpha, scaleLoss: best.loss, finalLoss };
+}

@@ -1,0 +1,158 @@
+// Long-running workers as `evoquant worker control|gpu` runs them: wait for Temporal, create the
+// worker (workers/*.ts), announce readiness in one line, serve until SIGINT/SIGTERM, shut down
+// cleanly (in-flight activities are cancelled and retried elsewhere by Temporal).
+import { DefaultLogger, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
+import type { ChaosPolicy } from '../science/executor/chaos.js';
+import { createDb } from '../engine/db/connection.js';
+import { migrateToLatest } from '../engine/db/migrate.js';
+import { CONTROL_TASK_QUEUE } from '../schema/workflow-contracts.js';
+import { waitForTemporal } from '../engine/stack/temporal-server.js';
+import { createControlWorker } from './control-worker.js';
+import { createGpuWorker } from './gpu-worker.js';
+import { requireDatabaseUrl, type Endpoints } from '../engine/client/connection.js';
+
+export interface ReadyInfo {
+  role: 'control' | 'gpu';
+  taskQueue: string;
+  /** Concurrent evaluations (GPU workers); null for the control worker, whose work is short. */
+  slots: number | null;
+  identity: string;
+  temporalAddress: string;
+  namespace: string;
+}
+
+export interface LaunchedWorker {
+  worker: Worker;
+  ready: ReadyInfo;
+  /** Releases connections (and the database pool) after the worker stopped. */
+  close(): Promise<void>;
+}
+
+/** `worker ready: gpu-cpu (1 slot) as gpu-cpu@host/123 on 127.0.0.1:7233` — what tests and operators wait for. */
+export function readyLine(info: ReadyInfo): string {
+  // Quantize/evaluate run on the reference executor's CPU kernels whatever the class: say so.
+  const role = info.slots === null ? ' (workflows, propose/compile/record)' : ` (${info.slots} slot${info.slots === 1 ? '' : 's'}, reference executor)`;
+  return `worker ready: ${info.taskQueue}${role} as ${info.identity} on ${info.temporalAddress}`;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+
+/**
+ * The SDK logs every state change at INFO; a CLI worker's own lines (ready, stopped) should stand
+ * out, so it logs from WARN unless EVOQUANT_LOG_LEVEL says otherwise. Must run before the first
+ * connection creates the default runtime; a second call is a no-op.
+ */
+export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): void {
+  const wanted = (env.EVOQUANT_LOG_LEVEL ?? 'WARN').toUpperCase();
+  const level = LOG_LEVELS.find((l) => l === wanted) ?? 'WARN';
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // Already installed (or instantiated by an earlier connection): keep it.
+  }
+}
+
+/** Compose starts workers and Temporal together: give the server time to come up instead of failing. */
+async function awaitTemporal(endpoints: Endpoints, timeoutMs: number): Promise<void> {
+  await waitForTemporal(endpoints.temporalAddress, { namespace: endpoints.namespace, timeoutMs });
+}
+
+export interface ControlLaunchOptions {
+  identity?: string;
+  /** Migrate the database first (default true: a production stack has nobody else to do it). */
+  migrate?: boolean;
+  waitTimeoutMs?: number;
+}
+
+export async function launchControlWorker(endpoints: Endpoints, options: ControlLaunchOptions = {}): Promise<LaunchedWorker> {
+  const databaseUrl = requireDatabaseUrl(endpoints);
+  installWorkerRuntime();
+  await awaitTemporal(endpoints, options.waitTimeoutMs ?? 60_000);
+  if (options.migrate ?? true) {
+    // The migrator takes a lock, so several control workers booting at once is safe.
+    const db = createDb(databaseUrl, { max: 1, applicationName: 'evoquant-migrate' });
+    try {
+      await migrateToLatest(db);
+    } finally {
+      await db.destroy();
+    }
+  }
+  const handle = await createControlWorker({ temporalAddress: endpoints.temporalAddress, namespace: endpoints.namespace, databaseUrl, identity: options.identity });
+  return {
+    worker: handle.worker,
+    ready: {
+      role: 'control',
+      taskQueue: CONTROL_TASK_QUEUE,
+      slots: null,
+      identity: handle.worker.options.identity,
+      temporalAddress: endpoints.temporalAddress,
+      namespace: endpoints.namespace,
+    },
+    close: handle.close,
+  };
+}
+
+export interface GpuLaunchOptions {
+  /** `cpu` or a hardware profile id; required here (detection and fan-out happen in the caller). */
+  deviceClass: string;
+  slots: number;
+  deviceMemoryBytes?: number;
+  artifactsDir?: string;
+  chaos?: ChaosPolicy | null;
+  identity?: string;
+  waitTimeoutMs?: number;
+}
+
+export async function launchGpuWorker(endpoints: Endpoints, options: GpuLaunchOptions): Promise<LaunchedWorker> {
+  installWorkerRuntime();
+  await awaitTemporal(endpoints, options.waitTimeoutMs ?? 60_000);
+  const handle = await createGpuWorker({
+    temporalAddress: endpoints.temporalAddress,
+    namespace: endpoints.namespace,
+    deviceClass: options.deviceClass,
+    slots: options.slots,
+    deviceMemoryBytes: options.deviceMemoryBytes,
+    artifactsDir: options.artifactsDir,
+    chaos: options.chaos ?? null,
+    identity: options.identity,
+  });
+  return {
+    worker: handle.worker,
+    ready: {
+      role: 'gpu',
+      taskQueue: handle.taskQueue,
+      slots: handle.slots,
+      identity: handle.worker.options.identity,
+      temporalAddress: endpoints.temporalAddress,
+      namespace: endpoints.namespace,
+    },
+    close: handle.close,
+  };
+}
+
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/**
+ * Runs the worker until a stop signal (or its own failure), then closes it. `onReady` fires once
+ * polling has begun; `onStopping` when a signal arrives. Rejects if the worker fails.
+ */
+export async function serveUntilStopped(
+  launched: LaunchedWorker,
+  hooks: { onReady?: (info: ReadyInfo) => void; onStopping?: (signal: NodeJS.Signals) => void } = {},
+): Promise<void> {
+  const { worker } = launched;
+  const stop = (signal: NodeJS.Signals): void => {
+    hooks.onStopping?.(signal);
+    // The SDK's runtime may already have begun the shutdown on the same signal.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  for (const s of STOP_SIGNALS) process.on(s, stop);
+  try {
+    const running = worker.run();
+    hooks.onReady?.(launched.ready);
+    await running;
+  } finally {
+    for (const s of STOP_SIGNALS) process.removeListener(s, stop);
+    await launched.close().catch(() => undefined);
+  }
+}
