@@ -2,16 +2,22 @@
 import { z } from 'zod';
 import { Recipe } from './recipe.js';
 
+/** Linux's PATH_MAX: no real path is longer. */
+const PATH_MAX = 4096;
+/** Each seed recipe is compiled on the target before the start (about 0.1 s each for a 235B MoE). */
+export const MAX_SEED_RECIPES = 64;
+
 export const EvaluationPool = z
   .string()
+  .max(64)
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'pool must be a GPU class such as a100-80gb, or cpu');
 
 export const EvolutionTarget = z
   .object({
     /** Builtin model name or path to a HF config.json. */
-    model: z.string().min(1),
+    model: z.string().min(1).max(PATH_MAX),
     /** Hardware profile name (a100-80gb, h100-80gb, …). */
-    hardware: z.string().min(1),
+    hardware: z.string().min(1).max(64),
     gpus: z.number().int().min(1).max(64),
     tensorParallel: z.number().int().min(1).max(64).optional(),
     context: z.number().int().min(1).max(1_048_576).default(4096),
@@ -29,12 +35,12 @@ export const EvolutionConfig = z
     /** Evaluations in flight at once (default: the whole population; the pool's worker slots throttle the rest). */
     poolCapacity: z.number().int().min(1).max(1024).optional(),
     /** Directory of the proxy model, relative to the repository (or absolute). */
-    proxy: z.string().min(1).default('artifacts/proxy'),
+    proxy: z.string().min(1).max(PATH_MAX).default('artifacts/proxy'),
     generations: z.number().int().min(1).max(10_000).default(4),
     populationSize: z.number().int().min(1).max(256).default(6),
     seed: z.number().int().min(0).default(1),
     /** Recipes of generation 0: builtin names or inline recipes. */
-    seedRecipes: z.array(z.union([z.string().min(1), Recipe])).min(1).default(['w4a16-g128-rtn', 'w4a16-g128-gptq', 'moe-hot4-cold3']),
+    seedRecipes: z.array(z.union([z.string().min(1).max(120), Recipe])).min(1).max(MAX_SEED_RECIPES).default(['w4a16-g128-rtn', 'w4a16-g128-gptq', 'moe-hot4-cold3']),
     selection: z.enum(['tournament', 'pareto']).default('pareto'),
     evaluation: z
       .object({

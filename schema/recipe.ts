@@ -1,6 +1,7 @@
 // The recipe is the genome: a policy over module roles, layer depth and expert rank.
 // It never names tensors, so a recipe found on the proxy applies to any model of a supported family.
 import { z } from 'zod';
+import { describeIssue } from './issues.js';
 
 export const MODULE_ROLES = [
   'attn_q',
@@ -142,7 +143,7 @@ export const ExpertPolicy = z
   .object({
     rankBy: z.enum(['routing-frequency', 'sensitivity']),
     /** Ordered by `below`; the first tier whose bound exceeds an expert's quantile applies. */
-    tiers: z.array(ExpertTier).min(1),
+    tiers: z.array(ExpertTier).min(1).max(64),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -166,6 +167,16 @@ export const DepthBand = z
   .refine((b) => b.to > b.from, { message: 'depth band needs to > from', path: ['to'] });
 export type DepthBand = z.infer<typeof DepthBand>;
 
+/**
+ * Overrides by module role. An object with one optional key per role, strict: z.partialRecord
+ * silently drops a `__proto__` key, and every other unknown key (constructor, prototype, typos)
+ * must be refused the same way.
+ */
+export const RoleOverrides = z.strictObject(
+  Object.fromEntries(MODULE_ROLES.map((role) => [role, QuantOverride.optional()])) as { [R in ModuleRole]: z.ZodOptional<typeof QuantOverride> },
+);
+export type RoleOverrides = z.infer<typeof RoleOverrides>;
+
 export const Recipe = z
   .object({
     name: z.string().min(1).max(120),
@@ -174,8 +185,9 @@ export const Recipe = z
     activations: z.enum(['bf16', 'fp8', 'int8']).default('bf16'),
     kvCacheBits: z.union([z.literal(16), z.literal(8), z.literal(4)], { error: 'kvCacheBits must be 16, 8 or 4' }).default(16),
     default: QuantSpec,
-    roles: z.partialRecord(ModuleRole, QuantOverride).default({}),
-    depth: z.array(DepthBand).default([]),
+    roles: RoleOverrides.default({}),
+    // Bounded so that a hostile file cannot make compile walk millions of bands.
+    depth: z.array(DepthBand).max(256).default([]),
     experts: ExpertPolicy.optional(),
   })
   .strict();
@@ -235,11 +247,7 @@ export function resolveSpec(recipe: Recipe, site: ModuleSite): QuantSpec {
 /** Parses a recipe, turning the first zod issue into one line naming the field at fault. */
 export function parseRecipe(input: unknown): Recipe {
   const result = Recipe.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const path = issue.path.length ? issue.path.join('.') : '(root)';
-    throw new InvalidRecipeError(`recipe.${path}: ${issue.message}`);
-  }
+  if (!result.success) throw new InvalidRecipeError(describeIssue(result.error.issues[0], { root: 'recipe', brackets: false }));
   return result.data;
 }
 

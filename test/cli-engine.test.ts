@@ -9,6 +9,7 @@ import test from 'ava';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { activityRows, summarizeWorkflowHistory, type History, type PendingActivity } from '../engine/client/history.js';
+import { PROXY_DIR } from './helpers/proxy.js';
 import { useStack } from './helpers/stack.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
@@ -62,13 +63,11 @@ async function workflowCount(client: Client): Promise<number> {
 
 const lines = (text: string): string[] => text.split('\n').filter((l) => l.trim() !== '');
 
-/** A config directory with an existing proxy dir (workers resolve it; start only checks it exists). */
+/** A config directory; the proxy is the committed model (start checks that it loads). */
 function configDir(): { dir: string; proxy: string } {
   const dir = path.join(home, 'configs');
-  const proxy = path.join(home, 'proxy');
   mkdirSync(dir, { recursive: true });
-  mkdirSync(proxy, { recursive: true });
-  return { dir, proxy };
+  return { dir, proxy: PROXY_DIR };
 }
 
 function goodConfig(proxy: string): Record<string, unknown> {

@@ -1,4 +1,5 @@
 // Maps errors to the CLI's contract: bad input prints one line and exits 2; anything else exits 1.
+import { oneLine } from './output.js';
 
 /** Raised by CLI argument checks that commander cannot express. */
 export class UsageError extends Error {
@@ -25,13 +26,14 @@ export function isBadInput(err: unknown): err is Error {
   return err instanceof Error && BAD_INPUT.has(err.name);
 }
 
+/** Every message printed goes through oneLine(): its first line, no control characters, no huge echo. */
 export function reportAndExit(err: unknown): never {
   if (isBadInput(err)) {
-    process.stderr.write(`evoquant: ${err.message.split('\n')[0]}\n`);
+    process.stderr.write(`evoquant: ${oneLine(err.message)}\n`);
     process.exit(2);
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  process.stderr.write(`evoquant: ${e.message}\n`);
+  process.stderr.write(`evoquant: ${oneLine(e.message)}\n`);
   if (process.env.EVOQUANT_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
   process.exit(1);
 }

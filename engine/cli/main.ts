@@ -18,13 +18,17 @@ import { registerStop } from './commands/stop.js';
 import { registerBudget } from './commands/budget.js';
 import { registerRetry } from './commands/retry.js';
 import { registerLineage } from './commands/lineage.js';
+import { checkCommandIds } from './args.js';
 import { reportAndExit } from './errors.js';
+import { oneLine } from './output.js';
 
 const program = new Command('evoquant')
   .description('evolve compression recipes until a model fits its target hardware')
   .showHelpAfterError(false)
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `evoquant: ${s.slice(7)}` : s) });
+  .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `evoquant: ${oneLine(s.slice(7))}\n` : s) })
+  // Ids are validated once, here, for every command, before any command connects anywhere.
+  .hook('preAction', (_program, action) => checkCommandIds(action));
 
 registerCompile(program);
 registerQuantize(program);
@@ -45,8 +49,18 @@ registerBudget(program);
 registerRetry(program);
 registerLineage(program);
 
+// The loop drained while the command still awaited (a promise nothing will settle): Node would exit
+// 13 in silence. Say so, and exit 1 like any other internal failure.
+let settled = false;
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('evoquant: internal error: the command stopped before finishing (set EVOQUANT_DEBUG=1 and report it)\n');
+  process.exit(1);
+});
+
 try {
   await program.parseAsync(process.argv);
+  settled = true;
 } catch (err) {
   if (err instanceof CommanderError) {
     // Help and version exit 0; any usage error (unknown option, missing argument) exits 2.

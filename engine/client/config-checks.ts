@@ -1,12 +1,17 @@
 // Semantic checks of an evolution config, run before anything is started: what zod cannot know
-// (the model, the hardware and the recipes exist; the proxy is on disk; some worker can serve the
-// pool). A config that passes here does not fail in its first activity for a typo.
+// (the model, the hardware and the recipes exist and compile on the target; the proxy is a model
+// directory on disk; some worker can serve the pool). A config that passes here does not fail in
+// its first activity for a typo.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { getHardwareProfile, hardwareProfileIds } from '../../science/hardware/profiles.js';
+import { readModelDirectory } from '../../science/model/load.js';
 import { loadModelConfig } from '../../science/model-configs/load.js';
+import { compileTarget } from '../../science/physics/compile.js';
 import { builtinRecipe, builtinRecipeNames } from '../../science/recipes/builtin.js';
+import { echo } from '../../schema/echo.js';
 import type { EvolutionConfig } from '../../schema/evolution-config.js';
+import type { Recipe } from '../../schema/recipe.js';
 import { repoRoot } from '../stack/paths.js';
 import { InvalidConfigError } from './errors.js';
 
@@ -21,6 +26,33 @@ export function resolveProxyDir(proxy: string, root: string = repoRoot): string 
 }
 
 const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+
+/**
+ * Where the proxy may be. Workers resolve a relative path from *their* repository root (a remote
+ * GPU worker has its own checkout), so a relative path must stay inside the repository: `..` that
+ * climbs out would name a different place on every machine. A model kept elsewhere is given by an
+ * absolute path, which is allowed anywhere, provided the directory holds a proxy model that loads.
+ */
+export function checkProxyDir(proxy: string, root: string = repoRoot): string {
+  if (proxy.includes('\0')) throw new InvalidConfigError('config.proxy: the path holds a NUL character');
+  const dir = resolveProxyDir(proxy, root);
+  if (!path.isAbsolute(proxy)) {
+    const inside = path.relative(root, dir);
+    if (inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) {
+      throw new InvalidConfigError(
+        `config.proxy: "${echo(proxy)}" climbs out of the repository; a relative proxy path is taken from the repository root (where workers look), so give an absolute path for a model kept elsewhere`,
+      );
+    }
+  }
+  if (!existsSync(dir)) throw new InvalidConfigError(`config.proxy: ${echo(dir)} does not exist (train it: npm run model:train)`);
+  if (!statSync(dir).isDirectory()) throw new InvalidConfigError(`config.proxy: ${echo(dir)} is not a directory`);
+  try {
+    readModelDirectory(dir);
+  } catch (err) {
+    throw new InvalidConfigError(`config.proxy: ${echo(dir)} is not a proxy model directory (${echo(firstLine(err).replace(/^model: /, ''), 160)})`);
+  }
+  return dir;
+}
 
 /** Throws InvalidConfigError naming the first field that cannot work. */
 export function checkEvolutionConfig(config: EvolutionConfig, options: { root?: string } = {}): void {
@@ -39,18 +71,29 @@ export function checkEvolutionConfig(config: EvolutionConfig, options: { root?: 
   if (tp > target.gpus || target.gpus % tp !== 0) {
     throw new InvalidConfigError(`config.target.tensorParallel: ${tp} must divide gpus ${target.gpus} (gpus = tensorParallel × pipeline stages)`);
   }
+  // Every seed recipe, builtin or inline, gets what `evoquant compile` gives it on this target: a
+  // recipe compile refuses (an override that makes an impossible spec) must not start an evolution.
+  const compiled = new Set<Recipe>();
   config.seedRecipes.forEach((entry, i) => {
-    if (typeof entry === 'string' && builtinRecipe(entry) === undefined) {
-      throw new InvalidConfigError(`config.seedRecipes[${i}]: unknown builtin recipe "${entry}" (known: ${builtinRecipeNames().join(', ')})`);
+    const recipe = typeof entry === 'string' ? builtinRecipe(entry) : entry;
+    if (recipe === undefined) {
+      throw new InvalidConfigError(`config.seedRecipes[${i}]: unknown builtin recipe "${echo(entry)}" (known: ${builtinRecipeNames().join(', ')})`);
     }
+    if (compiled.has(recipe)) return;
+    try {
+      compileTarget({ model: target.model, hardware: target.hardware, gpus: target.gpus, tensorParallel: tp, contextLength: target.context, batch: target.batch }, recipe);
+    } catch (err) {
+      // Only InvalidRecipe is the recipe's fault; anything else is the target's (or a bug: exit 1).
+      if (!(err instanceof Error) || err.name !== 'InvalidRecipe') throw err;
+      throw new InvalidConfigError(`config.seedRecipes[${i}]: compile refuses it on the target: ${firstLine(err)}`);
+    }
+    compiled.add(recipe);
   });
   // Quantize/evaluate wait on gpu-<pool> until a worker comes; none ever will for a class without a profile.
   const pool = config.pool ?? target.hardware;
   if (!knownPools().includes(pool)) {
     const field = config.pool === undefined ? 'config.target.hardware (the default pool)' : 'config.pool';
-    throw new InvalidConfigError(`${field}: no worker serves pool "${pool}" (known: ${knownPools().join(', ')})`);
+    throw new InvalidConfigError(`${field}: no worker serves pool "${echo(pool)}" (known: ${knownPools().join(', ')})`);
   }
-  const proxyDir = resolveProxyDir(config.proxy, options.root);
-  if (!existsSync(proxyDir)) throw new InvalidConfigError(`config.proxy: ${proxyDir} does not exist (train it: npm run model:train)`);
-  if (!statSync(proxyDir).isDirectory()) throw new InvalidConfigError(`config.proxy: ${proxyDir} is not a directory`);
+  checkProxyDir(config.proxy, options.root);
 }

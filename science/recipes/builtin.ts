@@ -87,7 +87,8 @@ const ALIASES: Record<string, string> = {
 };
 
 export function builtinRecipe(name: string): Recipe | undefined {
-  return BUILTIN_RECIPES.get(ALIASES[name] ?? name);
+  // Own properties only: `constructor` or `__proto__` must not resolve through the prototype.
+  return BUILTIN_RECIPES.get(Object.hasOwn(ALIASES, name) ? ALIASES[name]! : name);
 }
 
 export function builtinRecipeNames(): string[] {

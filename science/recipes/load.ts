@@ -1,23 +1,21 @@
 // Resolves a recipe argument: `builtin:NAME` or a path to a JSON / YAML recipe file.
-import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { echo } from '../../schema/echo.js';
 import { InvalidRecipeError, parseRecipe, type Recipe } from '../../schema/recipe.js';
+import { readStructuredFile } from '../input/structured-file.js';
 import { builtinRecipe, builtinRecipeNames } from './builtin.js';
 
 export function loadRecipe(arg: string): Recipe {
   if (arg.startsWith('builtin:')) {
     const name = arg.slice('builtin:'.length);
     const recipe = builtinRecipe(name);
-    if (!recipe) throw new InvalidRecipeError(`recipe: unknown builtin "${name}" (known: ${builtinRecipeNames().join(', ')})`);
+    if (!recipe) throw new InvalidRecipeError(`recipe: unknown builtin "${echo(name)}" (known: ${builtinRecipeNames().join(', ')})`);
     return recipe;
   }
-  if (!existsSync(arg)) throw new InvalidRecipeError(`recipe: file ${arg} does not exist (use builtin:NAME for a builtin recipe)`);
-  const text = readFileSync(arg, 'utf8');
-  let data: unknown;
-  try {
-    data = /\.ya?ml$/i.test(arg) ? parseYaml(text) : JSON.parse(text);
-  } catch (err) {
-    throw new InvalidRecipeError(`recipe: ${arg} is not valid ${/\.ya?ml$/i.test(arg) ? 'YAML' : 'JSON'} (${(err as Error).message.split('\n')[0]})`);
-  }
+  const data = readStructuredFile(arg, {
+    label: 'recipe',
+    format: /\.ya?ml$/i.test(arg) ? 'yaml' : 'json',
+    fail: (message) =>
+      new InvalidRecipeError(message.endsWith(' does not exist') ? `recipe: file ${message.slice('recipe: '.length)} (use builtin:NAME for a builtin recipe)` : message),
+  });
   return parseRecipe(data);
 }

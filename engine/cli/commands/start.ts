@@ -1,7 +1,6 @@
 // evoquant start --config <file>: validate an evolution config (schema, then semantics) and start
 // its workflow. Nothing is started unless every check passes.
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
 import { emit } from '../output.js';
 
 interface StartFlags {
@@ -10,17 +9,15 @@ interface StartFlags {
   json?: boolean;
 }
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
 export function registerStart(program: Command): void {
   program
     .command('start')
     .description('start an evolution from a YAML/JSON config; prints its id')
     .requiredOption('--config <file>', 'evolution config (.yaml, .yml or .json)')
+    // Checked with every other id in args.ts (checkCommandIds).
     .option('--id <id>', 'workflow id to use instead of <name>-<random>')
     .option('--json', 'print JSON')
     .action(async (flags: StartFlags) => {
-      if (flags.id !== undefined && !ID.test(flags.id)) throw new UsageError(`--id: "${flags.id}" may hold letters, digits, ".", "_" and "-"`);
       const { loadEvolutionConfigFile } = await import('../../client/config-file.js');
       const { checkEvolutionConfig } = await import('../../client/config-checks.js');
       const config = loadEvolutionConfigFile(flags.config);
