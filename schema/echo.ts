@@ -27,3 +27,19 @@ export function truncateMiddle(text: string, max: number = ECHO_MAX): string {
 export function echo(value: unknown, max: number = ECHO_MAX): string {
   return truncateMiddle(stripControl(String(value)), max);
 }
+
+/** Longest unbroken run of characters a message keeps whole (a deep path fits; a pasted blob does not). */
+const WORD_MAX = 160;
+const LINE_MAX = 600;
+const LONG_WORD = new RegExp(`\\S{${WORD_MAX + 1},}`, 'g');
+
+/**
+ * A whole message made printable as one line: its first line, control characters stripped, any run
+ * of more than WORD_MAX non-blank characters cut in the middle, the whole at most LINE_MAX. For
+ * messages that carry input of their own (a library's error about a user value).
+ */
+export function echoLine(message: string): string {
+  const first = message.split(/\r?\n/, 1)[0] ?? '';
+  const clean = stripControl(first).replace(LONG_WORD, (word) => truncateMiddle(word, WORD_MAX));
+  return truncateMiddle(clean, LINE_MAX).trimEnd();
+}

@@ -9,7 +9,7 @@ import { readModelDirectory } from '../../science/model/load.js';
 import { loadModelConfig } from '../../science/model-configs/load.js';
 import { compileTarget } from '../../science/physics/compile.js';
 import { builtinRecipe, builtinRecipeNames } from '../../science/recipes/builtin.js';
-import { echo } from '../../schema/echo.js';
+import { echo, echoLine } from '../../schema/echo.js';
 import type { EvolutionConfig } from '../../schema/evolution-config.js';
 import type { Recipe } from '../../schema/recipe.js';
 import { repoRoot } from '../stack/paths.js';
@@ -25,7 +25,8 @@ export function resolveProxyDir(proxy: string, root: string = repoRoot): string 
   return path.isAbsolute(proxy) ? proxy : path.join(root, proxy);
 }
 
-const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+/** A library's message about a user value, made printable (it may echo that value raw). */
+const firstLine = (err: unknown): string => echoLine(err instanceof Error ? err.message : String(err));
 
 /**
  * Where the proxy may be. Workers resolve a relative path from *their* repository root (a remote
