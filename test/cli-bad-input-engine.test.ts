@@ -191,6 +191,9 @@ test.serial('echoed input is stripped of control characters and cut short', asyn
     { name: '100 KB seed name', args: ['start', '--config', config('seed-huge.json', { seedRecipes: [HUGE.slice(0, 120)] })], expect: /^evoquant: config\.seedRecipes\[0\]: unknown builtin recipe "a+…a+"/ },
     { name: 'ESC in a model name', args: ['start', '--config', config('model-esc.json', { target: { model: '\u001b]0;pwned\u0007qwen', hardware: 'a100-80gb', gpus: 2 } })], expect: /^evoquant: config\.target\.model: / },
     { name: '100 KB recipe path', args: compile(`/tmp/${HUGE}.json`), expect: /^evoquant: recipe: / },
+    // commander's own messages quote the argument too.
+    { name: '100 KB unknown option', args: ['status', 'evo-1', `--${HUGE}`], expect: /^evoquant: unknown option '--a+…a+'/ },
+    { name: 'ANSI in an unknown command', args: ['st\u001b[31matus'], expect: /^evoquant: unknown command 'status'/ },
   ]);
   for (const r of rs) t.true(r.stderr.length < 500, `short: ${r.stderr.length} characters`);
   t.false(rs[5]!.stderr.includes('pwned'), 'the OSC title sequence is dropped whole');
