@@ -1,9 +1,15 @@
-// Resolution order of the Temporal CLI, exercised with a fake environment (no build, no server).
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+// Resolution order of the Temporal CLI, exercised with a fake environment (no build, no server),
+// and the rule that only `npm test`'s first step may build it, never a test.
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import test from 'ava';
-import { findOnPath, resolveTemporalCli } from '../engine/stack/temporal-cli.js';
+import { z } from 'zod';
+import { repoRoot } from '../engine/stack/paths.js';
+import { ENSURE_SCRIPT, findOnPath, installedTemporalCli, resolveTemporalCli } from '../engine/stack/temporal-cli.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
+import { testTemporalCli } from './helpers/temporal.js';
 
 function fakeExecutable(dir: string, name: string): string {
   mkdirSync(dir, { recursive: true });
@@ -58,8 +64,55 @@ test('without go or a build, the marker asks for a download', async (t) => {
   const cli = await resolveTemporalCli({
     env: { PATH: path.join(root, 'empty') },
     cachePath: path.join(root, 'nowhere', 'temporal'),
+    downloadDir: path.join(root, 'nowhere'),
     build: false,
     log: quiet,
   });
   t.deepEqual(cli, { kind: 'download' });
+});
+
+test('an earlier download is found before any build', async (t) => {
+  const downloaded = fakeExecutable(path.join(root, 'download'), 'temporal-sdk-1.2.3');
+  const goDir = path.join(root, 'go-bin1');
+  const goRan = fakeGo(goDir);
+  const options = { env: { PATH: goDir }, cachePath: path.join(root, 'nowhere', 'temporal'), downloadDir: path.join(root, 'download') };
+  t.deepEqual(await resolveTemporalCli({ ...options, log: quiet }), { kind: 'path', path: downloaded, source: 'download' });
+  t.is(installedTemporalCli(options), downloaded);
+  t.false(existsSync(goRan));
+});
+
+/** A `go` that only records that it ran. */
+function fakeGo(dir: string): string {
+  const marker = path.join(dir, 'go-ran');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'go'), `#!/bin/sh\ntouch '${marker}'\nexit 1\n`);
+  chmodSync(path.join(dir, 'go'), 0o755);
+  return marker;
+}
+
+test('the test helper never builds: with no CLI it says to run the ensure script, and go is not run', (t) => {
+  const goDir = path.join(root, 'go-bin2');
+  const goRan = fakeGo(goDir);
+  const options = { env: { PATH: goDir }, cachePath: path.join(root, 'nowhere', 'temporal'), downloadDir: path.join(root, 'nowhere') };
+  t.is(installedTemporalCli(options), undefined);
+  const err = t.throws(() => testTemporalCli(options));
+  t.true(err?.message.includes(ENSURE_SCRIPT), err?.message);
+  t.false(existsSync(goRan), 'no go install from a test');
+});
+
+test('npm test ensures the CLI once, before ava starts', (t) => {
+  const { scripts } = z.object({ scripts: z.record(z.string(), z.string()) }).parse(JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')));
+  const steps = (scripts.test ?? '').split('&&').map((s) => s.trim());
+  const ensure = steps.indexOf(ENSURE_SCRIPT);
+  t.true(ensure >= 0, `npm test runs ${ENSURE_SCRIPT}`);
+  t.true(ensure < steps.findIndex((s) => s === 'ava' || s.startsWith('ava ')), 'before ava');
+  t.regex(readFileSync(path.join(repoRoot, '.ci', 'run'), 'utf8'), /^npm test$/m, '.ci/run goes through npm test');
+});
+
+test('the ensure script reports the CLI it found and builds nothing when one exists', async (t) => {
+  const cli = fakeExecutable(path.join(root, 'ensure'), 'temporal');
+  const [command, ...args] = ENSURE_SCRIPT.split(' ');
+  t.is(command, 'node');
+  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: repoRoot, env: { ...process.env, TEMPORAL_CLI: cli } });
+  t.is(stdout.trim(), `temporal CLI: ${cli} (env)`);
 });

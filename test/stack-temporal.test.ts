@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { isAlive } from '../engine/stack/processes.js';
 import { readTemporalState, startTemporalServer, stopTemporalServer } from '../engine/stack/temporal-server.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
-import { useTemporal } from './helpers/temporal.js';
+import { testTemporalCli, useTemporal } from './helpers/temporal.js';
 
 const temporal = useTemporal(test);
 
@@ -48,12 +48,13 @@ test.serial('a detached server is adopted by a second start and stopped through 
     stateDir: dir,
     mode: 'detached',
     ui: false,
+    cli: testTemporalCli(),
     dynamicConfig: { 'frontend.enableUpdateWorkflowExecution': true },
   });
   t.teardown(() => first.stop().then(() => undefined));
   t.true(first.state.extraArgs.includes('frontend.enableUpdateWorkflowExecution=true'));
 
-  const second = await startTemporalServer({ stateDir: dir, ui: false });
+  const second = await startTemporalServer({ stateDir: dir, ui: false, cli: testTemporalCli() });
   t.is(second.pid, first.pid, 'adopted, not started twice');
 
   const connection = await Connection.connect({ address: second.address });

@@ -3,17 +3,19 @@ import test from 'ava';
 import { sql } from 'kysely';
 import { createDb } from '../engine/db/connection.js';
 import { startStack, stackStatus, stopStack } from '../engine/stack/stack.js';
-import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
+import { removeTestStateDir } from './helpers/postgres.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { testTemporalCli } from './helpers/temporal.js';
 
 const external = ['DATABASE_URL', 'TEMPORAL_ADDRESS'].some((k) => (process.env[k] ?? '') !== '');
 
 (external ? test.skip : test)('up migrates the database; status finds both services; down stops them', async (t) => {
   const dir = makeTempDir('stack');
   const env = { ...process.env, EVOQUANT_HOME: dir };
-  const stack = await startStack({ env, postgres: { durable: false }, temporal: { ui: false } });
+  const stack = await startStack({ env, postgres: { durable: false }, temporal: { ui: false, cli: testTemporalCli() } });
   t.teardown(async () => {
     await stack.stop();
-    removeTempDir(dir);
+    removeTestStateDir(dir);
   });
 
   const status = stackStatus(dir);

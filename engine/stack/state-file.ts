@@ -31,8 +31,19 @@ export const PostgresState = z.object({
 });
 export type PostgresState = z.infer<typeof PostgresState>;
 
+/**
+ * Where the Postgres files of a state dir live when the postgres OS user cannot reach the state dir
+ * (root with a checkout in /root or a mktemp dir). Durable: kept by `down`, read by every `up`.
+ */
+export const PostgresLocation = z.object({
+  rootDir: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path'),
+  createdAt: z.string(),
+});
+export type PostgresLocation = z.infer<typeof PostgresLocation>;
+
 export const temporalStateFile = (dir: string): string => path.join(dir, 'temporal.json');
 export const postgresStateFile = (dir: string): string => path.join(dir, 'postgres.json');
+export const postgresLocationFile = (dir: string): string => path.join(dir, 'postgres-location.json');
 
 /** Parsed state, or undefined when the file is missing or unreadable (a stale or foreign file is not an error). */
 export function readState<T>(file: string, schema: z.ZodType<T>): T | undefined {

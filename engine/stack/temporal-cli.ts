@@ -1,6 +1,6 @@
 // Finds (or builds) the `temporal` CLI whose `server start-dev` is our local Temporal.
-// Order: $TEMPORAL_CLI, PATH, the project cache, a `go install` into the cache, and finally a
-// marker telling the caller to let @temporalio/testing download it (needs internet).
+// Order: $TEMPORAL_CLI, PATH, the project cache, an earlier download, a `go install` into the
+// cache, and finally a marker telling the caller to let @temporalio/testing download it (needs internet).
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,8 +12,12 @@ import { isAlive } from './processes.js';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 export const cachedCliPath: string = path.join(toolsDir, 'bin', 'temporal');
+/** Where temporalCliPath lets @temporalio/testing download its CLI when nothing else exists. */
+export const downloadDir: string = path.join(toolsDir, 'download');
+/** Makes sure a CLI exists (building or downloading it, with progress); `npm test` runs it before ava. */
+export const ENSURE_SCRIPT = 'node --import tsx scripts/ensure-temporal-cli.ts';
 
-export type TemporalCliSource = 'env' | 'path' | 'cache' | 'go-install';
+export type TemporalCliSource = 'env' | 'path' | 'cache' | 'download' | 'go-install';
 export type TemporalCli =
   | { kind: 'path'; path: string; source: TemporalCliSource }
   /** Nothing local: the caller should let @temporalio/testing download a CLI. */
@@ -25,6 +29,8 @@ export interface ResolveOptions {
   build?: boolean;
   /** Where the binary is cached (default `.tools/bin/temporal`). */
   cachePath?: string;
+  /** Where an earlier download lies (default `.tools/download`). */
+  downloadDir?: string;
   log?: (line: string) => void;
 }
 
@@ -51,6 +57,27 @@ export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): 
   return undefined;
 }
 
+export interface InstalledOptions {
+  env?: NodeJS.ProcessEnv;
+  cachePath?: string;
+  downloadDir?: string;
+}
+
+/**
+ * The CLI already on this machine ($TEMPORAL_CLI, PATH, the cache, an earlier download), or
+ * undefined. Never builds nor downloads: for callers that must not wait minutes (tests).
+ */
+export function installedTemporalCli(options: InstalledOptions = {}): string | undefined {
+  const env = options.env ?? process.env;
+  const fromEnv = env.TEMPORAL_CLI;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!isExecutable(fromEnv)) throw new Error(`TEMPORAL_CLI=${fromEnv} is not an executable file`);
+    return path.resolve(fromEnv);
+  }
+  const cachePath = options.cachePath ?? cachedCliPath;
+  return findOnPath('temporal', env) ?? (isExecutable(cachePath) ? cachePath : downloadedCli(options.downloadDir ?? downloadDir));
+}
+
 export async function resolveTemporalCli(options: ResolveOptions = {}): Promise<TemporalCli> {
   const env = options.env ?? process.env;
   const cachePath = options.cachePath ?? cachedCliPath;
@@ -68,6 +95,8 @@ export async function resolveTemporalCli(options: ResolveOptions = {}): Promise<
   // A build started by another process may be finishing: wait for it rather than racing it.
   await waitForOtherBuild(cachePath, log);
   if (isExecutable(cachePath)) return { kind: 'path', path: cachePath, source: 'cache' };
+  const downloaded = downloadedCli(options.downloadDir ?? downloadDir);
+  if (downloaded !== undefined) return { kind: 'path', path: downloaded, source: 'download' };
 
   const go = findOnPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if ((options.build ?? true) && go !== undefined) {
@@ -170,18 +199,29 @@ export async function buildTemporalCli(options: BuildOptions): Promise<string> {
  * fetch its pinned CLI into `.tools/download` (one short-lived server start), then returns that
  * binary so the rest of the stack can manage it like any other. Needs internet for that case only.
  */
-export async function temporalCliPath(cli: TemporalCli, downloadDir: string = path.join(toolsDir, 'download')): Promise<string> {
+export async function temporalCliPath(cli: TemporalCli, dir: string = downloadDir): Promise<string> {
   if (cli.kind === 'path') return cli.path;
-  mkdirSync(downloadDir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'cached-download', downloadDir }, ui: false },
+    server: { executable: { type: 'cached-download', downloadDir: dir }, ui: false },
   });
   await env.teardown();
-  const found = readdirSync(downloadDir)
-    .map((name) => path.join(downloadDir, name))
+  const found = downloadedCli(dir);
+  if (found === undefined) throw new Error(`@temporalio/testing downloaded nothing usable into ${dir}`);
+  return found;
+}
+
+/** The newest CLI binary that @temporalio/testing left in `dir`. */
+function downloadedCli(dir: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  return names
+    .map((name) => path.join(dir, name))
     .filter((file) => path.basename(file).startsWith('temporal') && isExecutable(file))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (found === undefined) throw new Error(`@temporalio/testing downloaded nothing usable into ${downloadDir}`);
-  return found;
 }

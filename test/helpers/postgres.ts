@@ -7,6 +7,7 @@ import { createDb } from '../../engine/db/connection.js';
 import { migrateToLatest } from '../../engine/db/migrate.js';
 import type { Database } from '../../schema/db.js';
 import { startPostgres, type PostgresService } from '../../engine/stack/postgres.js';
+import { removeRelocatedPostgres } from '../../engine/stack/postgres-placement.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 export interface FreshDatabase {
@@ -32,7 +33,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     // Not durable: fsync off makes initdb-and-start a lot cheaper; clean restarts keep data anyway.
     service = await startPostgres({ stateDir, durable: false, database: 'evoquant_test' });
   } catch (err) {
-    if (stateDir !== undefined) removeTempDir(stateDir);
+    if (stateDir !== undefined) removeTestStateDir(stateDir);
     throw err;
   }
   const created: FreshDatabase[] = [];
@@ -54,9 +55,18 @@ export async function startTestPostgres(): Promise<TestPostgres> {
         for (const { name } of created) await service.dropDatabase(name).catch(() => undefined);
       }
       await service.stop();
-      if (stateDir !== undefined) removeTempDir(stateDir);
+      if (stateDir !== undefined) removeTestStateDir(stateDir);
     },
   };
+}
+
+/**
+ * Removes a throwaway state dir, and the data dir evoquant moved out of it (as root, when the
+ * postgres user cannot reach the temp dir, e.g. TMPDIR under a 0700 parent).
+ */
+export function removeTestStateDir(stateDir: string): void {
+  removeRelocatedPostgres(stateDir);
+  removeTempDir(stateDir);
 }
 
 /**

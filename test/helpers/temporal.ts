@@ -1,6 +1,7 @@
 // One Temporal dev server per test file, headless, on a SQLite file in a temp dir.
 import type { TestFn } from 'ava';
 import { Client, Connection } from '@temporalio/client';
+import { ENSURE_SCRIPT, installedTemporalCli, type InstalledOptions } from '../../engine/stack/temporal-cli.js';
 import { startTemporalServer, type TemporalServer, type TemporalServerOptions } from '../../engine/stack/temporal-server.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
@@ -19,11 +20,23 @@ export interface TestTemporal {
 
 export type TestTemporalOptions = Pick<TemporalServerOptions, 'dynamicConfig' | 'extraArgs' | 'ui' | 'logLevel'>;
 
+/**
+ * The Temporal CLI for tests: found, never built (a `go install` in a before hook outlives ava's
+ * timeout). `npm test` makes sure it exists before ava starts.
+ */
+export function testTemporalCli(options: InstalledOptions = {}): string {
+  const cli = installedTemporalCli(options);
+  if (cli === undefined) {
+    throw new Error(`no Temporal CLI ($TEMPORAL_CLI, PATH, .tools/bin/temporal): run \`${ENSURE_SCRIPT}\` once (npm test does)`);
+  }
+  return cli;
+}
+
 export async function startTestTemporal(options: TestTemporalOptions = {}): Promise<TestTemporal> {
   const stateDir = makeTempDir('temporal');
   let server: TemporalServer;
   try {
-    server = await startTemporalServer({ ui: false, ...options, stateDir, reuse: false });
+    server = await startTemporalServer({ ui: false, ...options, stateDir, reuse: false, cli: testTemporalCli() });
   } catch (err) {
     removeTempDir(stateDir);
     throw err;

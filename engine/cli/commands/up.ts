@@ -8,9 +8,11 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('start the embedded stack (Postgres + Temporal with Web UI) in the background and migrate it; DATABASE_URL / TEMPORAL_ADDRESS select external services')
     .option('--json', 'print JSON')
-    .action(async (flags: { json?: boolean }) => {
+    .option('--show-secrets', 'print the Postgres URL with its password (masked otherwise)')
+    .action(async (flags: { json?: boolean; showSecrets?: boolean }) => {
       const { startStack } = await import('../../stack/stack.js');
       const { stateDir } = await import('../../stack/paths.js');
+      const { maskPassword } = await import('../../stack/redact.js');
       const stack = await startStack({ mode: 'detached' });
       const uiPort = stack.temporal?.state.uiPort ?? null;
       const result = {
@@ -23,14 +25,18 @@ export function registerUp(program: Command): void {
           dbFile: stack.temporal?.state.dbFile ?? null,
         },
         webUi: uiPort === null ? null : `http://127.0.0.1:${uiPort}`,
-        postgres: { url: stack.databaseUrl, external: stack.postgres.external },
+        postgres: {
+          url: flags.showSecrets === true ? stack.databaseUrl : maskPassword(stack.databaseUrl),
+          external: stack.postgres.external,
+          dataDir: stack.postgres.dataDir ?? null,
+        },
       };
       emit(flags, result, () =>
         [
           `evoquant stack is up (state in ${result.stateDir})`,
           `  Temporal:  ${result.temporal.address} (namespace ${result.temporal.namespace})${result.temporal.external ? ' — external, from TEMPORAL_ADDRESS' : ''}`,
           ...(result.webUi ? [`  Web UI:    ${result.webUi}`] : []),
-          `  Postgres:  ${result.postgres.url}${result.postgres.external ? ' — external, from DATABASE_URL' : ''}`,
+          `  Postgres:  ${result.postgres.url}${result.postgres.external ? ' — external, from DATABASE_URL' : ''}${result.postgres.url.includes(':***@') ? ' (--show-secrets prints the password)' : ''}`,
           'next: evoquant worker control & evoquant worker gpu --device-class cpu & evoquant start --config <file>',
         ].join('\n'),
       );
