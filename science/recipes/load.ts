@@ -1,5 +1,5 @@
 // Resolves a recipe argument: `builtin:NAME` or a path to a JSON / YAML recipe file.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { InvalidRecipeError, parseRecipe, type Recipe } from '../../schema/recipe.js';
 import { builtinRecipe, builtinRecipeNames } from './builtin.js';
@@ -12,6 +12,7 @@ export function loadRecipe(arg: string): Recipe {
     return recipe;
   }
   if (!existsSync(arg)) throw new InvalidRecipeError(`recipe: file ${arg} does not exist (use builtin:NAME for a builtin recipe)`);
+  if (!statSync(arg).isFile()) throw new InvalidRecipeError(`recipe: ${arg} is ${statSync(arg).isDirectory() ? 'a directory' : 'not a regular file'}, not a recipe file`);
   const text = readFileSync(arg, 'utf8');
   let data: unknown;
   try {
