@@ -42,7 +42,7 @@ export function loadModelConfigFile(path: string, name?: string): ModelArchitect
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     if (err instanceof ForbiddenKeyError) throw new InvalidModelConfigError(displayPath(label), '__proto__', reason);
-    throw new InvalidModelConfigError(displayPath(label), '(file)', `${displayPath(file)} is not valid JSON (${displayPath(reason)})`);
+    throw new InvalidModelConfigError(displayPath(label), '(file)', `cannot read ${displayPath(file)}: ${displayPath(reason)}`);
   }
   return normaliseModelConfig(raw, displayPath(label));
 }

@@ -134,7 +134,7 @@ export function checkOutputTarget(out: string, options: OutputTargetOptions = {}
   }
   if (entries.length === 0) return { path: abs, existing: 'empty' };
   if (!entries.includes(MARKER_FILE) || !readMarker(abs)) {
-    fail(`${shown} is not empty and was not written by evoquant (no ${MARKER_FILE}); evoquant replaces only its own output directories`);
+    fail(`${shown} already exists and was not written by evoquant (no ${MARKER_FILE}); evoquant replaces only its own output directories, even with --force`);
   }
   if (!options.force) fail(`${shown} already exists (pass --force to replace it)`);
   return { path: abs, existing: 'evoquant-output' };
