@@ -2,11 +2,12 @@
 // with one line, prints no stack, writes nothing, deletes nothing, and returns quickly.
 import test, { type ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { modelDirWith, modelDirWithConfig, modelDirWithWeights, PROXY_CONFIG, rawSafetensors } from './helpers/bad-models.js';
 import { spawnAll, spawnCli, type SpawnedCli } from './helpers/cli-spawn.js';
+import { refusalProblem, tree } from './helpers/refusal.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 
 const work = mkdtempSync(join(tmpdir(), 'cli-bad-core-'));
@@ -15,26 +16,9 @@ mkdirSync(cwd);
 writeFileSync(join(cwd, 'precious'), 'user data');
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
-/** Every file below dir with its size, to prove nothing was written or removed. */
-function tree(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .map((p) => {
-      const st = statSync(join(dir, p), { throwIfNoEntry: false });
-      return `${p}:${st?.isDirectory() ? 'dir' : (st?.size ?? 'link')}`;
-    })
-    .sort();
-}
-
 function assertRefused(t: ExecutionContext, name: string, r: SpawnedCli, message: RegExp, maxMs = 15_000): void {
-  t.false(r.timedOut, `${name}: timed out`);
-  t.is(r.status, 2, `${name}: ${r.stderr}`);
-  t.is(r.stdout, '', name);
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  t.is(lines.length, 1, `${name}: ${r.stderr}`);
-  t.regex(lines[0] ?? '', /^evoquant: /, name);
-  t.notRegex(r.stderr, /\n\s+at /, `${name}: no stack trace`);
+  t.is(refusalProblem(r, maxMs), null, name);
   t.regex(r.stderr, message, name);
-  t.true(r.ms < maxMs, `${name}: took ${r.ms} ms`);
 }
 
 type Case = [name: string, args: string[], message: RegExp];
