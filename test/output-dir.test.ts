@@ -123,3 +123,13 @@ test('isWithin compares whole path components', (t) => {
   t.false(isWithin('/a', '/a/b'));
   t.true(isWithin('/a/..b', '/a'));
 });
+
+test('artifact paths stay inside the artifacts directory whatever the ids', async (t) => {
+  const { pathComponent } = await import('../science/executor/reference-executor.js');
+  t.is(pathComponent('evo-1.a_b'), 'evo-1.a_b');
+  for (const id of ['..', '.', '', '../x', 'a/b', '.hidden', 'x'.repeat(200), 'a\nb']) {
+    const c = pathComponent(id);
+    t.regex(c, /^_[0-9a-f]{32}$/, id);
+    t.is(pathComponent(id), c, 'stable, so a retry finds the same artifact');
+  }
+});
