@@ -119,6 +119,9 @@ test.serial('numbers beyond their split, non-decimal numbers, prototype names an
     ['eval --model constructor', ['eval', '--model', 'constructor'], /--model: constructor does not exist/],
     ['compile --recipe a directory', c().map((a) => (a === 'builtin:bf16' ? work : a)), /is a directory, not a recipe file/],
     ['quantize --recipe a directory', ['quantize', '--model', PROXY_DIR, '--recipe', work, '--out', join(work, 'never')], /is a directory, not a recipe file/],
+    ['compile --model /proc/self/mem', ['compile', '--model', '/proc/self/mem', '--hardware', 'a100-80gb', '--gpus', '1', '--recipe', 'builtin:bf16'], /\/proc\/self\/mem cannot be read \(EIO\)/],
+    ['compile --model /dev/zero', ['compile', '--model', '/dev/zero', '--hardware', 'a100-80gb', '--gpus', '1', '--recipe', 'builtin:bf16'], /\/dev\/zero is not a regular file/],
+    ['compile --recipe /proc/self/mem', c().map((a) => (a === 'builtin:bf16' ? '/proc/self/mem' : a)), /recipe: \/proc\/self\/mem cannot be read/],
     ['compile --model a directory without config', ['compile', '--model', work, '--hardware', 'a100-80gb', '--gpus', '1', '--recipe', 'builtin:bf16'], /config\.json does not exist/],
   ]);
   t.false(readdirSync(work).includes('never'));

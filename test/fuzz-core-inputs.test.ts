@@ -115,7 +115,7 @@ const dangerousOut = fc.oneof(
   fc.integer({ min: 256, max: 2000 }).map((n) => 'x'.repeat(n)),
 );
 const dangerousInput = fc.oneof(
-  fc.constantFrom('', '/', '/proc', '/proc/self', '/dev/null', '/dev/zero', 'precious', 'precious/x', cwd, work, 'constructor', '__proto__', 'toString', '..'),
+  fc.constantFrom('', '/', '/proc', '/proc/self', '/proc/self/mem', '/proc/self/status', '/proc/kcore', '/dev/null', '/dev/zero', 'precious', 'precious/x', cwd, work, 'constructor', '__proto__', 'toString', '..'),
   control,
   fc.integer({ min: 4097, max: 20_000 }).map((n) => 'b'.repeat(n)),
 );

@@ -34,7 +34,13 @@ export function readInputFile(path: string, maxBytes: number): Buffer {
     let total = 0;
     for (;;) {
       const chunk = Buffer.allocUnsafe(Math.min(MiB, maxBytes + 1 - total));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (err) {
+        // /proc/self/mem and friends stat as regular files but refuse to be read.
+        throw new InputFileError(`${displayPath(path)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
       if (n === 0) break;
       chunks.push(chunk.subarray(0, n));
       total += n;

@@ -13,7 +13,12 @@ export function loadRecipe(arg: string): Recipe {
   }
   if (!existsSync(arg)) throw new InvalidRecipeError(`recipe: file ${arg} does not exist (use builtin:NAME for a builtin recipe)`);
   if (!statSync(arg).isFile()) throw new InvalidRecipeError(`recipe: ${arg} is ${statSync(arg).isDirectory() ? 'a directory' : 'not a regular file'}, not a recipe file`);
-  const text = readFileSync(arg, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(arg, 'utf8');
+  } catch (err) {
+    throw new InvalidRecipeError(`recipe: ${arg} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
   let data: unknown;
   try {
     data = /\.ya?ml$/i.test(arg) ? parseYaml(text) : JSON.parse(text);
