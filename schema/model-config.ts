@@ -9,27 +9,49 @@ export type ModelFamily = z.infer<typeof ModelFamily>;
 const posInt = z.number().int().positive();
 const count = z.number().int().min(0);
 
+// Upper bounds far above any released model (largest today: 126 layers, hidden 16384, 128 heads,
+// 384 experts, vocab ≈262k, 10 M context). They keep a hostile or mistyped config.json from
+// reaching the module enumeration, which allocates per layer and per expert.
+export const MODEL_LIMITS = {
+  layers: 1024,
+  hidden: 65_536,
+  heads: 1024,
+  headDim: 4096,
+  vocab: 1 << 22,
+  positions: 1 << 24,
+  intermediate: 1 << 20,
+  experts: 4096,
+  /** Expert matrices in the whole model (layers × experts): ≈5× Kimi K2's 61 × 384. */
+  expertLayers: 1 << 17,
+} as const;
+const bounded = (max: number) => posInt.max(max);
+
 /** The fields of a HF config.json that physics reads; every other field passes through. */
-export const HfModelConfig = z.looseObject({
-  model_type: z.string(),
-  hidden_size: posInt,
-  num_hidden_layers: posInt,
-  num_attention_heads: posInt,
-  num_key_value_heads: posInt.nullish(),
-  head_dim: posInt.nullish(),
-  vocab_size: posInt,
-  tie_word_embeddings: z.boolean().nullish(),
-  max_position_embeddings: posInt.nullish(),
-  attention_bias: z.boolean().nullish(),
-  intermediate_size: posInt.nullish(),
-  moe_intermediate_size: posInt.nullish(),
-  num_experts: count.nullish(),
-  num_local_experts: posInt.nullish(),
-  num_experts_per_tok: posInt.nullish(),
-  shared_expert_intermediate_size: count.nullish(),
-  decoder_sparse_step: posInt.nullish(),
-  mlp_only_layers: z.array(count).nullish(),
-});
+export const HfModelConfig = z
+  .looseObject({
+    model_type: z.string().max(100),
+    hidden_size: bounded(MODEL_LIMITS.hidden),
+    num_hidden_layers: bounded(MODEL_LIMITS.layers),
+    num_attention_heads: bounded(MODEL_LIMITS.heads),
+    num_key_value_heads: bounded(MODEL_LIMITS.heads).nullish(),
+    head_dim: bounded(MODEL_LIMITS.headDim).nullish(),
+    vocab_size: bounded(MODEL_LIMITS.vocab),
+    tie_word_embeddings: z.boolean().nullish(),
+    max_position_embeddings: bounded(MODEL_LIMITS.positions).nullish(),
+    attention_bias: z.boolean().nullish(),
+    intermediate_size: bounded(MODEL_LIMITS.intermediate).nullish(),
+    moe_intermediate_size: bounded(MODEL_LIMITS.intermediate).nullish(),
+    num_experts: count.max(MODEL_LIMITS.experts).nullish(),
+    num_local_experts: bounded(MODEL_LIMITS.experts).nullish(),
+    num_experts_per_tok: bounded(MODEL_LIMITS.experts).nullish(),
+    shared_expert_intermediate_size: count.max(MODEL_LIMITS.intermediate).nullish(),
+    decoder_sparse_step: bounded(MODEL_LIMITS.layers).nullish(),
+    mlp_only_layers: z.array(count.max(MODEL_LIMITS.layers)).max(MODEL_LIMITS.layers).nullish(),
+  })
+  .refine((c) => c.num_hidden_layers * Math.max(c.num_experts ?? 0, c.num_local_experts ?? 0) <= MODEL_LIMITS.expertLayers, {
+    message: `num_hidden_layers × experts exceeds ${MODEL_LIMITS.expertLayers} expert layers, far beyond any real model`,
+    path: ['num_experts'],
+  });
 export type HfModelConfig = z.infer<typeof HfModelConfig>;
 
 export const MoeConfig = z
@@ -90,6 +112,13 @@ export const ModelArchitecture = z
   });
 export type ModelArchitecture = z.infer<typeof ModelArchitecture>;
 
+/** A user's value as an error may echo it: one line, and short. */
+function shown(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return clean.length > 160 ? `${clean.slice(0, 160)}…` : clean;
+}
+
 /** A name that is neither a shipped model nor a readable config.json path. */
 export class UnknownModelError extends Error {
   override readonly name = 'UnknownModel';
@@ -98,7 +127,7 @@ export class UnknownModelError extends Error {
     readonly model: string,
     known: readonly string[],
   ) {
-    super(`model: unknown model "${model}" (known: ${known.join(', ')}; or a path to a HF config.json)`);
+    super(`model: unknown model "${shown(model)}" (known: ${known.join(', ')}; or a path to a HF config.json)`);
   }
 }
 

@@ -6,15 +6,21 @@ import { echo } from '../../schema/echo.js';
 import { CandidateId, EkgNodeId, EvolutionId } from '../../schema/ids.js';
 import { UsageError } from './errors.js';
 
-export function positiveInt(flag: string): (value: string) => number {
+/**
+ * Plain decimal digits only: "1e9", "0x10", " 5" and "5.0" are refused rather than read as numbers
+ * nobody typed. `max` bounds the value where a larger one could only exhaust memory or time.
+ */
+export function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, got "${echo(value)}"`);
+    const n = /^[0-9]{1,16}$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, got "${echo(value)}"`);
+    if (n > max) throw new UsageError(`${flag}: ${n} exceeds the maximum of ${max}`);
     return n;
   };
 }
 
 export function existingDir(flag: string, path: string): string {
+  if (path.trim() === '') throw new UsageError(`${flag}: is empty; name a directory`);
   if (!existsSync(path)) throw new UsageError(`${flag}: ${echo(path)} does not exist`);
   if (!statSync(path).isDirectory()) throw new UsageError(`${flag}: ${echo(path)} is not a directory`);
   return path;

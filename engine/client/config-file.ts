@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { echo } from '../../schema/echo.js';
 import { EvolutionConfig } from '../../schema/evolution-config.js';
 import { describeIssue as describe, fieldPath as pathOf } from '../../schema/issues.js';
-import { readStructuredFile } from '../../science/input/structured-file.js';
+import { readStructuredFile } from '../../science/input-files/structured-file.js';
 import { InvalidConfigError } from './errors.js';
 
 const STYLE = { root: 'config', brackets: true } as const;

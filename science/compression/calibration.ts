@@ -60,6 +60,11 @@ interface MoeCapture {
   top: Int32Array[];
 }
 
+/** The most calibration tokens a corpus gives at this window length: every whole window it holds. */
+export function maxCalibrationTokens(corpusBytes: number, seq: number): number {
+  return Math.floor(corpusBytes / (seq + 1)) * seq;
+}
+
 export async function captureCalibration(model: ProxyModel, corpus: Uint8Array, options: CalibrationOptions = {}): Promise<CalibrationSet> {
   const c = model.config;
   const seq = options.seq ?? c.max_position_embeddings;

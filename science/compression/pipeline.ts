@@ -2,7 +2,7 @@
 // profile when the recipe ranks experts by it, then per-module quantization.
 import { loadBrown } from '../corpus/brown.js';
 import { ProxyModel } from '../model/forward.js';
-import { modelHash } from '../model/load.js';
+import { ModelLoadError, modelHash } from '../model/load.js';
 import type { Recipe } from '../../schema/recipe.js';
 import type { SensitivityProfile } from '../../schema/sensitivity.js';
 import { cachedSensitivity } from '../sensitivity/cache.js';
@@ -10,6 +10,7 @@ import { expertSensitivityScores } from '../sensitivity/measure.js';
 import { captureCalibration, type CalibrationOptions, type CalibrationSet } from './calibration.js';
 import { loadModel } from './quantized-format.js';
 import { quantizeProxy, type QuantizedProxy } from './quantize-model.js';
+import { echo } from '../../schema/echo.js';
 
 export type Stage = 'calibrate' | 'sensitivity' | 'quantize';
 
@@ -27,10 +28,17 @@ export interface PipelineOptions {
   onProgress?(stage: Stage, done: number, total: number): void;
 }
 
+/** Quantizing stored codes again would compound their error: the input must be the original model. */
+export function assertUnquantized(dir: string, weights: ReturnType<typeof loadModel>): void {
+  if (weights.quantization) {
+    throw new ModelLoadError(`model: ${echo(dir)} is already quantized (recipe ${echo(weights.quantization.recipe.name)}); quantize the unquantized model`);
+  }
+}
+
 /** Loads an unquantized model and captures its calibration once, for any number of recipes. */
-export async function prepareModel(dir: string, options: PipelineOptions = {}): Promise<PreparedModel> {
-  const weights = loadModel(dir);
-  if (weights.quantization) throw new Error(`model: ${dir} is already quantized (recipe ${weights.quantization.recipe.name}); quantize an unquantized model`);
+export async function prepareModel(dir: string, options: PipelineOptions & { weights?: ReturnType<typeof loadModel> } = {}): Promise<PreparedModel> {
+  const weights = options.weights ?? loadModel(dir);
+  assertUnquantized(dir, weights);
   const calibration = await captureCalibration(new ProxyModel(weights), loadBrown().train, {
     ...options.calibration,
     onProgress: (d, t) => options.onProgress?.('calibrate', d, t),

@@ -1,17 +1,21 @@
 // On-disk form of a quantized proxy: HF layout (config.json + model.safetensors) holding the packed
 // codes, fp16 scales, zero points, AWQ channel scales and sparse fp16 outliers of every module,
 // described by a quantization_config in config.json.
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ModelLoadError, floatTensors, readModelDirectory } from '../model/load.js';
 import type { ProxyWeights } from '../model/forward.js';
 import { dequantize, type QuantizedLinear } from '../quantization/quantized-linear.js';
 import { fromFloat32 } from '../safetensors/dtypes.js';
 import { writeSafetensors, type StoredTensor } from '../safetensors/format.js';
+import { writeOutputDirectory } from '../output-dir/write.js';
+import { checkProxyConfigFits, checkProxyWeights, linearShapes } from '../model/check-weights.js';
+import { groupCount } from '../quantization/grid.js';
+import { packedLength } from '../quantization/packing.js';
 import { QuantSpec, Recipe } from '../../schema/recipe.js';
 import type { QuantizedProxy } from './quantize-model.js';
+import { echo } from '../../schema/echo.js';
 
 const FORMAT_VERSION = 1;
 
@@ -25,6 +29,7 @@ const QuantizationConfig = z.object({
   modules: z.record(z.string(), StoredModule),
 });
 export type QuantizationConfig = z.infer<typeof QuantizationConfig>;
+type StoredModule = z.infer<typeof StoredModule>;
 
 const base = (tensor: string): string => tensor.replace(/\.weight$/, '');
 
@@ -66,73 +71,99 @@ export function serializeQuantized(qp: QuantizedProxy, baseConfig: Record<string
 }
 
 /**
- * Writes into a uniquely named temporary sibling and renames it into place: no partial model on a
- * crash, and no collision between writers sharing the directory (containers all have small pids).
- * With `replace: false` an existing target wins (another attempt already wrote the same
- * content-addressed artifact) and false is returned.
+ * Writes the model through the output-directory writer: atomic, marked as evoquant's, and never
+ * replacing a directory evoquant did not write. With `replace: false` an existing target wins
+ * (another attempt already wrote the same content-addressed artifact) and false is returned.
  */
 export function writeQuantizedModel(outDir: string, qp: QuantizedProxy, baseConfig: Record<string, unknown>, { replace = true } = {}): boolean {
-  const target = resolve(outDir);
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${randomUUID()}`);
-  mkdirSync(tmp, { recursive: true });
-  try {
-    const { tensors, config } = serializeQuantized(qp, baseConfig);
-    writeSafetensors(join(tmp, 'model.safetensors'), { tensors, metadata: { format: 'evoquant', recipe: qp.recipe.name } });
-    writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    if (existsSync(target)) {
-      if (!replace) {
-        rmSync(tmp, { recursive: true, force: true });
-        return false;
-      }
-      rmSync(target, { recursive: true });
-    }
-    renameSync(tmp, target);
-    return true;
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  const { tensors, config } = serializeQuantized(qp, baseConfig);
+  return writeOutputDirectory(
+    outDir,
+    (dir) => {
+      writeSafetensors(join(dir, 'model.safetensors'), { tensors, metadata: { format: 'evoquant', recipe: qp.recipe.name } });
+      writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    },
+    { what: 'quantized-model', details: { recipe: qp.recipe.name, storedBytes: qp.bytes.total }, replace },
+  );
 }
 
 function requireTensor(tensors: Map<string, StoredTensor>, name: string, dir: string): StoredTensor {
   const t = tensors.get(name);
-  if (!t) throw new ModelLoadError(`model: ${dir} lacks tensor ${name}`);
+  if (!t) throw new ModelLoadError(`model: ${echo(dir)} lacks tensor ${name}`);
   return t;
+}
+
+/** The stored arrays of one module, checked against the sizes its spec and shape imply. */
+function storedModule(file: Map<string, StoredTensor>, name: string, mod: StoredModule, dir: string): QuantizedLinear {
+  const { spec, out_features: out, in_features: n } = mod;
+  const b = base(name);
+  const fail = (why: string): never => {
+    throw new ModelLoadError(`model: ${echo(dir)}: quantized module ${echo(name)}: ${why}`);
+  };
+  const sized = (t: StoredTensor, what: string, bytes: number): Uint8Array => {
+    if (t.data.byteLength !== bytes) fail(`${what} holds ${t.data.byteLength} bytes, its spec implies ${bytes}`);
+    return t.data;
+  };
+  if (spec.bits === 16) {
+    return { outFeatures: out, inFeatures: n, spec, codes: sized(requireTensor(file, name, dir), 'the bf16 weight', out * n * 2), scales: new Uint16Array(0) };
+  }
+  const groups = out * groupCount(spec.groupSize, n);
+  const q: QuantizedLinear = {
+    outFeatures: out,
+    inFeatures: n,
+    spec,
+    codes: sized(requireTensor(file, `${b}.qweight`, dir), 'qweight', packedLength(out * n, spec.bits)),
+    scales: u16({ ...requireTensor(file, `${b}.scales`, dir), data: sized(requireTensor(file, `${b}.scales`, dir), 'scales', 2 * groups) }),
+  };
+  const zeros = file.get(`${b}.qzeros`);
+  if (zeros) q.zeros = sized(zeros, 'qzeros', packedLength(groups, spec.bits));
+  const cs = file.get(`${b}.channel_scales`);
+  if (cs) q.channelScales = u16({ ...cs, data: sized(cs, 'channel_scales', 2 * n) });
+  const oi = file.get(`${b}.outlier_index`);
+  const ov = file.get(`${b}.outlier_value`);
+  if (oi && ov) {
+    const count = ov.data.byteLength / 2;
+    q.outlierIndex = new Int32Array(sized(oi, 'outlier_index', 4 * count).slice().buffer);
+    q.outlierValue = u16({ ...ov, data: sized(ov, 'outlier_value', 2 * count) });
+    if (q.outlierIndex.some((i) => i < 0 || i >= out * n)) fail('outlier_index points outside the weight');
+  }
+  if (spec.rotation) q.rotationSeed = spec.rotation.seed;
+  return q;
 }
 
 /** Loads any model directory, plain or quantized, as effective float weights. */
 export function loadModel(dir: string): ProxyWeights & { quantization: QuantizationConfig | null } {
   const m = readModelDirectory(dir);
-  if (m.rawConfig.quantization_config === undefined) return { config: m.config, tensors: floatTensors(m.file), quantization: null };
+  checkProxyConfigFits(dir, m.config);
+  if (m.rawConfig.quantization_config === undefined) {
+    const tensors = floatTensors(m.file);
+    checkProxyWeights(dir, m.config, tensors);
+    return { config: m.config, tensors, quantization: null };
+  }
   const parsed = QuantizationConfig.safeParse(m.rawConfig.quantization_config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ModelLoadError(`model: ${dir}/config.json: quantization_config.${issue.path.join('.')}: ${issue.message}`);
+    throw new ModelLoadError(`model: ${echo(dir)}/config.json: quantization_config.${issue.path.join('.')}: ${issue.message}`);
   }
   const qc = parsed.data;
+  const shapes = linearShapes(m.config);
   const tensors = floatTensors(m.file);
   for (const [name, mod] of Object.entries(qc.modules)) {
-    const b = base(name);
-    const spec = mod.spec;
-    const q: QuantizedLinear = {
-      outFeatures: mod.out_features,
-      inFeatures: mod.in_features,
-      spec,
-      codes: spec.bits === 16 ? requireTensor(m.file.tensors, name, dir).data : requireTensor(m.file.tensors, `${b}.qweight`, dir).data,
-      scales: spec.bits === 16 ? new Uint16Array(0) : u16(requireTensor(m.file.tensors, `${b}.scales`, dir)),
-    };
-    const zeros = m.file.tensors.get(`${b}.qzeros`);
-    if (zeros) q.zeros = zeros.data;
-    const cs = m.file.tensors.get(`${b}.channel_scales`);
-    if (cs) q.channelScales = u16(cs);
-    const oi = m.file.tensors.get(`${b}.outlier_index`);
-    const ov = m.file.tensors.get(`${b}.outlier_value`);
-    if (oi && ov) {
-      q.outlierIndex = new Int32Array(oi.data.slice().buffer);
-      q.outlierValue = u16(ov);
+    const shape = shapes.get(name);
+    if (!shape) throw new ModelLoadError(`model: ${echo(dir)}/config.json: quantization_config.modules names ${echo(name)}, not a linear module of this config`);
+    if (shape.outFeatures !== mod.out_features || shape.inFeatures !== mod.in_features) {
+      throw new ModelLoadError(
+        `model: ${echo(dir)}/config.json: quantization_config.modules.${name} is [${mod.out_features}, ${mod.in_features}], config.json implies [${shape.outFeatures}, ${shape.inFeatures}]`,
+      );
     }
-    if (spec.rotation) q.rotationSeed = spec.rotation.seed;
-    tensors.set(name, dequantize(q));
+    const q = storedModule(m.file.tensors, name, mod, dir);
+    try {
+      tensors.set(name, dequantize(q));
+    } catch (err) {
+      // Sizes are checked above; what remains (a rotation the shape cannot take) is still the file's fault.
+      throw new ModelLoadError(`model: ${echo(dir)}: quantized module ${name} cannot be decoded (${(err as Error).message.split('\n')[0]})`);
+    }
   }
+  checkProxyWeights(dir, m.config, tensors);
   return { config: m.config, tensors, quantization: qc };
 }

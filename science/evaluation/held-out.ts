@@ -8,7 +8,15 @@ import { evenWindows, type EvalWindows } from './windows.js';
 /** Default number of predicted held-out bytes per evaluation. */
 export const DEFAULT_EVAL_TOKENS = 32768;
 
-export function heldOutWindows(tokens = DEFAULT_EVAL_TOKENS, seq = 128): EvalWindows {
+/** Bytes of context per evaluation window. */
+export const HELD_OUT_SEQ = 128;
+
+/** The most bytes an evaluation can predict: every whole window the held-out split holds. */
+export function maxHeldOutTokens(seq = HELD_OUT_SEQ): number {
+  return Math.floor(loadBrown().heldOut.length / (seq + 1)) * seq;
+}
+
+export function heldOutWindows(tokens = DEFAULT_EVAL_TOKENS, seq = HELD_OUT_SEQ): EvalWindows {
   return evenWindows(loadBrown().heldOut, seq, tokens);
 }
 

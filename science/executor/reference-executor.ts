@@ -1,6 +1,7 @@
 // The reference executor: quantize and evaluate candidates on the proxy with the CPU kernels.
 // It keeps one calibrated copy of each proxy per process, writes artifacts atomically and reuses
 // an artifact a lost attempt already finished.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { PromiseCache } from '../caching/promise-cache.js';
@@ -34,6 +35,14 @@ const EVAL_BATCH_TOKENS = 32 * 128;
 
 const asJson = (x: unknown): JsonValue => JSON.parse(JSON.stringify(x)) as JsonValue;
 
+/**
+ * An id as one directory name inside the artifacts dir: ids such as ".." or ones with a slash would
+ * otherwise climb out of it. Such ids map to a stable hash, so that a retry finds the same artifact.
+ */
+export function pathComponent(id: string): string {
+  return /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(id) ? id : `_${createHash('sha256').update(id).digest('hex').slice(0, 32)}`;
+}
+
 function isAllocationFailure(err: unknown): boolean {
   return err instanceof RangeError && /allocation failed|Invalid array length|Array buffer/i.test(err.message);
 }
@@ -57,7 +66,7 @@ export class ReferenceExecutor {
   }
 
   artifactPath(evolutionId: string, candidateId: string): string {
-    return join(this.options.artifactsDir, evolutionId, candidateId);
+    return join(this.options.artifactsDir, pathComponent(evolutionId), pathComponent(candidateId));
   }
 
   private checkMemory(need: number, what: string): void {

@@ -1,46 +1,57 @@
 // Model lookup: a shipped name (`qwen3-235b-a22b`, also `Qwen/Qwen3-235B-A22B`) or a path to a
 // HF config.json (or to the folder holding one).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidModelConfigError, UnknownModelError, type ModelArchitecture } from '../../schema/model-config.js';
+import { ForbiddenKeyError, parseJsonStrict } from '../input-files/json.js';
+import { InputFileError, readInputText } from '../input-files/read.js';
 import { normaliseModelConfig } from './normalise.js';
+import { echo } from '../../schema/echo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** Shipped configs, reproduced verbatim from the Hugging Face model repositories. */
-const SHIPPED: Readonly<Record<string, string>> = {
-  'qwen3-235b-a22b': 'qwen3-235b-a22b.json',
-  'qwen3-30b-a3b': 'qwen3-30b-a3b.json',
-};
+// A Map, not an object: a user's "constructor" or "__proto__" must not find Object.prototype.
+const SHIPPED: ReadonlyMap<string, string> = new Map([
+  ['qwen3-235b-a22b', 'qwen3-235b-a22b.json'],
+  ['qwen3-30b-a3b', 'qwen3-30b-a3b.json'],
+]);
+
+/** Real config.json files are a few KiB; a larger one is not a model config. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export function shippedModelNames(): string[] {
-  return Object.keys(SHIPPED).sort();
-}
-
-function shippedKey(name: string): string | undefined {
-  const key = name.trim().toLowerCase().replace(/^qwen\//, '');
-  return key in SHIPPED ? key : undefined;
+  return [...SHIPPED.keys()].sort();
 }
 
 /** Reads and normalises a config.json; the architecture is named after its folder (or file). */
 export function loadModelConfigFile(path: string, name?: string): ModelArchitecture {
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'config.json') : path;
   const label = name ?? (basename(file) === 'config.json' ? basename(dirname(file)) : basename(file).replace(/\.json$/, ''));
+  let text: string;
+  try {
+    text = readInputText(file, MAX_CONFIG_BYTES);
+  } catch (err) {
+    if (err instanceof InputFileError) throw new InvalidModelConfigError(echo(label), '(file)', err.message);
+    throw err;
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = parseJsonStrict(text);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new InvalidModelConfigError(label, '(file)', `cannot read ${file}: ${reason}`);
+    if (err instanceof ForbiddenKeyError) throw new InvalidModelConfigError(echo(label), '__proto__', reason);
+    throw new InvalidModelConfigError(echo(label), '(file)', `cannot read ${echo(file)}: ${echo(reason)}`);
   }
-  return normaliseModelConfig(raw, label);
+  return normaliseModelConfig(raw, echo(label));
 }
 
 /** A shipped model by name, or a config.json by path; UnknownModelError when it is neither. */
 export function loadModelConfig(nameOrPath: string): ModelArchitecture {
-  const key = shippedKey(nameOrPath);
-  if (key) return loadModelConfigFile(join(HERE, SHIPPED[key]), key);
+  const key = nameOrPath.trim().toLowerCase().replace(/^qwen\//, '');
+  const shipped = SHIPPED.get(key);
+  if (shipped) return loadModelConfigFile(join(HERE, shipped), key);
   if (existsSync(nameOrPath)) return loadModelConfigFile(nameOrPath);
   throw new UnknownModelError(nameOrPath, shippedModelNames());
 }

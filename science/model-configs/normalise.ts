@@ -19,6 +19,7 @@ import {
   type MlpKind,
   type MoeConfig,
 } from '../../schema/model-config.js';
+import { echo } from '../../schema/echo.js';
 
 /** max_position_embeddings of the HF config classes when the file leaves it out. */
 const DEFAULT_MAX_POSITIONS: Record<ModelFamily, number> = {
@@ -41,7 +42,7 @@ export function normaliseModelConfig(raw: unknown, source: string): ModelArchite
   const c = parsed.data;
   const family = ModelFamily.safeParse(c.model_type);
   if (!family.success) {
-    throw new InvalidModelConfigError(source, 'model_type', `unsupported "${c.model_type}" (supported: ${MODEL_FAMILIES.join(', ')})`);
+    throw new InvalidModelConfigError(source, 'model_type', `unsupported "${echo(c.model_type)}" (supported: ${MODEL_FAMILIES.join(', ')})`);
   }
   const fam = family.data;
   const need = <T>(field: keyof HfModelConfig & string, value: T | null | undefined): T => {

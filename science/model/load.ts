@@ -1,11 +1,13 @@
 // Loads a model directory (HF layout: config.json + model.safetensors) as effective float32 weights.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProxyConfig } from '../../schema/proxy-config.js';
-import { readSafetensors, type SafetensorsFile } from '../safetensors/format.js';
+import { ForbiddenKeyError, parseJsonStrict } from '../input-files/json.js';
+import { InputFileError, readInputText } from '../input-files/read.js';
+import { readSafetensors, SafetensorsFormatError, type SafetensorsFile } from '../safetensors/format.js';
 import { toFloat32 } from '../safetensors/dtypes.js';
-import type { ProxyWeights } from './forward.js';
+import { echo } from '../../schema/echo.js';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';
@@ -19,23 +21,36 @@ export interface ModelDirectory {
   file: SafetensorsFile;
 }
 
+/** Real config.json files are a few KiB; a larger one is not a model config. */
+export const MAX_MODEL_CONFIG_BYTES = 1024 * 1024;
+
+function asLoadError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof InputFileError || err instanceof SafetensorsFormatError) throw new ModelLoadError(`model: ${err.message}`);
+    throw err;
+  }
+}
+
 export function readModelDirectory(dir: string): ModelDirectory {
   const configPath = join(dir, 'config.json');
   const weightsPath = join(dir, 'model.safetensors');
-  if (!existsSync(configPath)) throw new ModelLoadError(`model: ${configPath} does not exist`);
-  if (!existsSync(weightsPath)) throw new ModelLoadError(`model: ${weightsPath} does not exist`);
-  let rawConfig: Record<string, unknown>;
+  const text = asLoadError(() => readInputText(configPath, MAX_MODEL_CONFIG_BYTES));
+  let raw: unknown;
   try {
-    rawConfig = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-  } catch {
-    throw new ModelLoadError(`model: ${configPath} is not valid JSON`);
+    raw = parseJsonStrict(text);
+  } catch (err) {
+    throw new ModelLoadError(`model: ${echo(configPath)} ${err instanceof ForbiddenKeyError ? `has a ${err.message.replace(/ is not allowed$/, '')}, which is not allowed` : 'is not valid JSON'}`);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ModelLoadError(`model: ${echo(configPath)} is not a JSON object`);
+  const rawConfig = raw as Record<string, unknown>;
   const parsed = ProxyConfig.safeParse(rawConfig);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ModelLoadError(`model: ${configPath}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ModelLoadError(`model: ${echo(configPath)}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
-  return { dir, rawConfig, config: parsed.data, file: readSafetensors(weightsPath) };
+  return { dir, rawConfig, config: parsed.data, file: asLoadError(() => readSafetensors(weightsPath)) };
 }
 
 /** Float tensors of an unquantized model directory. */
@@ -45,11 +60,6 @@ export function floatTensors(file: SafetensorsFile): Map<string, Float32Array> {
     if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16') tensors.set(name, toFloat32(t.data, t.dtype));
   }
   return tensors;
-}
-
-export function loadFloatModel(dir: string): ProxyWeights {
-  const m = readModelDirectory(dir);
-  return { config: m.config, tensors: floatTensors(m.file) };
 }
 
 /** sha256 of a model directory's weights file: the identity caches are keyed by. */

@@ -80,17 +80,16 @@ export const BUILTIN_RECIPES: ReadonlyMap<string, Recipe> = new Map(inputs.map((
 }));
 
 /** Short names map to the GPTQ variant, the usual default of weight-only tools. */
-const ALIASES: Record<string, string> = {
-  'w4a16-g128': 'w4a16-g128-gptq',
-  'w3a16-g128': 'w3a16-g128-gptq',
-  'w2a16-g64': 'w2a16-g64-gptq',
-};
+const ALIASES: ReadonlyMap<string, string> = new Map([
+  ['w4a16-g128', 'w4a16-g128-gptq'],
+  ['w3a16-g128', 'w3a16-g128-gptq'],
+  ['w2a16-g64', 'w2a16-g64-gptq'],
+]);
 
 export function builtinRecipe(name: string): Recipe | undefined {
-  // Own properties only: `constructor` or `__proto__` must not resolve through the prototype.
-  return BUILTIN_RECIPES.get(Object.hasOwn(ALIASES, name) ? ALIASES[name]! : name);
+  return BUILTIN_RECIPES.get(ALIASES.get(name) ?? name);
 }
 
 export function builtinRecipeNames(): string[] {
-  return [...BUILTIN_RECIPES.keys(), ...Object.keys(ALIASES)].sort();
+  return [...BUILTIN_RECIPES.keys(), ...ALIASES.keys()].sort();
 }

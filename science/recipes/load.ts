@@ -1,7 +1,7 @@
 // Resolves a recipe argument: `builtin:NAME` or a path to a JSON / YAML recipe file.
 import { echo } from '../../schema/echo.js';
 import { InvalidRecipeError, parseRecipe, type Recipe } from '../../schema/recipe.js';
-import { readStructuredFile } from '../input/structured-file.js';
+import { readStructuredFile } from '../input-files/structured-file.js';
 import { builtinRecipe, builtinRecipeNames } from './builtin.js';
 
 export function loadRecipe(arg: string): Recipe {

@@ -1,7 +1,10 @@
 // The safetensors container: an 8-byte little-endian header length, a JSON header, then raw tensor bytes.
 import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { z } from 'zod';
+import { InputFileError, readInputFile } from '../input-files/read.js';
 import { DTYPE_BYTES, isDType, type DType } from './dtypes.js';
+import { echo } from '../../schema/echo.js';
 
 export interface StoredTensor {
   dtype: DType;
@@ -20,6 +23,18 @@ export class SafetensorsFormatError extends Error {
 }
 
 const MAX_HEADER = 100 * 1024 * 1024;
+// Real tensors have at most a handful of dimensions; the bound keeps a hostile header cheap to check.
+const MAX_DIMS = 8;
+
+const offset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const HeaderEntry = z
+  .object({
+    dtype: z.string(),
+    shape: z.array(offset).max(MAX_DIMS),
+    data_offsets: z.tuple([offset, offset]),
+  })
+  .strict();
+const Metadata = z.record(z.string(), z.string());
 
 /** Parses a safetensors buffer; tensor data are views into it. */
 export function parseSafetensors(buf: Uint8Array, source = 'buffer'): SafetensorsFile {
@@ -30,34 +45,54 @@ export function parseSafetensors(buf: Uint8Array, source = 'buffer'): Safetensor
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen > MAX_HEADER || 8 + headerLen > buf.byteLength) fail(`header length ${headerLen} out of range`);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen))) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
   } catch {
     return fail('header is not JSON');
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('header is not a JSON object');
   const base = 8 + headerLen;
   const tensors = new Map<string, StoredTensor>();
   let metadata: Record<string, string> = {};
+  // Object.entries yields own keys only, "__proto__" included, and they go into a Map.
   for (const [name, entry] of Object.entries(header)) {
+    const shownName = echo(name);
     if (name === '__metadata__') {
-      metadata = entry as Record<string, string>;
+      const m = Metadata.safeParse(entry);
+      if (!m.success) fail('__metadata__ must map strings to strings');
+      metadata = Object.fromEntries(Object.entries(m.data ?? {}).filter(([k]) => k !== '__proto__'));
       continue;
     }
-    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e.dtype !== 'string' || !isDType(e.dtype)) fail(`tensor ${name} has unsupported dtype ${String(e.dtype)}`);
-    const dtype = e.dtype as DType;
-    const shape = e.shape as number[];
-    const [start, end] = e.data_offsets as [number, number];
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (end - start !== count * DTYPE_BYTES[dtype] || base + end > buf.byteLength) fail(`tensor ${name} has inconsistent offsets`);
-    tensors.set(name, { dtype, shape, data: buf.subarray(base + start, base + end) });
+    const parsed = HeaderEntry.safeParse(entry);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return fail(`tensor ${shownName}: ${issue.path.join('.') || 'entry'}: ${issue.message}`);
+    }
+    const e = parsed.data;
+    if (!isDType(e.dtype)) return fail(`tensor ${shownName} has unsupported dtype ${echo(e.dtype)}`);
+    const dtype: DType = e.dtype;
+    const [start, end] = e.data_offsets;
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    if (start > end || end - start !== count * DTYPE_BYTES[dtype] || base + end > buf.byteLength) fail(`tensor ${shownName} has inconsistent offsets`);
+    tensors.set(name, { dtype, shape: e.shape, data: buf.subarray(base + start, base + end) });
   }
+  if (tensors.size === 0) fail('it holds no tensors');
   return { tensors, metadata };
 }
 
+/** Node reads at most 2 GiB into one buffer; the CPU reference executor's proxies are far smaller. */
+export const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
+
 export function readSafetensors(path: string): SafetensorsFile {
-  return parseSafetensors(new Uint8Array(readFileSync(path)), path);
+  let bytes: Buffer;
+  try {
+    bytes = readInputFile(path, MAX_SAFETENSORS_BYTES);
+  } catch (err) {
+    if (err instanceof InputFileError) throw new SafetensorsFormatError(err.message);
+    throw err;
+  }
+  return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 
 /** Serialises tensors in name order (deterministic bytes), 8-byte aligned as the reference writer does. */

@@ -20,8 +20,11 @@ export function registerBaselines(program: Command): void {
     .option('--tokens <n>', 'held-out bytes per evaluation (default 32768)', positiveInt('--tokens'))
     .option('--json', 'print JSON')
     .action(async (flags: BaselineFlags) => {
+      // Loaded lazily, like the libraries: every other command starts without the corpus and kernels.
+      const { checkEvalTokens } = await import('../core-inputs.js');
       const { baselineTable, markdownTable } = await import('../../../science/baselines/table.js');
       existingDir('--model', flags.model);
+      checkEvalTokens('--tokens', flags.tokens);
       const rows = await baselineTable(flags.model, {
         tokens: flags.tokens,
         onProgress: (stage, d, t) => progressLine(`${stage} ${d}/${t}`),

@@ -1,6 +1,7 @@
 // evoquant eval: measure a model (plain or quantized) on held-out text, optionally against a baseline.
 import type { Command } from 'commander';
 import { existingDir, positiveInt } from '../args.js';
+import { UsageError } from '../errors.js';
 import { emit, endProgress, progressLine } from '../output.js';
 
 interface EvalFlags {
@@ -21,6 +22,8 @@ export function registerEval(program: Command): void {
     .option('--tokens <n>', 'held-out bytes to predict', positiveInt('--tokens'))
     .option('--json', 'print JSON')
     .action(async (flags: EvalFlags) => {
+      // Loaded lazily, like the libraries: every other command starts without the corpus and kernels.
+      const { checkEvalTokens } = await import('../core-inputs.js');
       const { loadModel } = await import('../../../science/compression/quantized-format.js');
       const { loadBrown } = await import('../../../science/corpus/brown.js');
       const { evaluateHeldOut } = await import('../../../science/evaluation/held-out.js');
@@ -30,8 +33,14 @@ export function registerEval(program: Command): void {
       const { relativeAccuracyLoss } = await import('../../../science/evaluation/relative-loss.js');
       existingDir('--model', flags.model);
       if (flags.baseline) existingDir('--baseline', flags.baseline);
-      const model = new ProxyModel(loadModel(flags.model));
-      const baseline = flags.baseline ? new ProxyModel(loadModel(flags.baseline)) : null;
+      checkEvalTokens('--tokens', flags.tokens);
+      const weights = loadModel(flags.model);
+      const baseWeights = flags.baseline ? loadModel(flags.baseline) : null;
+      if (baseWeights && baseWeights.config.vocab_size !== weights.config.vocab_size) {
+        throw new UsageError(`--baseline: vocab_size ${baseWeights.config.vocab_size} differs from the model's ${weights.config.vocab_size}; KL needs the same vocabulary`);
+      }
+      const model = new ProxyModel(weights);
+      const baseline = baseWeights ? new ProxyModel(baseWeights) : null;
       const started = Date.now();
       const onProgress = (d: number, t: number): void => progressLine(`eval ${d}/${t} windows`);
       const metrics = await evaluateHeldOut(model, {

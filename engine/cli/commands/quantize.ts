@@ -1,9 +1,9 @@
 // evoquant quantize: apply a recipe to a model directory and write the quantized model.
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { existingDir, positiveInt } from '../args.js';
 import { UsageError } from '../errors.js';
 import { emit, endProgress, progressLine } from '../output.js';
+import { echo } from '../../../schema/echo.js';
 
 interface QuantizeFlags {
   model: string;
@@ -20,24 +20,30 @@ export function registerQuantize(program: Command): void {
     .description('quantize a model directory with a recipe and write safetensors')
     .requiredOption('--model <dir>', 'model directory (config.json + model.safetensors)')
     .requiredOption('--recipe <recipe>', 'builtin:NAME or a recipe .json/.yaml file')
-    .requiredOption('--out <dir>', 'output directory')
+    .requiredOption('--out <dir>', 'output directory (new, empty, or one evoquant wrote)')
     .option('--calibration-tokens <n>', 'calibration tokens from the Brown training split', positiveInt('--calibration-tokens'))
-    .option('--force', 'replace --out if it exists')
+    .option('--force', 'replace --out if evoquant wrote it')
     .option('--json', 'print JSON')
     .action(async (flags: QuantizeFlags) => {
-      const { applyRecipe, prepareModel } = await import('../../../science/compression/pipeline.js');
-      const { writeQuantizedModel } = await import('../../../science/compression/quantized-format.js');
+      // Loaded lazily, like the libraries: every other command starts without the corpus and kernels.
+      const { asUsage, checkCalibrationTokens, checkOut, recipeFile } = await import('../core-inputs.js');
+      const { applyRecipe, assertUnquantized, prepareModel } = await import('../../../science/compression/pipeline.js');
+      const { loadModel, writeQuantizedModel } = await import('../../../science/compression/quantized-format.js');
       const { loadRecipe } = await import('../../../science/recipes/load.js');
       // Every input is checked before anything is computed or written.
       existingDir('--model', flags.model);
       const recipe = loadRecipe(flags.recipe);
-      if (existsSync(flags.out) && !flags.force) throw new UsageError(`--out: ${flags.out} already exists (pass --force to replace it)`);
+      const target = checkOut(flags.out, flags.force === true, [{ path: flags.model, what: 'the model directory (--model)' }, ...recipeFile(flags.recipe)]);
+      const weights = loadModel(flags.model);
+      assertUnquantized(flags.model, weights);
+      checkCalibrationTokens('--calibration-tokens', flags.calibrationTokens, weights.config);
       const started = Date.now();
       const progress = (stage: string, done: number, total: number): void => progressLine(`${stage} ${done}/${total}`);
-      const prepared = await prepareModel(flags.model, { calibration: { tokens: flags.calibrationTokens }, onProgress: progress });
+      const prepared = await prepareModel(flags.model, { weights, calibration: { tokens: flags.calibrationTokens }, onProgress: progress });
       const qp = await applyRecipe(prepared, recipe, { onProgress: progress });
-      writeQuantizedModel(flags.out, qp, prepared.weights.config);
+      const written = asUsage(() => writeQuantizedModel(target.path, qp, prepared.weights.config, { replace: flags.force === true }));
       endProgress();
+      if (!written) throw new UsageError(`--out: ${echo(flags.out)} appeared while quantizing; it was left untouched`);
       const topped = prepared.calibration.coverage.filter((c) => c.added > 0);
       const result = {
         recipe: recipe.name,
