@@ -1,6 +1,7 @@
 // Model configs: the raw HF config.json fields physics reads, and the one normalised architecture
 // every family (qwen3_moe, qwen2_moe, mixtral, llama/mistral, qwen2/qwen3, the evoquant proxy) maps to.
 import { z } from 'zod';
+import { echo } from './echo.js';
 
 export const MODEL_FAMILIES = ['qwen3_moe', 'qwen2_moe', 'mixtral', 'llama', 'mistral', 'qwen2', 'qwen3', 'evoquant_moe'] as const;
 export const ModelFamily = z.enum(MODEL_FAMILIES);
@@ -113,11 +114,6 @@ export const ModelArchitecture = z
 export type ModelArchitecture = z.infer<typeof ModelArchitecture>;
 
 /** A user's value as an error may echo it: one line, and short. */
-function shown(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-  return clean.length > 160 ? `${clean.slice(0, 160)}…` : clean;
-}
 
 /** A name that is neither a shipped model nor a readable config.json path. */
 export class UnknownModelError extends Error {
@@ -127,7 +123,7 @@ export class UnknownModelError extends Error {
     readonly model: string,
     known: readonly string[],
   ) {
-    super(`model: unknown model "${shown(model)}" (known: ${known.join(', ')}; or a path to a HF config.json)`);
+    super(`model: unknown model "${echo(model)}" (known: ${known.join(', ')}; or a path to a HF config.json)`);
   }
 }
 

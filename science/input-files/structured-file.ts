@@ -3,7 +3,6 @@
 // tag is an error, not a warning), bounded nesting. Every refusal is one line via `fail`.
 import { parseDocument } from 'yaml';
 import { echo } from '../../schema/echo.js';
-import { parseJsonStrict } from './json.js';
 import { InputFileError, readInputFile } from './read.js';
 
 export const MAX_INPUT_BYTES = 1024 * 1024;
@@ -63,7 +62,8 @@ export function readStructuredFile(file: string, options: ReadOptions): unknown 
   }
   let data: unknown;
   try {
-    data = format === 'json' ? parseJsonStrict(text) : parseYaml(text);
+    // Plain JSON.parse: a `__proto__` key stays an own property, which the strict schemas then name by path.
+    data = format === 'json' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
     throw fail(`${label}: ${shown} is not valid ${format === 'json' ? 'JSON' : 'YAML'} (${echo(firstLine(err).replace(/:$/, ''), 120)})`);
   }
