@@ -32,7 +32,7 @@ function gemmSentences(r: BenchResult): string[] {
   const speedups = r.gemm.map((g) => g.evoquantGflops / r.jsLoopGflops);
   const proxy = r.gemm.filter((g) => g.label.startsWith('proxy') && g.numpyGflops !== null);
   const lines = [
-    `A plain JavaScript triple loop reaches ${r.jsLoopGflops.toFixed(1)} GFLOP/s on the first shape, so the kernels are ${range(speedups, 0)}× faster.`,
+    `A plain JavaScript triple loop reaches ${r.jsLoopGflops.toFixed(1)} GFLOP/s on ${r.gemm[0].label}, so the kernels are ${range(speedups, 0)}× faster.`,
   ];
   if (proxy.length > 0) {
     lines.push(`On the proxy's small shapes they reach ${range(proxy.map((g) => g.evoquantGflops / g.numpyGflops!), 2)} of numpy's speed.`);

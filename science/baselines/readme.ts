@@ -20,8 +20,8 @@ export function baselinesReadme(rows: readonly BaselineRow[]): string {
     '- KL is measured against the bf16 proxy;',
     '- proxy bytes are everything the quantized safetensors store (codes, fp16 scales, zeros, AWQ',
     '  channel scales, fp16 outliers, bf16 norms);',
-    `- the last two columns come from compiling the same recipe for ${t.model} on ${t.gpus}×${t.hardware}`,
-    `  (TP${t.tensorParallel}, ${t.contextLength ?? 4096} context, batch ${t.batch ?? 1}).`,
+    `- the last two columns come from compiling the same recipe for \`${t.model}\` on ${t.gpus} × \`${t.hardware}\``,
+    `  (TP${t.tensorParallel}, ${(t.contextLength ?? 4096).toLocaleString('en-US')}-token context, batch ${t.batch ?? 1}).`,
   ];
   return [...caption, '', markdownTable(rows), '', baselineFindings(rows)].join('\n');
 }

@@ -45,7 +45,7 @@ export function weightMemoryReadme(): string {
   const shard = wide.violations.find((v) => v.code === 'shard-shape');
   const kvKiB = bf16.kvCache.bytesPerToken / 1024;
   return [
-    `Weight memory for ${bf16.model.name} from \`evoquant compile\` (published: ≈${(PUBLISHED_PARAMETERS / 1e9).toFixed(1)} B parameters; compile is within ${(100 * Math.max(...deviations)).toFixed(1)} % of every published figure):`,
+    `Weight memory for \`${bf16.model.name}\` from \`evoquant compile\` (published: ≈${(PUBLISHED_PARAMETERS / 1e9).toFixed(1)} B parameters; compile is within ${(100 * Math.max(...deviations)).toFixed(1)} % of every published figure):`,
     '',
     '| recipe | parameters | weights | published | reduction vs bf16 |',
     '|---|---|---|---|---|',
