@@ -5,6 +5,14 @@ import time
 
 import numpy as np
 
+
+def blas_name():
+    try:
+        return np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except Exception:  # older numpy: no dict mode; the name is only informative
+        return "unknown BLAS"
+
+
 m, k, n, reps = (int(a) for a in sys.argv[1:5])
 rng = np.random.default_rng(0)
 a = rng.standard_normal((m, k), dtype=np.float32)
@@ -17,4 +25,4 @@ for _ in range(reps):
     times.append(time.perf_counter() - t)
 times.sort()
 median = times[len(times) // 2]
-print(json.dumps({"numpy": np.__version__, "seconds": median, "gflops": 2 * m * k * n / median / 1e9}))
+print(json.dumps({"numpy": np.__version__, "blas": blas_name(), "seconds": median, "gflops": 2 * m * k * n / median / 1e9}))

@@ -36,6 +36,9 @@ export interface BaselineRow {
   targetGbPerGpu: number;
   targetFits: boolean;
   targetViolations: string[];
+  /** Held-out bytes evaluated and calibration bytes captured (the same for every row). */
+  heldOutBytes: number;
+  calibrationBytes: number;
 }
 
 export interface BaselineOptions extends PipelineOptions {
@@ -65,6 +68,8 @@ export async function baselineTable(proxyDir: string, options: BaselineOptions =
       targetGbPerGpu: report.perGpu.totalBytes / 1e9,
       targetFits: report.fits,
       targetViolations: [...new Set(report.violations.map((v) => v.code))],
+      heldOutBytes: metrics.tokens,
+      calibrationBytes: prepared.calibration.tokens,
     };
     rows.push(row);
     options.onRow?.(row);

@@ -1,28 +1,27 @@
-// After training: held-out bits/byte against the unigram floor, top-1 accuracy and the routing
-// histogram, printed and saved next to the weights (artifacts/proxy/training-report.json).
-import { writeFileSync } from 'node:fs';
+// After training: measures the proxy on held-out text, prints the result and saves it next to the
+// weights (artifacts/proxy/training-report.json). --write-readme also rewrites README.md's block.
+//   node --import tsx science/model-training/report.ts [dir] [--write-readme]
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel } from '../compression/quantized-format.js';
-import { loadBrown } from '../corpus/brown.js';
-import { evaluateModel } from '../evaluation/evaluate.js';
-import { unigramBitsPerByte } from '../evaluation/unigram.js';
-import { evenWindows } from '../evaluation/windows.js';
-import { ProxyModel } from '../model/forward.js';
+import { fileURLToPath } from 'node:url';
+import { writeReadmeBlocks } from '../../scripts/readme-blocks.js';
+import { PROXY_REPORT_BLOCK, PROXY_REPORT_COMMAND, measureTrainingReport, trainingReportReadme, writeTrainingReport } from './training-report.js';
 
-const dir = process.argv[2] ?? 'artifacts/proxy';
-const brown = loadBrown();
-const windows = evenWindows(brown.heldOut, 128, 65536);
-const model = new ProxyModel(loadModel(dir));
-const metrics = await evaluateModel(model, windows);
-const unigram = unigramBitsPerByte(brown.train, brown.heldOut);
-const report = {
-  heldOutBytes: metrics.tokens,
-  bitsPerByte: metrics.bitsPerByte,
-  unigramBitsPerByte: unigram,
-  top1: metrics.top1,
-  expertFrequency: metrics.expertFrequency,
-};
-writeFileSync(join(dir, 'training-report.json'), `${JSON.stringify(report, null, 2)}\n`);
-console.log(`held-out: ${metrics.bitsPerByte.toFixed(3)} bits/byte (unigram byte model ${unigram.toFixed(3)}), top-1 ${(100 * metrics.top1).toFixed(1)}% over ${metrics.tokens} bytes`);
+const args = process.argv.slice(2);
+const writeReadme = args.includes('--write-readme');
+const unknown = args.find((a) => a.startsWith('--') && a !== '--write-readme');
+if (unknown) {
+  console.error(`report: unknown option ${unknown}`);
+  process.exit(2);
+}
+const dir = args.find((a) => !a.startsWith('--')) ?? fileURLToPath(new URL('../../artifacts/proxy', import.meta.url));
+if (!existsSync(join(dir, 'model.safetensors'))) {
+  console.error(`report: dir: no model.safetensors in ${dir}`);
+  process.exit(2);
+}
+const report = await measureTrainingReport(dir);
+writeTrainingReport(dir, report);
+if (writeReadme) writeReadmeBlocks([{ name: PROXY_REPORT_BLOCK, command: PROXY_REPORT_COMMAND, body: trainingReportReadme(report) }]);
+console.log(`held-out: ${report.bitsPerByte.toFixed(3)} bits/byte (unigram byte model ${report.unigramBitsPerByte.toFixed(3)}), top-1 ${(100 * report.top1).toFixed(1)}% over ${report.heldOutBytes} bytes`);
 console.log('routing share per expert (each layer sums to 1):');
-metrics.expertFrequency.forEach((layer, l) => console.log(`  layer ${l}: ${layer.map((f) => f.toFixed(3)).join(' ')}`));
+report.expertFrequency.forEach((layer, l) => console.log(`  layer ${l}: ${layer.map((f) => f.toFixed(3)).join(' ')}`));

@@ -1,0 +1,62 @@
+// The README's generated blocks of deterministic numbers must be what their commands produce now.
+// The performance block is noisy: only its command rewrites it, and it is not checked here.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { README_PATH, readBlock } from '../scripts/readme-blocks.js';
+import { BASELINES_BLOCK, BASELINES_COMMAND, WEIGHT_MEMORY_BLOCK, baselinesReadme } from '../science/baselines/readme.js';
+import { BASELINE_RECIPES, baselineTable, markdownTable, type BaselineRow } from '../science/baselines/table.js';
+import { weightMemoryReadme } from '../science/baselines/weight-memory.js';
+import { PROXY_REPORT_BLOCK, PROXY_REPORT_COMMAND, measureTrainingReport, readTrainingReport, trainingReportReadme } from '../science/model-training/training-report.js';
+import { PERFORMANCE_BLOCK } from '../benchmarks/readme.js';
+import { PROXY_DIR } from './helpers/proxy.js';
+
+const readme = readFileSync(README_PATH, 'utf8');
+const stale = (name: string, command: string) => `README.md's generated ${name} block is stale: run \`${command}\``;
+
+test('weight-memory block matches compile', (t) => {
+  t.is(readBlock(readme, WEIGHT_MEMORY_BLOCK), weightMemoryReadme(), stale(WEIGHT_MEMORY_BLOCK, BASELINES_COMMAND));
+});
+
+test('proxy-report block and training-report.json match a fresh measurement of the committed proxy', async (t) => {
+  const measured = await measureTrainingReport(PROXY_DIR);
+  t.deepEqual(readTrainingReport(PROXY_DIR), measured, `artifacts/proxy/training-report.json is stale: run \`${PROXY_REPORT_COMMAND}\``);
+  t.is(readBlock(readme, PROXY_REPORT_BLOCK), trainingReportReadme(measured), stale(PROXY_REPORT_BLOCK, PROXY_REPORT_COMMAND));
+});
+
+// `evoquant baselines` takes 1–2 minutes on 2 idle cores. ava fails a file that reports nothing for
+// its timeout, so one serial test per row reports as the rows arrive, then the block is compared.
+const expectedRows = new Map<string, { resolve(r: BaselineRow): void; reject(e: unknown): void; row: Promise<BaselineRow> }>();
+for (const name of BASELINE_RECIPES) {
+  let resolve!: (r: BaselineRow) => void;
+  let reject!: (e: unknown) => void;
+  const row = new Promise<BaselineRow>((res, rej) => ((resolve = res), (reject = rej)));
+  row.catch(() => undefined);
+  expectedRows.set(name, { resolve, reject, row });
+}
+let table: Promise<BaselineRow[]> | null = null;
+function measuredTable(): Promise<BaselineRow[]> {
+  if (!table) {
+    table = baselineTable(PROXY_DIR, { onRow: (r) => expectedRows.get(r.recipe)?.resolve(r) });
+    table.catch((e: unknown) => expectedRows.forEach((d) => d.reject(e)));
+  }
+  return table;
+}
+
+const baselinesBlock = readBlock(readme, BASELINES_BLOCK);
+for (const name of BASELINE_RECIPES) {
+  test.serial(`baselines row ${name} matches evoquant baselines`, async (t) => {
+    void measuredTable();
+    const row = await expectedRows.get(name)!.row;
+    const line = markdownTable([row]).split('\n')[2];
+    const readmeLine = baselinesBlock.split('\n').find((l) => l.startsWith(`| ${name} |`));
+    t.is(readmeLine, line, stale(BASELINES_BLOCK, BASELINES_COMMAND));
+  });
+}
+
+test.serial('baselines block (table and what it shows) matches evoquant baselines', async (t) => {
+  t.is(baselinesBlock, baselinesReadme(await measuredTable()), stale(BASELINES_BLOCK, BASELINES_COMMAND));
+});
+
+test('the performance block exists once, so npm run bench -- --write-readme has a place to write', (t) => {
+  t.notThrows(() => readBlock(readme, PERFORMANCE_BLOCK));
+});
