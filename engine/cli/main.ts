@@ -19,6 +19,7 @@ import { registerBudget } from './commands/budget.js';
 import { registerRetry } from './commands/retry.js';
 import { registerLineage } from './commands/lineage.js';
 import { reportAndExit } from './errors.js';
+import { registerTlsFlags } from './tls-flags.js';
 
 const program = new Command('evoquant')
   .description('evolve compression recipes until a model fits its target hardware')
@@ -26,6 +27,7 @@ const program = new Command('evoquant')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `evoquant: ${s.slice(7)}` : s) });
 
+registerTlsFlags(program);
 registerCompile(program);
 registerQuantize(program);
 registerEval(program);
