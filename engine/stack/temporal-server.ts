@@ -184,14 +184,24 @@ async function reusablePort(preferred: number, offsets: readonly number[]): Prom
 }
 
 /**
- * The workflow histories are nobody else's to read: the SQLite file and its -wal/-shm siblings are
- * owner-only. SQLite creates the siblings with the database file's mode, so creating that file 0600
- * before the server opens it covers them; chmod fixes files an older version left 0644.
+ * The workflow histories are nobody else's to read. The server must create temporal.db itself (it
+ * only lays out the schema in a file that does not exist yet), so it runs under umask 077, and
+ * SQLite gives the -wal/-shm siblings the database file's mode. chmod fixes files an older version
+ * left world-readable.
  */
 function protectDatabaseFiles(dbFile: string): void {
-  closeSync(openSync(dbFile, 'a', 0o600));
   for (const file of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}-journal`]) {
     if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
+/** spawn() forks synchronously, so the child inherits `mask` and nothing else in this process sees it. */
+function spawnWithUmask(mask: number, ...args: Parameters<typeof spawn>): ReturnType<typeof spawn> {
+  const previous = process.umask(mask);
+  try {
+    return spawn(...args);
+  } finally {
+    process.umask(previous);
   }
 }
 
@@ -225,7 +235,7 @@ async function launch(dir: string, options: TemporalServerOptions): Promise<Temp
   const logFd = openSync(logFile, 'a', 0o600);
   let pid: number;
   try {
-    const child = spawn(cli, args, { detached: options.mode === 'detached', stdio: ['ignore', logFd, logFd] });
+    const child = spawnWithUmask(0o077, cli, args, { detached: options.mode === 'detached', stdio: ['ignore', logFd, logFd] });
     pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid ?? -1));
       child.once('error', reject);
