@@ -3,6 +3,7 @@
 // Temporal through the state dir only. The same worker processes must finish the evolution, with
 // every candidate measured exactly once: on the same address (the state file's), and on a new one
 // when the old port was taken while the server was down (the workers follow the state file).
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -190,7 +191,11 @@ serial('when the old port was taken meanwhile, up records a new address and the 
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen({ port: before.port, host: '127.0.0.1', exclusive: true }, resolve));
+  await new Promise<void>((resolve, reject) =>
+    squatter
+      .once('error', (err) => reject(new Error(`${String(err)}\n${execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`:${before.port}`)).join('\n')}`)))
+      .listen({ port: before.port, host: '127.0.0.1' }, resolve),
+  );
   t.teardown(
     () =>
       new Promise<void>((resolve) => {

@@ -149,6 +149,7 @@ export interface ServeHooks {
   onMoved?: (info: ReadyInfo, from: string) => void;
   /** A relaunch at the new address failed; it is retried. */
   onMoveFailed?: (address: string, err: unknown) => void;
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -158,6 +159,8 @@ export interface ServeHooks {
  */
 export interface FollowStack extends Pick<FollowOptions, 'stateDir' | 'intervalMs' | 'graceMs'> {
   relaunch: (address: string) => Promise<LaunchedWorker>;
+  /** How long the old worker may take to shut down before the new one is built anyway (default 10 s). */
+  releaseMs?: number;
 }
 
 /** The follow settings for `endpoints`: only a worker whose Temporal came from the state dir follows it. */
@@ -201,10 +204,14 @@ export async function serveUntilStopped(launched: LaunchedWorker, hooks: ServeHo
         await running;
         break;
       }
-      // Temporal moved: let go of the old address (its polls fail anyway), then rebuild.
+      // Temporal moved: let go of the old address (its polls fail anyway), then rebuild. A poll stuck
+      // on whatever now holds the old port must not keep the worker from moving: wait a bounded time.
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-      await current.close().catch(() => undefined);
+      const old = current;
+      const released = running.then(() => old.close()).catch(() => undefined);
+      if ((await Promise.race([released.then(() => true), sleep(follow.releaseMs ?? 10_000, false)])) === false) {
+        hooks.onWarning?.(`the worker on ${ready.temporalAddress} did not shut down within ${follow.releaseMs ?? 10_000} ms; moving on without it`);
+      }
       current = undefined;
       from = ready.temporalAddress;
       current = await relaunchUntilStopped(follow, outcome, () => stopping, stopped.signal, hooks);

@@ -55,6 +55,7 @@ async function serve(launched: Launched, json: boolean | undefined, endpoints: E
         say(json, { event: 'moved', from, ...info }, `worker moved: ${info.taskQueue} follows Temporal from ${from} to ${info.temporalAddress} (state file)`),
       onMoveFailed: (address, err) =>
         process.stderr.write(`evoquant: cannot rejoin Temporal at ${address} yet (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); retrying\n`),
+      onWarning: (message) => process.stderr.write(`evoquant: ${message}\n`),
     },
     followStackOf(endpoints, relaunch),
   );
