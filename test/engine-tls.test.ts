@@ -6,24 +6,32 @@
 import test from 'ava';
 import proto from '@temporalio/proto';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
-import { useTemporal } from './helpers/temporal.js';
+import { startTestTemporal, type TestTemporal } from './helpers/temporal.js';
 import { makeCertificates, startTlsProxy, type Certificates, type TlsProxy } from './helpers/tls.js';
 import { evoquant, startCliWorker, stateDirEnv } from './helpers/user-stack.js';
 import { waitFor } from './helpers/engine.js';
 
-const temporal = useTemporal(test);
+let server: TestTemporal | undefined;
 let certs: Certificates | undefined;
 let proxy: TlsProxy | undefined;
 
+// One hook: ava runs before hooks concurrently, and the proxy needs the server's port.
 test.before(async () => {
+  server = await startTestTemporal();
   certs = makeCertificates(makeTempDir('tls'));
-  proxy = await startTlsProxy(certs, temporal().server.state.port);
+  proxy = await startTlsProxy(certs, server.server.state.port);
 });
 
 test.after.always(async () => {
   await proxy?.close();
+  await server?.stop();
   if (certs !== undefined) removeTempDir(certs.dir);
 });
+
+function temporal(): TestTemporal {
+  if (server === undefined) throw new Error('Temporal is not started (did test.before fail?)');
+  return server;
+}
 
 function fixtures(): { certs: Certificates; proxy: TlsProxy } {
   if (certs === undefined || proxy === undefined) throw new Error('TLS fixtures missing (did test.before fail?)');

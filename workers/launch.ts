@@ -192,12 +192,20 @@ export async function serveUntilStopped(launched: LaunchedWorker, hooks: ServeHo
       const { worker, ready } = current;
       const running = worker.run();
       // A signal that came while the worker was being rebuilt: serve nothing, stop now.
-      if (stopping) worker.shutdown();
+      if (stopping) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      }
       else if (from === undefined) hooks.onReady?.(ready);
       else hooks.onMoved?.(ready, from);
 
       const watch = new AbortController();
-      const moved = follow === undefined ? new Promise<undefined>(() => undefined) : waitForMovedTemporal({ ...follow, address: ready.temporalAddress, namespace: ready.namespace }, watch.signal);
+      const moved =
+        follow === undefined
+          ? new Promise<undefined>(() => undefined)
+          : waitForMovedTemporal(
+              { stateDir: follow.stateDir, intervalMs: follow.intervalMs, graceMs: follow.graceMs, address: ready.temporalAddress, namespace: ready.namespace },
+              watch.signal,
+            );
       const outcome = await Promise.race([running.then(() => undefined), moved]).finally(() => watch.abort());
       if (outcome === undefined || follow === undefined || stopping) {
         if (outcome !== undefined && worker.getState() === 'RUNNING') worker.shutdown();
@@ -208,9 +216,9 @@ export async function serveUntilStopped(launched: LaunchedWorker, hooks: ServeHo
       // on whatever now holds the old port must not keep the worker from moving: wait a bounded time.
       if (worker.getState() === 'RUNNING') worker.shutdown();
       const old = current;
-      const released = running.then(() => old.close()).catch(() => undefined);
-      if ((await Promise.race([released.then(() => true), sleep(follow.releaseMs ?? 10_000, false)])) === false) {
-        hooks.onWarning?.(`the worker on ${ready.temporalAddress} did not shut down within ${follow.releaseMs ?? 10_000} ms; moving on without it`);
+      const releaseMs = follow.releaseMs ?? 10_000;
+      if (!(await settlesWithin(running.then(() => old.close()), releaseMs))) {
+        hooks.onWarning?.(`the worker on ${ready.temporalAddress} did not shut down within ${releaseMs} ms; moving on without it`);
       }
       current = undefined;
       from = ready.temporalAddress;
@@ -219,6 +227,16 @@ export async function serveUntilStopped(launched: LaunchedWorker, hooks: ServeHo
   } finally {
     for (const s of STOP_SIGNALS) process.removeListener(s, stop);
     await current?.close().catch(() => undefined);
+  }
+}
+
+/** True when `promise` settles (either way) within `ms`; the timer never outlives it. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([promise.then(() => true, () => true), sleep(ms, false, { signal: timer.signal })]);
+  } finally {
+    timer.abort();
   }
 }
 
