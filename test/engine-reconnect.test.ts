@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { Client, Connection } from '@temporalio/client';
 import type { Kysely } from 'kysely';
@@ -191,23 +192,30 @@ serial('when the old port was taken meanwhile, up records a new address and the 
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  const taken = await new Promise<NodeJS.ErrnoException | undefined>((resolve) =>
-    squatter.once('error', resolve).listen({ port: before.port, host: '127.0.0.1' }, () => resolve(undefined)),
-  );
-  if (taken?.code === 'EADDRINUSE') {
-    // Some other process on this shared machine got there first: the port is taken all the same.
-    t.log(`port ${before.port} was already taken:\n${execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`:${before.port} `)).join('\n')}`);
-  } else if (taken !== undefined) {
-    throw taken;
-  } else {
-    t.teardown(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const s of sockets) s.destroy();
-          squatter.close(() => resolve());
-        }),
-    );
+  // The dead server's connections may hold the port for a few seconds (FIN-WAIT): bind once they let go.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      squatter.once('error', resolve);
+      squatter.listen({ port: before.port, host: '127.0.0.1' }, () => {
+        squatter.removeListener('error', resolve);
+        resolve(undefined);
+      });
+    });
+    if (err === undefined) break;
+    if (err.code !== 'EADDRINUSE' || Date.now() > deadline) {
+      const lines = execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`:${before.port} `));
+      throw new Error(`cannot take port ${before.port}: ${err.message}\n${lines.join('\n')}`);
+    }
+    await sleep(250);
   }
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        squatter.close(() => resolve());
+      }),
+  );
 
   const up = await evoquant(['up', '--json'], env);
   t.is(up.code, 0, up.stderr);

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import type { JsonValue } from '../../schema/db.js';
 import { stateDir as defaultStateDir } from './paths.js';
-import { freePort, freePortWithOffsets, isPortFree } from './ports.js';
+import { freePort, freePortWithOffsets, isPortFree, isPortOpen } from './ports.js';
 import { isAliveAs, signalOnExit, stopProcess, type StopOutcome } from './processes.js';
 import { readState, removeState, TemporalState, temporalStateFile, writeState } from './state-file.js';
 import { resolveTemporalCli, temporalCliPath } from './temporal-cli.js';
@@ -177,10 +177,17 @@ export function readTemporalState(dir: string = defaultStateDir()): TemporalStat
 
 /**
  * `preferred` when it is free; otherwise a new port (the caller records it in the state file, which
- * is where workers started from the state dir look for the moved server).
+ * is where workers started from the state dir look for the moved server). A killed server's
+ * connections can hold its port for a few seconds after it died (FIN-WAIT with unsent data): that is
+ * waited out; a port where something else listens is given up at once.
  */
-async function reusablePort(preferred: number, offsets: readonly number[]): Promise<number> {
-  return (await isPortFree(preferred)) ? preferred : freePortWithOffsets(offsets);
+async function reusablePort(preferred: number, offsets: readonly number[], drainMs = 15_000): Promise<number> {
+  const deadline = Date.now() + drainMs;
+  for (;;) {
+    if (await isPortFree(preferred)) return preferred;
+    if ((await isPortOpen(preferred)) || Date.now() >= deadline) return freePortWithOffsets(offsets);
+    await sleep(250);
+  }
 }
 
 /**
