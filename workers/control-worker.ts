@@ -1,7 +1,7 @@
 // The control worker: serves the workflows and the propose / compile / record activities on
 // the evoquant-control queue. It needs Temporal and Postgres, never a GPU.
 import { hostname } from 'node:os';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type TLSConfig } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control.js';
 import { keepingAlive } from '../activities/keep-alive.js';
 import { createDb } from '../engine/db/connection.js';
@@ -11,12 +11,14 @@ import { workflowBundlePath } from './workflow-bundle.js';
 export interface ControlWorkerOptions {
   temporalAddress: string;
   namespace: string;
+  /** TLS / mTLS towards a remote frontend; absent or null: plain gRPC. */
+  tls?: TLSConfig | null;
   databaseUrl: string;
   identity?: string;
 }
 
 export async function createControlWorker(options: ControlWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
-  const connection = await NativeConnection.connect({ address: options.temporalAddress });
+  const connection = await NativeConnection.connect({ address: options.temporalAddress, tls: options.tls ?? undefined });
   const db = createDb(options.databaseUrl, { applicationName: 'evoquant-control' });
   const worker = await Worker.create({
     connection,

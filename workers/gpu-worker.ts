@@ -3,7 +3,7 @@
 // ever takes work meant for its hardware. It needs Temporal and the artifact directory, not Postgres.
 import { hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type TLSConfig } from '@temporalio/worker';
 import { createGpuActivities } from '../activities/gpu.js';
 import type { ChaosPolicy } from '../science/executor/chaos.js';
 import { ReferenceExecutor } from '../science/executor/reference-executor.js';
@@ -14,6 +14,8 @@ import { detectDeviceClass } from './device-probe.js';
 export interface GpuWorkerOptions {
   temporalAddress: string;
   namespace: string;
+  /** TLS / mTLS towards a remote frontend; absent or null: plain gRPC. */
+  tls?: TLSConfig | null;
   /** 'cpu' for the reference executor; absent: detect from nvidia-smi. */
   deviceClass?: string;
   /** Concurrent activities; default one per detected GPU (1 for cpu). */
@@ -50,7 +52,7 @@ export async function createGpuWorker(options: GpuWorkerOptions): Promise<GpuWor
     deviceMemoryBytes,
     baseDir: repoRoot,
   });
-  const connection = await NativeConnection.connect({ address: options.temporalAddress });
+  const connection = await NativeConnection.connect({ address: options.temporalAddress, tls: options.tls ?? undefined });
   const worker = await Worker.create({
     connection,
     namespace: options.namespace,

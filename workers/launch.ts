@@ -1,14 +1,17 @@
 // Long-running workers as `evoquant worker control|gpu` runs them: wait for Temporal, create the
 // worker (workers/*.ts), announce readiness in one line, serve until SIGINT/SIGTERM, shut down
-// cleanly (in-flight activities are cancelled and retried elsewhere by Temporal).
+// cleanly (in-flight activities are cancelled and retried elsewhere by Temporal). A worker of the
+// embedded stack follows its state file when Temporal comes back on another address.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DefaultLogger, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
 import type { ChaosPolicy } from '../science/executor/chaos.js';
 import { createDb } from '../engine/db/connection.js';
 import { migrateToLatest } from '../engine/db/migrate.js';
 import { CONTROL_TASK_QUEUE } from '../schema/workflow-contracts.js';
-import { waitForTemporal } from '../engine/stack/temporal-server.js';
+import { readTemporalState, waitForTemporal } from '../engine/stack/temporal-server.js';
 import { createControlWorker } from './control-worker.js';
 import { createGpuWorker } from './gpu-worker.js';
+import { waitForMovedTemporal, type FollowOptions } from './follow-stack.js';
 import { requireDatabaseUrl, type Endpoints } from '../engine/client/connection.js';
 
 export interface ReadyInfo {
@@ -54,7 +57,7 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): void
 
 /** Compose starts workers and Temporal together: give the server time to come up instead of failing. */
 async function awaitTemporal(endpoints: Endpoints, timeoutMs: number): Promise<void> {
-  await waitForTemporal(endpoints.temporalAddress, { namespace: endpoints.namespace, timeoutMs });
+  await waitForTemporal(endpoints.temporalAddress, { namespace: endpoints.namespace, tls: endpoints.tls, timeoutMs });
 }
 
 export interface ControlLaunchOptions {
@@ -77,7 +80,13 @@ export async function launchControlWorker(endpoints: Endpoints, options: Control
       await db.destroy();
     }
   }
-  const handle = await createControlWorker({ temporalAddress: endpoints.temporalAddress, namespace: endpoints.namespace, databaseUrl, identity: options.identity });
+  const handle = await createControlWorker({
+    temporalAddress: endpoints.temporalAddress,
+    namespace: endpoints.namespace,
+    tls: endpoints.tls,
+    databaseUrl,
+    identity: options.identity,
+  });
   return {
     worker: handle.worker,
     ready: {
@@ -109,6 +118,7 @@ export async function launchGpuWorker(endpoints: Endpoints, options: GpuLaunchOp
   const handle = await createGpuWorker({
     temporalAddress: endpoints.temporalAddress,
     namespace: endpoints.namespace,
+    tls: endpoints.tls,
     deviceClass: options.deviceClass,
     slots: options.slots,
     deviceMemoryBytes: options.deviceMemoryBytes,
@@ -132,27 +142,121 @@ export async function launchGpuWorker(endpoints: Endpoints, options: GpuLaunchOp
 
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
+export interface ServeHooks {
+  onReady?: (info: ReadyInfo) => void;
+  onStopping?: (signal: NodeJS.Signals) => void;
+  /** The worker now polls `info.temporalAddress`, having left `from`. */
+  onMoved?: (info: ReadyInfo, from: string) => void;
+  /** A relaunch at the new address failed; it is retried. */
+  onMoveFailed?: (address: string, err: unknown) => void;
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Following the embedded stack's state file: `relaunch` builds the same worker against another
+ * address. The SDK's NativeConnection cannot change address, so the worker is shut down and made
+ * again in this process (same pid and identity); an activity it held is lost and retried by Temporal.
+ */
+export interface FollowStack extends Pick<FollowOptions, 'stateDir' | 'intervalMs' | 'graceMs'> {
+  relaunch: (address: string) => Promise<LaunchedWorker>;
+  /** How long the old worker may take to shut down before the new one is built anyway (default 10 s). */
+  releaseMs?: number;
+}
+
+/** The follow settings for `endpoints`: only a worker whose Temporal came from the state dir follows it. */
+export function followStackOf(endpoints: Endpoints, relaunch: (endpoints: Endpoints) => Promise<LaunchedWorker>): FollowStack | undefined {
+  if (endpoints.source.temporal !== 'stack') return undefined;
+  return { stateDir: endpoints.stateDir, relaunch: (address) => relaunch({ ...endpoints, temporalAddress: address }) };
+}
+
 /**
  * Runs the worker until a stop signal (or its own failure), then closes it. `onReady` fires once
- * polling has begun; `onStopping` when a signal arrives. Rejects if the worker fails.
+ * polling has begun; `onStopping` when a signal arrives. Rejects if the worker fails. With `follow`,
+ * a worker whose Temporal moved (see follow-stack.ts) is rebuilt at the new address.
  */
-export async function serveUntilStopped(
-  launched: LaunchedWorker,
-  hooks: { onReady?: (info: ReadyInfo) => void; onStopping?: (signal: NodeJS.Signals) => void } = {},
-): Promise<void> {
-  const { worker } = launched;
+export async function serveUntilStopped(launched: LaunchedWorker, hooks: ServeHooks = {}, follow?: FollowStack): Promise<void> {
+  let current: LaunchedWorker | undefined = launched;
+  let stopping = false;
+  const stopped = new AbortController();
   const stop = (signal: NodeJS.Signals): void => {
-    hooks.onStopping?.(signal);
+    if (!stopping) hooks.onStopping?.(signal);
+    stopping = true;
+    stopped.abort();
     // The SDK's runtime may already have begun the shutdown on the same signal.
-    if (worker.getState() === 'RUNNING') worker.shutdown();
+    if (current?.worker.getState() === 'RUNNING') current.worker.shutdown();
   };
   for (const s of STOP_SIGNALS) process.on(s, stop);
   try {
-    const running = worker.run();
-    hooks.onReady?.(launched.ready);
-    await running;
+    let from: string | undefined;
+    while (current !== undefined) {
+      const { worker, ready } = current;
+      const running = worker.run();
+      // A signal that came while the worker was being rebuilt: serve nothing, stop now.
+      if (stopping) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      }
+      else if (from === undefined) hooks.onReady?.(ready);
+      else hooks.onMoved?.(ready, from);
+
+      const watch = new AbortController();
+      const moved =
+        follow === undefined
+          ? new Promise<undefined>(() => undefined)
+          : waitForMovedTemporal(
+              { stateDir: follow.stateDir, intervalMs: follow.intervalMs, graceMs: follow.graceMs, address: ready.temporalAddress, namespace: ready.namespace },
+              watch.signal,
+            );
+      const outcome = await Promise.race([running.then(() => undefined), moved]).finally(() => watch.abort());
+      if (outcome === undefined || follow === undefined || stopping) {
+        if (outcome !== undefined && worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+        break;
+      }
+      // Temporal moved: let go of the old address (its polls fail anyway), then rebuild. A poll stuck
+      // on whatever now holds the old port must not keep the worker from moving: wait a bounded time.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      const old = current;
+      const releaseMs = follow.releaseMs ?? 10_000;
+      if (!(await settlesWithin(running.then(() => old.close()), releaseMs))) {
+        hooks.onWarning?.(`the worker on ${ready.temporalAddress} did not shut down within ${releaseMs} ms; moving on without it`);
+      }
+      current = undefined;
+      from = ready.temporalAddress;
+      current = await relaunchUntilStopped(follow, outcome, () => stopping, stopped.signal, hooks);
+    }
   } finally {
     for (const s of STOP_SIGNALS) process.removeListener(s, stop);
-    await launched.close().catch(() => undefined);
+    await current?.close().catch(() => undefined);
   }
+}
+
+/** True when `promise` settles (either way) within `ms`; the timer never outlives it. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([promise.then(() => true, () => true), sleep(ms, false, { signal: timer.signal })]);
+  } finally {
+    timer.abort();
+  }
+}
+
+/** Relaunches at `address` (then wherever the state file says) until it works or a stop signal arrives. */
+async function relaunchUntilStopped(
+  follow: FollowStack,
+  address: string,
+  isStopping: () => boolean,
+  signal: AbortSignal,
+  hooks: ServeHooks,
+): Promise<LaunchedWorker | undefined> {
+  let target = address;
+  while (!isStopping()) {
+    try {
+      return await follow.relaunch(target);
+    } catch (err) {
+      hooks.onMoveFailed?.(target, err);
+      await sleep(follow.intervalMs ?? 2_000, undefined, { signal }).catch(() => undefined);
+      target = readTemporalState(follow.stateDir)?.address ?? target;
+    }
+  }
+  return undefined;
 }

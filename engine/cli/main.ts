@@ -21,6 +21,7 @@ import { registerLineage } from './commands/lineage.js';
 import { checkCommandIds } from './args.js';
 import { reportAndExit } from './errors.js';
 import { oneLine } from './output.js';
+import { registerTlsFlags } from './tls-flags.js';
 
 const program = new Command('evoquant')
   .description('evolve compression recipes until a model fits its target hardware')
@@ -30,6 +31,7 @@ const program = new Command('evoquant')
   // Ids are validated once, here, for every command, before any command connects anywhere.
   .hook('preAction', (_program, action) => checkCommandIds(action));
 
+registerTlsFlags(program);
 registerCompile(program);
 registerQuantize(program);
 registerEval(program);

@@ -1,12 +1,14 @@
 // Where the engine's services are: TEMPORAL_ADDRESS / DATABASE_URL when set (a production stack,
 // a test's services), otherwise the embedded stack that `evoquant up` recorded in the state dir.
-import { Client, Connection } from '@temporalio/client';
+// EVOQUANT_TEMPORAL_TLS_* add (m)TLS towards a remote frontend (see tls.ts).
+import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { createDb } from '../db/connection.js';
 import type { Database } from '../../schema/db.js';
 import { stateDir as defaultStateDir } from '../stack/paths.js';
 import { stackStatus } from '../stack/stack.js';
 import { EngineRequestError, NO_STACK_MESSAGE } from './errors.js';
+import { temporalTlsFromEnv } from './tls.js';
 
 export type EndpointSource = 'env' | 'stack';
 
@@ -19,6 +21,8 @@ export interface Endpoints {
   webUi: string | null;
   source: { temporal: EndpointSource; database: EndpointSource | null };
   stateDir: string;
+  /** TLS towards the frontend (TEMPORAL_ADDRESS only: the embedded dev server speaks plain gRPC). */
+  tls: TLSConfig | null;
 }
 
 export interface ResolveOptions {
@@ -51,6 +55,11 @@ export function resolveEndpoints(options: ResolveOptions = {}): Endpoints {
     throw new EngineRequestError(NO_STACK_MESSAGE);
   }
 
+  const tls = temporalTlsFromEnv(env);
+  if (tls !== null && source === 'stack') {
+    throw new EngineRequestError('EVOQUANT_TEMPORAL_TLS_*: set, but TEMPORAL_ADDRESS is not: the embedded dev server has no TLS; point TEMPORAL_ADDRESS at the TLS frontend');
+  }
+
   const databaseUrl = set(env.DATABASE_URL) ? env.DATABASE_URL : (stack.postgres?.url ?? null);
   const uiPort = source === 'stack' ? (stack.temporal?.uiPort ?? null) : null;
   return {
@@ -60,6 +69,7 @@ export function resolveEndpoints(options: ResolveOptions = {}): Endpoints {
     webUi: uiPort === null ? null : `http://127.0.0.1:${uiPort}`,
     source: { temporal: source, database: set(env.DATABASE_URL) ? 'env' : stack.postgres ? 'stack' : null },
     stateDir: dir,
+    tls,
   };
 }
 
@@ -77,7 +87,7 @@ export interface EngineClient {
 export async function connectClient(endpoints: Endpoints): Promise<EngineClient> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: endpoints.temporalAddress, connectTimeout: 5_000 });
+    connection = await Connection.connect({ address: endpoints.temporalAddress, tls: endpoints.tls ?? undefined, connectTimeout: 5_000 });
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     // A stale state file or a wrong TEMPORAL_ADDRESS: the operator's to fix, like a missing stack.

@@ -1,14 +1,15 @@
 // The local Temporal: `temporal server start-dev` on a SQLite file under the state dir, so workflow
 // histories survive a restart. Attached servers die with this process; detached ones (for
-// `evoquant up`) outlive it and are found again through `<stateDir>/temporal.json`.
+// `evoquant up`) outlive it and are found again through `<stateDir>/temporal.json`. A server that
+// crashed comes back on the address its state file recorded: workers and clients still hold it.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection } from '@temporalio/client';
+import { Connection, type TLSConfig } from '@temporalio/client';
 import type { JsonValue } from '../../schema/db.js';
 import { stateDir as defaultStateDir } from './paths.js';
-import { freePortWithOffsets } from './ports.js';
+import { freePort, freePortWithOffsets, isPortFree, isPortOpen } from './ports.js';
 import { isAliveAs, signalOnExit, stopProcess, type StopOutcome } from './processes.js';
 import { readState, removeState, TemporalState, temporalStateFile, writeState } from './state-file.js';
 import { resolveTemporalCli, temporalCliPath } from './temporal-cli.js';
@@ -22,6 +23,8 @@ export interface TemporalServerOptions {
   dbFile?: string;
   /** Frontend gRPC port; default a free port p with p+1000 free for the UI. */
   port?: number;
+  /** Web UI port; default port+1000. */
+  uiPort?: number;
   /** Serve the Web UI on port+1000 (default true). Tests turn it off to start faster. */
   ui?: boolean;
   namespace?: string;
@@ -42,6 +45,15 @@ export interface TemporalServerOptions {
 const HOST = '127.0.0.1';
 const UI_OFFSET = 1000;
 
+/** How a server whose process had died was brought back (see `TemporalServer.recovered`). */
+export interface TemporalRecovery {
+  /** The pid and address the state file recorded. */
+  previousPid: number;
+  previousAddress: string;
+  /** False when the recorded port was taken by something else and a new one was picked (and recorded). */
+  sameAddress: boolean;
+}
+
 /** A running (or stopped) dev server of one state dir. `restart()` keeps port, db file and address. */
 export class TemporalServer {
   private unregisterExit: () => void = () => undefined;
@@ -52,9 +64,11 @@ export class TemporalServer {
     readonly stateDir: string,
     /** Options it was started with, kept so `start()` after `stop()` reproduces them. */
     private readonly options: TemporalServerOptions,
+    /** Set when this start replaced a server that had died without `stop()` (a crash, a SIGKILL). */
+    readonly recovered?: TemporalRecovery,
   ) {}
 
-  /** Starts a server for `options.stateDir`, or adopts the one already running there. */
+  /** Starts a server for `options.stateDir`, adopts the one already running there, or brings back a crashed one. */
   static async start(options: TemporalServerOptions = {}): Promise<TemporalServer> {
     const dir = path.resolve(options.stateDir ?? defaultStateDir());
     mkdirSync(dir, { recursive: true });
@@ -67,6 +81,28 @@ export class TemporalServer {
         pid: existing.pid,
       });
       return new TemporalServer(existing, dir, options);
+    }
+    // A state file whose process is gone: the server crashed. Same db file, so same address.
+    const crashed = readState(temporalStateFile(dir), TemporalState);
+    if (crashed !== undefined && options.port === undefined && path.resolve(options.dbFile ?? crashed.dbFile) === crashed.dbFile) {
+      const ui = options.ui ?? crashed.uiPort !== null;
+      const state = await launch(dir, {
+        ...options,
+        ui,
+        port: await reusablePort(crashed.port, ui ? [UI_OFFSET] : []),
+        uiPort: ui && crashed.uiPort !== null && (await isPortFree(crashed.uiPort)) ? crashed.uiPort : undefined,
+        dbFile: crashed.dbFile,
+        namespace: options.namespace ?? crashed.namespace,
+        // The crashed server's dynamic config, unless the caller brings its own.
+        extraArgs: options.extraArgs ?? (options.dynamicConfig === undefined ? crashed.extraArgs : undefined),
+      });
+      const server = new TemporalServer(state, dir, options, {
+        previousPid: crashed.pid,
+        previousAddress: crashed.address,
+        sameAddress: state.address === crashed.address,
+      });
+      server.watch();
+      return server;
     }
     const server = new TemporalServer(await launch(dir, options), dir, options);
     server.watch();
@@ -106,6 +142,7 @@ export class TemporalServer {
     this.current = await launch(this.stateDir, {
       ...this.options,
       port: this.current.port,
+      uiPort: this.current.uiPort ?? undefined,
       ui: this.current.uiPort !== null,
       dbFile: this.current.dbFile,
       cli: this.current.cli,
@@ -138,15 +175,55 @@ export function readTemporalState(dir: string = defaultStateDir()): TemporalStat
   return state !== undefined && isAliveAs(state.pid, 'temporal') ? state : undefined;
 }
 
+/**
+ * `preferred` when it is free; otherwise a new port (the caller records it in the state file, which
+ * is where workers started from the state dir look for the moved server). A killed server's
+ * connections can hold its port for a few seconds after it died (FIN-WAIT with unsent data): that is
+ * waited out; a port where something else listens is given up at once.
+ */
+async function reusablePort(preferred: number, offsets: readonly number[], drainMs = 15_000): Promise<number> {
+  const deadline = Date.now() + drainMs;
+  for (;;) {
+    if (await isPortFree(preferred)) return preferred;
+    if ((await isPortOpen(preferred)) || Date.now() >= deadline) return freePortWithOffsets(offsets);
+    await sleep(250);
+  }
+}
+
+/**
+ * The workflow histories are nobody else's to read. The server must create temporal.db itself (it
+ * only lays out the schema in a file that does not exist yet), so it runs under umask 077, and
+ * SQLite gives the -wal/-shm siblings the database file's mode. chmod fixes files an older version
+ * left world-readable.
+ */
+function protectDatabaseFiles(dbFile: string): void {
+  for (const file of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}-journal`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
+/** spawn() forks synchronously, so the child inherits `mask` and nothing else in this process sees it. */
+function spawnWithUmask(mask: number, ...args: Parameters<typeof spawn>): ReturnType<typeof spawn> {
+  const previous = process.umask(mask);
+  try {
+    return spawn(...args);
+  } finally {
+    process.umask(previous);
+  }
+}
+
 /** Spawns `start-dev`, waits until the frontend answers, records the state file. */
 async function launch(dir: string, options: TemporalServerOptions): Promise<TemporalState> {
   const namespace = options.namespace ?? 'default';
   const cli = options.cli ?? (await temporalCliPath(await resolveTemporalCli()));
   const ui = options.ui ?? true;
   const port = options.port ?? (await freePortWithOffsets(ui ? [UI_OFFSET] : []));
-  const uiPort = ui ? port + UI_OFFSET : null;
+  // The UI port is not part of the address workers hold: when port+1000 is taken, any free one does.
+  const uiPort = ui ? (options.uiPort ?? ((await isPortFree(port + UI_OFFSET)) ? port + UI_OFFSET : await freePort())) : null;
   const dbFile = path.resolve(options.dbFile ?? path.join(dir, 'temporal.db'));
   const logFile = path.join(dir, 'temporal.log');
+  mkdirSync(path.dirname(dbFile), { recursive: true });
+  protectDatabaseFiles(dbFile);
   const extraArgs = [
     ...Object.entries(options.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
     ...(options.extraArgs ?? []),
@@ -162,10 +239,10 @@ async function launch(dir: string, options: TemporalServerOptions): Promise<Temp
     ...extraArgs,
   ];
 
-  const logFd = openSync(logFile, 'a');
+  const logFd = openSync(logFile, 'a', 0o600);
   let pid: number;
   try {
-    const child = spawn(cli, args, { detached: options.mode === 'detached', stdio: ['ignore', logFd, logFd] });
+    const child = spawnWithUmask(0o077, cli, args, { detached: options.mode === 'detached', stdio: ['ignore', logFd, logFd] });
     pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid ?? -1));
       child.once('error', reject);
@@ -218,32 +295,43 @@ export interface WaitOptions {
   pid?: number;
   /** Quoted in the error when the server dies or times out. */
   logFile?: string;
+  /** TLS towards the frontend (a remote or proxied server; the dev server itself speaks plain gRPC). */
+  tls?: TLSConfig | null;
 }
 
 /** Resolves once the frontend answers DescribeNamespace, i.e. the server can take workflows. */
 export async function waitForTemporal(address: string, options: WaitOptions = {}): Promise<void> {
-  const namespace = options.namespace ?? 'default';
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  let lastError: unknown;
   for (;;) {
     if (options.pid !== undefined && !isAliveAs(options.pid, 'temporal')) {
       throw new Error(`Temporal server (pid ${options.pid}) exited during startup${logTail(options.logFile)}`);
     }
-    let connection: Connection | undefined;
-    try {
-      connection = await Connection.connect({ address, connectTimeout: 2_000 });
-      await connection.workflowService.describeNamespace({ namespace });
-      return;
-    } catch (err) {
-      lastError = err;
-    } finally {
-      await connection?.close().catch(() => undefined);
-    }
+    const failure = await probeTemporal(address, options);
+    if (failure === undefined) return;
     if (Date.now() >= deadline) {
-      const reason = lastError instanceof Error ? lastError.message : String(lastError);
-      throw new Error(`Temporal at ${address} not ready: ${reason}${logTail(options.logFile)}`);
+      throw new Error(`Temporal at ${address} not ready: ${failure}${logTail(options.logFile)}`);
     }
     await sleep(200);
+  }
+}
+
+/** One DescribeNamespace round trip: undefined when the server answers, else why it did not. */
+export async function probeTemporal(
+  address: string,
+  options: { namespace?: string; tls?: TLSConfig | null; timeoutMs?: number } = {},
+): Promise<string | undefined> {
+  let connection: Connection | undefined;
+  try {
+    const timeoutMs = options.timeoutMs ?? 2_000;
+    const open = await Connection.connect({ address, tls: options.tls ?? undefined, connectTimeout: timeoutMs });
+    connection = open;
+    // A port held by something that accepts TCP but never answers gRPC must not hang the probe.
+    await open.withDeadline(Date.now() + timeoutMs, () => open.workflowService.describeNamespace({ namespace: options.namespace ?? 'default' }));
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await connection?.close().catch(() => undefined);
   }
 }
 

@@ -1,5 +1,6 @@
 // evoquant worker control|gpu: the long-running workers of a stack (embedded or production).
 // Each prints one `worker ready: …` line once it polls, and shuts down cleanly on SIGINT/SIGTERM.
+// Workers of the embedded stack follow its state file when Temporal comes back on a new address.
 import { Option, type Command } from 'commander';
 import { positiveInt } from '../args.js';
 import { UsageError } from '../errors.js';
@@ -40,12 +41,24 @@ function say(json: boolean | undefined, event: Record<string, unknown>, text: st
   process.stdout.write(json ? `${JSON.stringify(event)}\n` : `${text}\n`);
 }
 
-async function serve(launched: import('../../../workers/launch.js').LaunchedWorker, json: boolean | undefined): Promise<void> {
-  const { readyLine, serveUntilStopped } = await import('../../../workers/launch.js');
-  await serveUntilStopped(launched, {
-    onReady: (info) => say(json, { event: 'ready', ...info }, readyLine(info)),
-    onStopping: (signal) => process.stderr.write(`evoquant: ${signal}: shutting down ${launched.ready.taskQueue} worker\n`),
-  });
+type Launched = import('../../../workers/launch.js').LaunchedWorker;
+type Endpoints = import('../../client/connection.js').Endpoints;
+
+async function serve(launched: Launched, json: boolean | undefined, endpoints: Endpoints, relaunch: (e: Endpoints) => Promise<Launched>): Promise<void> {
+  const { followStackOf, readyLine, serveUntilStopped } = await import('../../../workers/launch.js');
+  await serveUntilStopped(
+    launched,
+    {
+      onReady: (info) => say(json, { event: 'ready', ...info }, readyLine(info)),
+      onStopping: (signal) => process.stderr.write(`evoquant: ${signal}: shutting down ${launched.ready.taskQueue} worker\n`),
+      onMoved: (info, from) =>
+        say(json, { event: 'moved', from, ...info }, `worker moved: ${info.taskQueue} follows Temporal from ${from} to ${info.temporalAddress} (state file)`),
+      onMoveFailed: (address, err) =>
+        process.stderr.write(`evoquant: cannot rejoin Temporal at ${address} yet (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); retrying\n`),
+      onWarning: (message) => process.stderr.write(`evoquant: ${message}\n`),
+    },
+    followStackOf(endpoints, relaunch),
+  );
   say(json, { event: 'stopped', taskQueue: launched.ready.taskQueue, identity: launched.ready.identity }, `worker stopped: ${launched.ready.taskQueue}`);
 }
 
@@ -54,7 +67,9 @@ async function runControl(flags: CommonFlags): Promise<void> {
   const endpoints = resolveEndpoints();
   requireDatabaseUrl(endpoints);
   const { launchControlWorker } = await import('../../../workers/launch.js');
-  await serve(await launchControlWorker(endpoints, { identity: flags.identity }), flags.json);
+  const launched = await launchControlWorker(endpoints, { identity: flags.identity });
+  // The database was migrated at boot; a rebuilt worker only needs to reconnect.
+  await serve(launched, flags.json, endpoints, (moved) => launchControlWorker(moved, { identity: launched.ready.identity, migrate: false }));
 }
 
 async function runGpu(flags: GpuFlags): Promise<void> {
@@ -111,15 +126,16 @@ async function runGpu(flags: GpuFlags): Promise<void> {
   const memoryMb = flags.deviceMemoryMb ?? gpu?.memoryMiB;
   const { launchGpuWorker } = await import('../../../workers/launch.js');
   const { hostname } = await import('node:os');
-  const launched = await launchGpuWorker(endpoints, {
+  const options = {
     deviceClass,
     slots: flags.slots ?? 1,
     deviceMemoryBytes: memoryMb === undefined ? undefined : memoryMb * 2 ** 20,
     artifactsDir: flags.artifactsDir,
     chaos,
     identity: flags.identity ?? (flags.slot === undefined ? undefined : `gpu-${deviceClass}@${hostname()}/${process.pid}/gpu${flags.slot}`),
-  });
-  await serve(launched, flags.json);
+  };
+  const launched = await launchGpuWorker(endpoints, options);
+  await serve(launched, flags.json, endpoints, (moved) => launchGpuWorker(moved, { ...options, identity: launched.ready.identity }));
 }
 
 export function registerWorker(program: Command): void {
