@@ -1,6 +1,7 @@
 // The recipe is the genome: a policy over module roles, layer depth and expert rank.
 // It never names tensors, so a recipe found on the proxy applies to any model of a supported family.
 import { z } from 'zod';
+import { FAILURE_TYPES } from './failures.js';
 
 export const MODULE_ROLES = [
   'attn_q',
@@ -244,5 +245,5 @@ export function parseRecipe(input: unknown): Recipe {
 }
 
 export class InvalidRecipeError extends Error {
-  override readonly name = 'InvalidRecipe';
+  override readonly name = FAILURE_TYPES.invalidRecipe;
 }

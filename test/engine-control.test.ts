@@ -6,7 +6,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { EvolutionHistory } from '../engine/client/history-fetch.js';
 import type { RetryReport } from '../engine/client/retry.js';
 import { getEvolution } from '../engine/db/evolutions.js';
-import { FAILURE_TYPES } from '../schema/workflow-contracts.js';
+import { FAILURE_TYPES } from '../schema/failures.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, stopUpdate } from '../workflows/messages.js';
 import { useStack } from './helpers/stack.js';
 import { engineContext } from './helpers/engine-env.js';

@@ -6,9 +6,10 @@ import { ProxyConfig } from '../../schema/proxy-config.js';
 import { readSafetensors, type SafetensorsFile } from '../safetensors/format.js';
 import { toFloat32 } from '../safetensors/dtypes.js';
 import type { ProxyWeights } from './forward.js';
+import { FAILURE_TYPES } from '../../schema/failures.js';
 
 export class ModelLoadError extends Error {
-  override readonly name = 'ModelLoadError';
+  override readonly name = FAILURE_TYPES.modelLoad;
 }
 
 export interface ModelDirectory {

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { DTYPE_BYTES, isDType, type DType } from './dtypes.js';
+import { FAILURE_TYPES } from '../../schema/failures.js';
 
 export interface StoredTensor {
   dtype: DType;
@@ -16,7 +17,7 @@ export interface SafetensorsFile {
 }
 
 export class SafetensorsFormatError extends Error {
-  override readonly name = 'SafetensorsFormatError';
+  override readonly name = FAILURE_TYPES.safetensorsFormat;
 }
 
 const MAX_HEADER = 100 * 1024 * 1024;
