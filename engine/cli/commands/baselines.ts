@@ -21,9 +21,11 @@ export function registerBaselines(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: BaselineFlags) => {
       const { baselineTable, markdownTable } = await import('../../../science/baselines/table.js');
+      const { cacheDir } = await import('../../client/paths.js');
       existingDir('--model', flags.model);
       const rows = await baselineTable(flags.model, {
         tokens: flags.tokens,
+        sensitivityCacheDir: cacheDir(),
         onProgress: (stage, d, t) => progressLine(`${stage} ${d}/${t}`),
         onRow: (r) => progressLine(`measured ${r.recipe}`),
       });

@@ -28,6 +28,7 @@ export function registerQuantize(program: Command): void {
       const { applyRecipe, prepareModel } = await import('../../../science/compression/pipeline.js');
       const { writeQuantizedModel } = await import('../../../science/compression/quantized-format.js');
       const { loadRecipe } = await import('../../../science/recipes/load.js');
+      const { cacheDir } = await import('../../client/paths.js');
       // Every input is checked before anything is computed or written.
       existingDir('--model', flags.model);
       const recipe = loadRecipe(flags.recipe);
@@ -35,7 +36,7 @@ export function registerQuantize(program: Command): void {
       const started = Date.now();
       const progress = (stage: string, done: number, total: number): void => progressLine(`${stage} ${done}/${total}`);
       const prepared = await prepareModel(flags.model, { calibration: { tokens: flags.calibrationTokens }, onProgress: progress });
-      const qp = await applyRecipe(prepared, recipe, { onProgress: progress });
+      const qp = await applyRecipe(prepared, recipe, { onProgress: progress, sensitivityCacheDir: cacheDir() });
       writeQuantizedModel(flags.out, qp, prepared.weights.config);
       endProgress();
       const topped = prepared.calibration.coverage.filter((c) => c.added > 0);

@@ -9,8 +9,7 @@ export function registerUp(program: Command): void {
     .description('start the embedded stack (Postgres + Temporal with Web UI) in the background and migrate it; DATABASE_URL / TEMPORAL_ADDRESS select external services')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
-      const { startStack } = await import('../../stack/stack.js');
-      const { stateDir } = await import('../../stack/paths.js');
+      const { startStack, stateDir } = await import('../../client/stack.js');
       const stack = await startStack({ mode: 'detached' });
       const uiPort = stack.temporal?.state.uiPort ?? null;
       const result = {
