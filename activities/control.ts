@@ -1,17 +1,15 @@
 // Control-queue activities: propose, compile and record, plus the evolution's bookkeeping.
 // Thin adapters over the evolution, physics and knowledge libraries; every write is idempotent
 // so a retried or replayed activity never duplicates a row, a node or an edge.
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../engine/db/candidates.js';
-import type { DbOrTrx } from '../engine/db/connection.js';
-import { getNode, neighboursOut } from '../engine/db/ekg.js';
-import { finishAttempt, listAttempts, startAttempt } from '../engine/db/evaluation-attempts.js';
-import { createEvolution, finishGeneration, setEvolutionStatus, startGeneration } from '../engine/db/evolutions.js';
-import { getResult, recordResult } from '../engine/db/results.js';
+import { recordFailedAttempt, recordSucceededAttempt } from '../engine/db/evaluation-attempts.js';
+import { createEvolution, finishGeneration, lockGeneration, setEvolutionStatus, startGeneration } from '../engine/db/evolutions.js';
+import { recordResult } from '../engine/db/results.js';
 import { relativeAccuracyLoss } from '../science/evaluation/relative-loss.js';
 import { policyHash, propose } from '../evolution/proposer/propose.js';
-import type { ScoredCandidate } from '../evolution/archive/scored-candidate.js';
-import { candidateNodeId, recordOutcome, recordProposal } from '../evolution/knowledge/record-outcome.js';
+import { appliedTechnique, loadArchive } from '../evolution/knowledge/load-archive.js';
+import { recordOutcome, recordProposal } from '../evolution/knowledge/record-outcome.js';
 import { seedTechniques } from '../evolution/knowledge/seed.js';
 import { techniqueStats } from '../evolution/knowledge/technique-stats.js';
 import { compileTarget } from '../science/physics/compile.js';
@@ -22,48 +20,6 @@ import { Recipe } from '../schema/recipe.js';
 
 export interface ControlDeps {
   db: Kysely<Database>;
-}
-
-/**
- * The evolution's candidates as the proposer sees them. A candidate compile rejected only for not
- * fitting keeps its memory figure (and an infinite KL): it can still be a parent, so an evolution
- * seeded with recipes that are all too large can work its way down to one that fits.
- */
-async function archiveOf(db: DbOrTrx, evolutionId: string): Promise<ScoredCandidate[]> {
-  const rows = await listCandidates(db, evolutionId);
-  const out: ScoredCandidate[] = [];
-  for (const row of rows) {
-    const result = row.status === 'evaluated' ? await getResult(db, row.id) : undefined;
-    const m = result?.metrics;
-    const tooLarge = row.status === 'rejected' && row.violation_codes.length === 1 && row.violation_codes[0] === 'does-not-fit';
-    const compiled = tooLarge ? (await getNode(db, candidateNodeId(row.id)))?.payload : undefined;
-    out.push({
-      id: row.id,
-      generation: row.generation,
-      recipe: Recipe.parse(row.recipe),
-      parents: row.parent_ids,
-      technique: null,
-      score: m
-        ? {
-            fits: m.fits,
-            gbPerGpu: m.gb_per_gpu,
-            kl: m.kl,
-            top1: m.top1,
-            relativeAccuracyLoss: typeof m.relative_accuracy_loss === 'number' ? m.relative_accuracy_loss : 0,
-            proxyBytes: m.proxy_bytes,
-          }
-        : typeof compiled?.gbPerGpu === 'number'
-          ? { fits: false, gbPerGpu: compiled.gbPerGpu, kl: Number.POSITIVE_INFINITY, top1: 0, relativeAccuracyLoss: 1, proxyBytes: 0 }
-          : null,
-    });
-  }
-  return out;
-}
-
-async function techniqueOf(db: DbOrTrx, candidateId: string): Promise<string | null> {
-  const applied = await neighboursOut(db, candidateNodeId(candidateId), { kinds: ['applies-pattern'] });
-  const t = applied[0]?.node.payload.technique;
-  return typeof t === 'string' ? t : null;
 }
 
 function summaryOf(req: RecordRequest): CandidateSummary {
@@ -109,11 +65,11 @@ export function createControlActivities({ db }: ControlDeps) {
      */
     async propose({ evolutionId, generation, config }: { evolutionId: string; generation: number; config: EvolutionConfig }): Promise<ProposedCandidate[]> {
       return db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(hashtext(${evolutionId}), ${generation})`.execute(trx);
+        await lockGeneration(trx, evolutionId, generation);
         const existing = (await listCandidates(trx, evolutionId)).filter((c) => c.generation === generation);
         if (existing.length > 0) {
           return Promise.all(
-            existing.map(async (row) => ({ id: row.id, generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await techniqueOf(trx, row.id) })),
+            existing.map(async (row) => ({ id: row.id, generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await appliedTechnique(trx, row.id) })),
           );
         }
         const proposals = propose({
@@ -123,7 +79,7 @@ export function createControlActivities({ db }: ControlDeps) {
           populationSize: config.populationSize,
           selection: config.selection,
           seedRecipes: config.seedRecipes,
-          archive: await archiveOf(trx, evolutionId),
+          archive: await loadArchive(trx, evolutionId),
           techniqueStats: await techniqueStats(trx),
         });
         await startGeneration(trx, evolutionId, generation);
@@ -140,7 +96,7 @@ export function createControlActivities({ db }: ControlDeps) {
       for (const id of ids) {
         const row = await getCandidate(db, id);
         if (!row || row.evolution_id !== evolutionId) throw new Error(`candidate ${id} is not part of evolution ${evolutionId}`);
-        out.push({ id, generation: row.generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await techniqueOf(db, id) });
+        out.push({ id, generation: row.generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await appliedTechnique(db, id) });
       }
       return out;
     },
@@ -168,14 +124,6 @@ export function createControlActivities({ db }: ControlDeps) {
         await setCandidateStatus(trx, id, summary.status, req.verdict.violations);
         if (req.kind === 'evaluated') {
           const m = req.measurement;
-          // A retry round numbers its attempts after those of the earlier, failed round.
-          const previous = await listAttempts(trx, id);
-          const offset = previous.some((a) => a.outcome === 'ok') ? 0 : previous.filter((a) => a.outcome !== null).length;
-          // Attempts before the successful one were lost (worker died, chaos fault): Temporal retried them.
-          for (let attempt = 1; attempt < m.attempt; attempt++) {
-            await startAttempt(trx, { candidateId: id, attempt: offset + attempt, workerIdentity: 'unknown (lost attempt)' });
-            await finishAttempt(trx, { candidateId: id, attempt: offset + attempt, outcome: 'failed', error: 'attempt lost; retried by Temporal (see `evoquant history`)' });
-          }
           const metrics = {
             bits_per_byte: m.bitsPerByte,
             top1: m.top1,
@@ -188,17 +136,10 @@ export function createControlActivities({ db }: ControlDeps) {
             weight_reduction: req.verdict.weightReduction,
             decode_tokens_per_second: req.verdict.decodeTokensPerSecond,
           };
-          await startAttempt(trx, { candidateId: id, attempt: offset + m.attempt, workerIdentity: m.workerIdentity });
-          await finishAttempt(trx, { candidateId: id, attempt: offset + m.attempt, outcome: 'ok', metrics });
+          await recordSucceededAttempt(trx, { candidateId: id, attempt: m.attempt, workerIdentity: m.workerIdentity, metrics });
           await recordResult(trx, id, metrics);
         } else if (req.kind === 'failed') {
-          // Idempotent: the failure is recorded once, as the attempt after those already recorded.
-          const previous = await listAttempts(trx, id);
-          if (!previous.some((a) => a.outcome === 'failed' || a.outcome === 'oom')) {
-            const attempt = previous.length + 1;
-            await startAttempt(trx, { candidateId: id, attempt, workerIdentity: 'unknown' });
-            await finishAttempt(trx, { candidateId: id, attempt, outcome: req.outOfMemory ? 'oom' : 'failed', error: `${req.failureType}: ${req.message}` });
-          }
+          await recordFailedAttempt(trx, { candidateId: id, outcome: req.outOfMemory ? 'oom' : 'failed', error: `${req.failureType}: ${req.message}` });
         }
         await recordOutcome(trx, req.evolutionId, req.candidate, summary, req.kind === 'failed' ? req.failureType : null);
       });

@@ -2,12 +2,12 @@
 // progress, resume an interrupted evaluation from its last heartbeat, and raise typed failures:
 // out-of-memory and invalid recipes are final, anything else is retried by Temporal.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ArtifactMissingError, OutOfDeviceMemoryError } from '../science/executor/errors.js';
 import { chaosStrikes, type ChaosPolicy } from '../science/executor/chaos.js';
 import { withKeepAlive } from './keep-alive.js';
 import type { Progress, ReferenceExecutor } from '../science/executor/reference-executor.js';
 import type { EvalProgress } from '../science/evaluation/evaluate.js';
-import { FAILURE_TYPES, type EvaluateRequest, type EvaluationMeasurement, type QuantizedArtifact, type QuantizeRequest } from '../schema/workflow-contracts.js';
+import { EXECUTOR_FINAL_FAILURES, FAILURE_TYPES } from '../schema/failures.js';
+import type { EvaluateRequest, EvaluationMeasurement, QuantizedArtifact, QuantizeRequest } from '../schema/workflow-contracts.js';
 
 export interface GpuDeps {
   executor: ReferenceExecutor;
@@ -31,15 +31,20 @@ function heartbeater(beat: (details: unknown) => void): (p: Progress) => void {
   };
 }
 
+const FINAL: ReadonlySet<string> = new Set(EXECUTOR_FINAL_FAILURES);
+
+/**
+ * The failure Temporal sees for an executor error: errors that are deterministic given the
+ * candidate become non-retryable failures of their own (declared) name; anything else is retried.
+ */
+export function activityFailureOf(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof Error && FINAL.has(err.name)) return ApplicationFailure.nonRetryable(err.message, err.name);
+  return err;
+}
+
 function typed(err: unknown): never {
-  if (err instanceof ApplicationFailure) throw err;
-  if (err instanceof OutOfDeviceMemoryError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.outOfMemory);
-  if (err instanceof ArtifactMissingError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.artifactMissing);
-  if (err instanceof Error && ['InvalidRecipe', 'MissingCalibrationError', 'NonFiniteQuantizationError', 'HessianNotPositiveDefiniteError'].includes(err.name)) {
-    // Deterministic given the recipe: another attempt would fail the same way.
-    throw ApplicationFailure.nonRetryable(err.message, err.name === 'InvalidRecipe' ? FAILURE_TYPES.invalidRecipe : err.name);
-  }
-  throw err;
+  throw activityFailureOf(err);
 }
 
 function injectChaos(chaos: ChaosPolicy | null): void {

@@ -1,6 +1,7 @@
 // Deployment: how many GPUs serve the model and how (tensor × pipeline parallel), for how long a
 // context and how many concurrent sequences. A target adds the model and the hardware profile.
 import { z } from 'zod';
+import { FAILURE_TYPES } from './failures.js';
 
 const posInt = z.number().int().positive();
 
@@ -38,7 +39,7 @@ export function pipelineStages(d: Deployment): number {
 
 /** A deployment or target that fails validation; the message names the field at fault. */
 export class InvalidDeploymentError extends Error {
-  override readonly name = 'InvalidDeployment';
+  override readonly name = FAILURE_TYPES.invalidDeployment;
   constructor(
     readonly field: string,
     reason: string,

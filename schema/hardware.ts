@@ -1,6 +1,7 @@
 // Hardware profiles: what one GPU of a class holds, moves and computes, and which weight formats
 // have a serving kernel on it. The tables themselves live in hardware/.
 import { z } from 'zod';
+import { FAILURE_TYPES } from './failures.js';
 
 export const ActivationFormat = z.enum(['bf16', 'fp8', 'int8']);
 export type ActivationFormat = z.infer<typeof ActivationFormat>;
@@ -71,7 +72,7 @@ export type HardwareProfile = z.infer<typeof HardwareProfile>;
 
 /** An id that names no shipped hardware profile. */
 export class UnknownHardwareError extends Error {
-  override readonly name = 'UnknownHardware';
+  override readonly name = FAILURE_TYPES.unknownHardware;
   readonly field = 'hardware';
   constructor(
     readonly profile: string,

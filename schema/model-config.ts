@@ -2,6 +2,7 @@
 // every family (qwen3_moe, qwen2_moe, mixtral, llama/mistral, qwen2/qwen3, the evoquant proxy) maps to.
 import { z } from 'zod';
 import { echo } from './echo.js';
+import { FAILURE_TYPES } from './failures.js';
 
 export const MODEL_FAMILIES = ['qwen3_moe', 'qwen2_moe', 'mixtral', 'llama', 'mistral', 'qwen2', 'qwen3', 'evoquant_moe'] as const;
 export const ModelFamily = z.enum(MODEL_FAMILIES);
@@ -117,7 +118,7 @@ export type ModelArchitecture = z.infer<typeof ModelArchitecture>;
 
 /** A name that is neither a shipped model nor a readable config.json path. */
 export class UnknownModelError extends Error {
-  override readonly name = 'UnknownModel';
+  override readonly name = FAILURE_TYPES.unknownModel;
   readonly field = 'model';
   constructor(
     readonly model: string,
@@ -129,7 +130,7 @@ export class UnknownModelError extends Error {
 
 /** A config.json that is unreadable, of an unsupported family, or missing a field physics needs. */
 export class InvalidModelConfigError extends Error {
-  override readonly name = 'InvalidModelConfig';
+  override readonly name = FAILURE_TYPES.invalidModelConfig;
   constructor(
     readonly source: string,
     readonly field: string,

@@ -2,6 +2,7 @@
 // It never names tensors, so a recipe found on the proxy applies to any model of a supported family.
 import { z } from 'zod';
 import { describeIssue } from './issues.js';
+import { FAILURE_TYPES } from './failures.js';
 
 export const MODULE_ROLES = [
   'attn_q',
@@ -252,5 +253,5 @@ export function parseRecipe(input: unknown): Recipe {
 }
 
 export class InvalidRecipeError extends Error {
-  override readonly name = 'InvalidRecipe';
+  override readonly name = FAILURE_TYPES.invalidRecipe;
 }

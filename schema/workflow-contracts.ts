@@ -7,14 +7,6 @@ import type { Recipe } from './recipe.js';
 export const CONTROL_TASK_QUEUE = 'evoquant-control';
 export const gpuTaskQueue = (pool: string): string => `gpu-${pool}`;
 
-/** Failure types the GPU worker raises; the first two are never retried. */
-export const FAILURE_TYPES = {
-  outOfMemory: 'GpuOutOfMemory',
-  invalidRecipe: 'InvalidRecipe',
-  transient: 'TransientFault',
-  artifactMissing: 'ArtifactMissing',
-} as const;
-
 export interface EvolutionInput {
   evolutionId: string;
   config: EvolutionConfig;

@@ -1,6 +1,7 @@
 // Quantizers on the committed proxy's real weights, calibrated on real activations.
 import test from 'ava';
-import { captureCalibration, siteKey, type CalibrationSet } from '../science/compression/calibration.js';
+import { captureCalibration, type CalibrationSet } from '../science/compression/calibration.js';
+import { siteKey } from '../science/model/calibration-site.js';
 import { loadBrown } from '../science/corpus/brown.js';
 import { linear } from '../science/kernels/matmul.js';
 import { proxyModules, type ProxyModule } from '../science/model/modules.js';

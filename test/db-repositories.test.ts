@@ -2,13 +2,14 @@
 import test from 'ava';
 import { childrenOf, findCandidatesByRecipeHash, getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../engine/db/candidates.js';
 import { candidateIdFor, canonicalJson, recipeHash } from '../schema/content-hash.js';
-import { finishAttempt, listAttempts, startAttempt } from '../engine/db/evaluation-attempts.js';
+import { finishAttempt, listAttempts, recordFailedAttempt, recordSucceededAttempt, startAttempt } from '../engine/db/evaluation-attempts.js';
 import {
   createEvolution,
   finishGeneration,
   latestGeneration,
   listEvolutions,
   listGenerations,
+  lockGeneration,
   setEvolutionStatus,
   startGeneration,
 } from '../engine/db/evolutions.js';
@@ -95,6 +96,55 @@ test.serial('attempts: one row per attempt, the first outcome wins', async (t) =
     [2, 'ok', 'gpu-worker@host-b'],
   ]);
   t.is(await finishAttempt(db, { candidateId: c.id, attempt: 9, outcome: 'ok' }), undefined, 'never started');
+});
+
+test.serial('attempt bookkeeping: lost tries are filled in, a retry round numbers after the failed one, repeats change nothing', async (t) => {
+  const { db } = await pg().freshDatabase();
+  await createEvolution(db, { id: 'wf-b', config: {} });
+  const c = await proposeCandidate(db, { evolutionId: 'wf-b', generation: 0, recipe });
+  const rows = async (): Promise<Array<[number, string | null, string]>> => (await listAttempts(db, c.id)).map((a) => [a.attempt, a.outcome, a.worker_identity]);
+
+  await recordFailedAttempt(db, { candidateId: c.id, outcome: 'failed', error: 'TransientFault: chaos' });
+  await recordFailedAttempt(db, { candidateId: c.id, outcome: 'oom', error: 'GpuOutOfMemory: again' });
+  t.deepEqual(await rows(), [[1, 'failed', 'unknown']], 'the failure is recorded once');
+
+  // The retry round succeeded on Temporal's third try: two lost tries, then the success, after attempt 1.
+  await recordSucceededAttempt(db, { candidateId: c.id, attempt: 3, workerIdentity: 'gpu@b', metrics: { top1: 0.9 } });
+  await recordSucceededAttempt(db, { candidateId: c.id, attempt: 3, workerIdentity: 'gpu@b', metrics: { top1: 0.9 } });
+  t.deepEqual(await rows(), [
+    [1, 'failed', 'unknown'],
+    [2, 'failed', 'unknown (lost attempt)'],
+    [3, 'failed', 'unknown (lost attempt)'],
+    [4, 'ok', 'gpu@b'],
+  ]);
+});
+
+test.serial('lockGeneration serialises the transactions of one generation, not of another', async (t) => {
+  const { db } = await pg().freshDatabase();
+  const order: string[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const first = db.transaction().execute(async (trx) => {
+    await lockGeneration(trx, 'wf-l', 1);
+    locked();
+    await held;
+    order.push('first done');
+  });
+  await isLocked;
+  const same = db.transaction().execute(async (trx) => {
+    await lockGeneration(trx, 'wf-l', 1);
+    order.push('same generation');
+  });
+  await db.transaction().execute(async (trx) => {
+    await lockGeneration(trx, 'wf-l', 2);
+    order.push('other generation');
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  release();
+  await Promise.all([first, same]);
+  t.deepEqual(order, ['other generation', 'first done', 'same generation']);
 });
 
 test.serial('results: exactly one per candidate, validated before writing', async (t) => {

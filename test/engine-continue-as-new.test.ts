@@ -4,21 +4,12 @@ import test from 'ava';
 import { listGenerations } from '../engine/db/evolutions.js';
 import { setBudgetUpdate } from '../workflows/messages.js';
 import { useStack } from './helpers/stack.js';
-import {
-  artifactsDir,
-  candidateFacts,
-  engineContext,
-  evolutionHistories,
-  evolutionId,
-  pendingActivities,
-  replayFailures,
-  resultWithin,
-  startEvolution,
-  startWorker,
-  tinyConfig,
-  waitFor,
-  type RecordedHistory,
-} from './helpers/engine.js';
+import { engineContext } from './helpers/engine-env.js';
+import { artifactsDir, startWorker } from './helpers/worker-process.js';
+import { evolutionId, resultWithin, startEvolution, tinyConfig } from './helpers/evolutions.js';
+import { waitFor } from './helpers/wait.js';
+import { evolutionHistories, pendingActivities, replayFailures, type RecordedHistory } from './helpers/temporal-history.js';
+import { candidateFacts } from './helpers/db-checks.js';
 
 // A generation adds ~10 events to the evolution's history; 10 makes the server suggest
 // continue-as-new after every one (the default is 4Ki events).

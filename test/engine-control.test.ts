@@ -6,30 +6,16 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { EvolutionHistory } from '../engine/client/history-fetch.js';
 import type { RetryReport } from '../engine/client/retry.js';
 import { getEvolution } from '../engine/db/evolutions.js';
-import { FAILURE_TYPES } from '../schema/workflow-contracts.js';
+import { FAILURE_TYPES } from '../schema/failures.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, stopUpdate } from '../workflows/messages.js';
 import { useStack } from './helpers/stack.js';
-import {
-  activityRecords,
-  artifactsDir,
-  candidateFacts,
-  engineContext,
-  evolutionHistories,
-  evolutionId,
-  fakeNvidiaSmiPath,
-  fetchEvents,
-  pendingActivities,
-  PendingState,
-  queryStatus,
-  replayFailures,
-  resultWithin,
-  runCli,
-  startEvolution,
-  startWorker,
-  tinyConfig,
-  waitFor,
-  type RecordedHistory,
-} from './helpers/engine.js';
+import { engineContext } from './helpers/engine-env.js';
+import { artifactsDir, fakeNvidiaSmiPath, startWorker } from './helpers/worker-process.js';
+import { runEngineCli } from './helpers/engine-cli.js';
+import { evolutionId, queryStatus, resultWithin, startEvolution, tinyConfig } from './helpers/evolutions.js';
+import { waitFor } from './helpers/wait.js';
+import { activityRecords, evolutionHistories, fetchEvents, pendingActivities, PendingState, replayFailures, type RecordedHistory } from './helpers/temporal-history.js';
+import { candidateFacts } from './helpers/db-checks.js';
 
 const stack = useStack(test);
 const recorded: RecordedHistory[] = [];
@@ -111,12 +97,12 @@ test.serial('pause, retry, setBudget and resume steer a running evolution; inval
   await rejected(handle.executeUpdate(setBudgetUpdate, { args: [{ generations: 0 }] }), /generations/);
   await rejected(handle.executeUpdate(retryUpdate, { args: [{ candidateIds: ['c-nope'] }] }), /not part of evolution/);
   // The CLI goes through the same validator.
-  const bad = await runCli(env, ['retry', id, '--candidate', 'c-nope']);
+  const bad = await runEngineCli(env, ['retry', id, '--candidate', 'c-nope']);
   t.is(bad.code, 2, bad.stderr);
   t.regex(bad.stderr, /not part of evolution/);
 
   // Retry the out-of-memory candidate on a worker with room, and end after that round.
-  const queued = await runCli(env, ['retry', id, '--json']);
+  const queued = await runEngineCli(env, ['retry', id, '--json']);
   t.is(queued.code, 0, queued.stderr);
   t.deepEqual(JSON.parse(queued.stdout) as RetryReport, { mode: 'queued', evolutionId: id, queued: [candidate.id] });
   t.deepEqual(await handle.executeUpdate(retryUpdate, { args: [{ candidateIds: [candidate.id] }] }), { queued: [] }, 'already queued');
@@ -196,7 +182,7 @@ test.serial('`evoquant retry` re-runs an infeasible candidate of a completed evo
 
   await small.proc.stop();
   await startWorker(t, env, 'gpu', { deviceClass: 'cpu', artifactsDir: artifacts, identity: 'gpu-big' });
-  const retried = await runCli(env, ['retry', id, '--json']);
+  const retried = await runEngineCli(env, ['retry', id, '--json']);
   t.is(retried.code, 0, retried.stderr);
   const report = JSON.parse(retried.stdout) as RetryReport;
   if (report.mode !== 'ran') return t.fail(`expected a detached round, got ${retried.stdout}`);
@@ -206,10 +192,10 @@ test.serial('`evoquant retry` re-runs an infeasible candidate of a completed evo
   );
   const [after] = await candidateFacts(db, id);
   t.like(after, { status: 'evaluated', results: 1 });
-  const again = await runCli(env, ['retry', id, '--json']);
+  const again = await runEngineCli(env, ['retry', id, '--json']);
   t.is((JSON.parse(again.stdout) as RetryReport).mode, 'nothing', 'nothing left to retry');
 
-  const shown = await runCli(env, ['history', id, '--json']);
+  const shown = await runEngineCli(env, ['history', id, '--json']);
   t.is(shown.code, 0, shown.stderr);
   const history = JSON.parse(shown.stdout) as EvolutionHistory;
   t.deepEqual(
@@ -224,7 +210,7 @@ test.serial('`evoquant retry` re-runs an infeasible candidate of a completed evo
   for (const r of rows) {
     t.true(typeof r.runMs === 'number' && r.runMs >= 0 && typeof r.totalMs === 'number' && r.totalMs >= r.runMs, `durations of ${r.activityType}`);
   }
-  const human = await runCli(env, ['history', id]);
+  const human = await runEngineCli(env, ['history', id]);
   t.is(human.code, 0);
   t.true(human.stdout.includes('gpu-small') && human.stdout.includes('gpu-big') && human.stdout.includes(FAILURE_TYPES.outOfMemory), human.stdout);
   recorded.push(...(await evolutionHistories(client, id)));

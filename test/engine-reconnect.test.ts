@@ -17,8 +17,10 @@ import { stackStatus, stopStack } from '../engine/stack/stack.js';
 import { readState, temporalStateFile, TemporalState } from '../engine/stack/state-file.js';
 import type { Database } from '../schema/db.js';
 import type { EvolutionStatus } from '../schema/workflow-contracts.js';
-import type { WorkerProcess } from './helpers/engine.js';
-import { candidateFacts, duplicates, TEST_PROXY, waitForRunningActivity } from './helpers/engine.js';
+import { candidateFacts, duplicates } from './helpers/db-checks.js';
+import { TEST_PROXY } from './helpers/evolutions.js';
+import { waitForRunningActivity } from './helpers/temporal-history.js';
+import type { WorkerProcess } from './helpers/worker-process.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 import { evoquant, seedWorkflowBundle, startCliWorker, stateDirEnv } from './helpers/user-stack.js';
 

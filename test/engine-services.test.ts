@@ -5,25 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { waitForExit } from '../engine/stack/processes.js';
 import { useStack } from './helpers/stack.js';
-import {
-  activityRecords,
-  artifactsDir,
-  candidateFacts,
-  duplicates,
-  engineContext,
-  evolutionHistories,
-  evolutionId,
-  fetchEvents,
-  pendingActivities,
-  replayFailures,
-  resultWithin,
-  startEvolution,
-  startWorker,
-  tinyConfig,
-  waitFor,
-  waitForRunningActivity,
-  type RecordedHistory,
-} from './helpers/engine.js';
+import { engineContext } from './helpers/engine-env.js';
+import { artifactsDir, startWorker } from './helpers/worker-process.js';
+import { evolutionId, resultWithin, startEvolution, tinyConfig } from './helpers/evolutions.js';
+import { waitFor } from './helpers/wait.js';
+import { activityRecords, evolutionHistories, fetchEvents, pendingActivities, replayFailures, waitForRunningActivity, type RecordedHistory } from './helpers/temporal-history.js';
+import { candidateFacts, duplicates } from './helpers/db-checks.js';
 
 const stack = useStack(test);
 const recorded: RecordedHistory[] = [];

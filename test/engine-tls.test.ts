@@ -9,7 +9,7 @@ import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 import { startTestTemporal, type TestTemporal } from './helpers/temporal.js';
 import { makeCertificates, startTlsProxy, type Certificates, type TlsProxy } from './helpers/tls.js';
 import { evoquant, startCliWorker, stateDirEnv } from './helpers/user-stack.js';
-import { waitFor } from './helpers/engine.js';
+import { waitFor } from './helpers/wait.js';
 
 let server: TestTemporal | undefined;
 let certs: Certificates | undefined;

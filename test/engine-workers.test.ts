@@ -4,26 +4,15 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { activityRows } from '../engine/client/history.js';
-import { FAILURE_TYPES, type EvaluationMeasurement } from '../schema/workflow-contracts.js';
+import { FAILURE_TYPES } from '../schema/failures.js';
+import type { EvaluationMeasurement } from '../schema/workflow-contracts.js';
 import { useStack } from './helpers/stack.js';
 import { removeTempDir } from './helpers/temp-dir.js';
-import {
-  activityRecords,
-  artifactsDir,
-  candidateFacts,
-  duplicates,
-  engineContext,
-  evolutionHistories,
-  evolutionId,
-  fetchEvents,
-  replayFailures,
-  resultWithin,
-  startEvolution,
-  startWorker,
-  tinyConfig,
-  waitForRunningActivity,
-  type RecordedHistory,
-} from './helpers/engine.js';
+import { engineContext } from './helpers/engine-env.js';
+import { artifactsDir, startWorker } from './helpers/worker-process.js';
+import { evolutionId, resultWithin, startEvolution, tinyConfig } from './helpers/evolutions.js';
+import { activityRecords, evolutionHistories, fetchEvents, replayFailures, waitForRunningActivity, type RecordedHistory } from './helpers/temporal-history.js';
+import { candidateFacts, duplicates } from './helpers/db-checks.js';
 
 const stack = useStack(test);
 const DRIFTED_WORKFLOWS = fileURLToPath(new URL('fixtures/drifted-workflows.ts', import.meta.url));

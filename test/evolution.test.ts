@@ -1,9 +1,9 @@
 // The proposer and its parts: deterministic, valid, deduplicated, guided by technique statistics.
 import test from 'ava';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { bestCandidate, paretoFrontier } from '../evolution/archive/scored-archive.js';
+import { bestCandidate, paretoFrontier } from '../evolution/archive/archive.js';
 import { candidateId, propose, type ProposeInput } from '../evolution/proposer/propose.js';
-import type { ScoredCandidate } from '../evolution/archive/scored-candidate.js';
+import { scoreMeasurement, type ScoredCandidate } from '../evolution/archive/scored-candidate.js';
 import { TECHNIQUES } from '../evolution/proposer/techniques.js';
 import { BUILTIN_RECIPES, builtinRecipe } from '../science/recipes/builtin.js';
 import { Recipe } from '../schema/recipe.js';
@@ -21,8 +21,8 @@ const archive: ScoredCandidate[] = [
 ];
 
 test('the frontier keeps only non-dominated fitting candidates; best is the lowest KL that fits', (t) => {
-  t.deepEqual(paretoFrontier(archive).map((c) => c.id), ['c', 'b', 'a']);
-  t.is(bestCandidate(archive)!.id, 'a');
+  t.deepEqual(paretoFrontier(archive, scoreMeasurement).map((c) => c.id), ['c', 'b', 'a']);
+  t.is(bestCandidate(archive, scoreMeasurement)!.id, 'a');
 });
 
 test('every technique either declines or returns a valid, different recipe', (t) => {

@@ -11,18 +11,13 @@ import { PROXY_DIR, proxy } from './helpers/proxy.js';
 
 test('the sensitivity profile covers every layer, role and expert, is cached, and orders bit widths', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'sens-'));
-  const saved = process.env.EVOQUANT_HOME;
-  process.env.EVOQUANT_HOME = home;
-  t.teardown(() => {
-    if (saved === undefined) delete process.env.EVOQUANT_HOME;
-    else process.env.EVOQUANT_HOME = saved;
-    rmSync(home, { recursive: true, force: true });
-  });
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  const cacheDir = join(home, 'cache');
   const { weights } = proxy();
   const c = weights.config;
   const hash = modelHash(PROXY_DIR);
   const options = { tokens: 512, bits: [2, 8] as const };
-  const first = await cachedSensitivity(weights, hash, loadBrown().train, { ...options, bits: [...options.bits] });
+  const first = await cachedSensitivity(cacheDir, weights, hash, loadBrown().train, { ...options, bits: [...options.bits] });
   t.false(first.cached);
   const profile = SensitivityProfile.parse(first.profile);
   // Per layer: q, k, v, o, router and each expert; plus embeddings and lm_head.
@@ -31,8 +26,8 @@ test('the sensitivity profile covers every layer, role and expert, is cached, an
   t.true(worse >= profile.entries.length - 2, `2-bit hurts more than 8-bit in ${worse}/${profile.entries.length} blocks`);
   const scores = expertSensitivityScores(profile, c.num_hidden_layers, c.num_experts);
   t.true(scores.every((layer) => layer.every((s) => s > 0)));
-  const second = await cachedSensitivity(weights, hash, loadBrown().train, { ...options, bits: [...options.bits] });
+  const second = await cachedSensitivity(cacheDir, weights, hash, loadBrown().train, { ...options, bits: [...options.bits] });
   t.true(second.cached);
   t.deepEqual(second.profile, first.profile);
-  t.is(readdirSync(join(home, 'cache')).filter((f) => f.startsWith('sensitivity-')).length, 1);
+  t.is(readdirSync(cacheDir).filter((f) => f.startsWith('sensitivity-')).length, 1);
 });

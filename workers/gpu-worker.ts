@@ -8,7 +8,7 @@ import { createGpuActivities } from '../activities/gpu.js';
 import type { ChaosPolicy } from '../science/executor/chaos.js';
 import { ReferenceExecutor } from '../science/executor/reference-executor.js';
 import { gpuTaskQueue } from '../schema/workflow-contracts.js';
-import { repoRoot, stateDir } from '../engine/stack/paths.js';
+import { cacheDir, repoRoot, stateDir } from '../engine/stack/paths.js';
 import { detectDeviceClass } from './device-probe.js';
 
 export interface GpuWorkerOptions {
@@ -51,6 +51,7 @@ export async function createGpuWorker(options: GpuWorkerOptions): Promise<GpuWor
     artifactsDir: options.artifactsDir ?? join(stateDir(), 'artifacts'),
     deviceMemoryBytes,
     baseDir: repoRoot,
+    sensitivityCacheDir: cacheDir(),
   });
   const connection = await NativeConnection.connect({ address: options.temporalAddress, tls: options.tls ?? undefined });
   const worker = await Worker.create({

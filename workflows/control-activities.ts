@@ -1,14 +1,12 @@
 // The control queue's activity options, shared by both workflows.
 import { proxyActivities } from '@temporalio/workflow';
 import type { createControlActivities } from '../activities/control.js';
-
-/** Errors a retry cannot fix (bad recipe, unknown model or hardware, invalid payload): fail fast. */
-const DETERMINISTIC_ERRORS = ['InvalidRecipe', 'UnknownModel', 'UnknownHardware', 'InvalidModelConfig', 'InvalidDeployment', 'ZodError'];
+import { CONTROL_FINAL_FAILURES, nonRetryable } from '../schema/failures.js';
 
 export const control = proxyActivities<ReturnType<typeof createControlActivities>>({
   startToCloseTimeout: '2 minutes',
   // The control worker beats while it works (activities/keep-alive.ts): one that dies mid-task is
   // retried after this, not after the start-to-close timeout.
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: DETERMINISTIC_ERRORS },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: nonRetryable(...CONTROL_FINAL_FAILURES) },
 });

@@ -3,7 +3,7 @@
 // and continue-as-new carrying the state when the history grows long.
 import { allHandlersFinished, condition, continueAsNew, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import { RetryArgs, SetBudgetArgs, type CandidateSummary, type EvolutionInput, type EvolutionState, type EvolutionStatus } from '../schema/workflow-contracts.js';
-import { bestFitting, paretoFront, type Measurement } from '../evolution/archive/archive.js';
+import { bestCandidate, paretoFrontier, type Measurement } from '../evolution/archive/archive.js';
 import { control } from './control-activities.js';
 import { generationWorkflow } from './generation.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, statusQuery, stopUpdate } from './messages.js';
@@ -42,8 +42,8 @@ function measured(c: CandidateSummary): Measurement | null {
 export function statusOf(evolutionId: string, state: EvolutionState, done: boolean): EvolutionStatus {
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<CandidateSummary['status'], number>;
   for (const c of state.candidates) counts[c.status]++;
-  const best = bestFitting(state.candidates, measured);
-  const frontier = paretoFront(state.candidates, measured);
+  const best = bestCandidate(state.candidates, measured);
+  const frontier = paretoFrontier(state.candidates, measured);
   return {
     evolutionId,
     phase: done ? 'completed' : state.stopRequested ? 'stopping' : state.paused ? 'paused' : 'running',

@@ -3,8 +3,8 @@
 // evaluate run on the evaluation pool's queue, in parallel up to its capacity.
 import { ActivityFailure, ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { createGpuActivities } from '../activities/gpu.js';
+import { FAILURE_TYPES, GPU_FINAL_FAILURES, nonRetryable } from '../schema/failures.js';
 import {
-  FAILURE_TYPES,
   gpuTaskQueue,
   type CandidateSummary,
   type CompileVerdict,
@@ -31,7 +31,7 @@ function gpuActivities(input: GenerationInput): GpuActivities {
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       maximumAttempts: input.config.evaluation.maxAttempts,
-      nonRetryableErrorTypes: [FAILURE_TYPES.outOfMemory, FAILURE_TYPES.invalidRecipe],
+      nonRetryableErrorTypes: nonRetryable(...GPU_FINAL_FAILURES),
     },
   };
   return proxyActivities<GpuActivities>(options);

@@ -5,7 +5,8 @@ import { JsonObject, type CandidateRow, type CandidateStatus } from '../../schem
 import type { DbOrTrx } from './connection.js';
 import { candidateIdFor, recipeHash } from '../../schema/content-hash.js';
 
-export interface ProposedCandidate {
+/** A candidate row to insert (the workflow's ProposedCandidate is what crosses Temporal's boundary). */
+export interface NewCandidate {
   /** The proposer's content id and policy hash; default to hashes of (evolution, recipe). */
   id?: string;
   recipeHash?: string;
@@ -17,7 +18,7 @@ export interface ProposedCandidate {
 }
 
 /** Insert as `proposed`, or return the existing candidate of this recipe in this evolution untouched. */
-export async function proposeCandidate(db: DbOrTrx, input: ProposedCandidate): Promise<CandidateRow> {
+export async function proposeCandidate(db: DbOrTrx, input: NewCandidate): Promise<CandidateRow> {
   const recipe = JsonObject.parse(input.recipe);
   const hash = input.recipeHash ?? recipeHash(recipe);
   const id = input.id ?? candidateIdFor(input.evolutionId, hash);

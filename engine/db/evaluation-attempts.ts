@@ -65,6 +65,37 @@ export function listAttempts(db: DbOrTrx, candidateId: string): Promise<Evaluati
   return db.selectFrom('evaluation_attempt').selectAll().where('candidate_id', '=', candidateId).orderBy('attempt').execute();
 }
 
+/**
+ * Records a successful evaluation that Temporal reports as its `attempt`-th try. Earlier tries were
+ * lost (worker died, transient fault) and are recorded as failed; a retry round numbers its attempts
+ * after those of the earlier, failed round. Repeating it changes nothing.
+ */
+export async function recordSucceededAttempt(
+  db: DbOrTrx,
+  { candidateId, attempt, workerIdentity, metrics }: AttemptKey & { workerIdentity: string; metrics: JsonObject },
+): Promise<void> {
+  const previous = await listAttempts(db, candidateId);
+  const offset = previous.some((a) => a.outcome === 'ok') ? 0 : previous.filter((a) => a.outcome !== null).length;
+  for (let lost = 1; lost < attempt; lost++) {
+    await startAttempt(db, { candidateId, attempt: offset + lost, workerIdentity: 'unknown (lost attempt)' });
+    await finishAttempt(db, { candidateId, attempt: offset + lost, outcome: 'failed', error: 'attempt lost; retried by Temporal (see `evoquant history`)' });
+  }
+  await startAttempt(db, { candidateId, attempt: offset + attempt, workerIdentity });
+  await finishAttempt(db, { candidateId, attempt: offset + attempt, outcome: 'ok', metrics });
+}
+
+/** Records a final failure once, as the attempt after those already recorded; repeating it changes nothing. */
+export async function recordFailedAttempt(
+  db: DbOrTrx,
+  { candidateId, outcome, error }: { candidateId: string; outcome: 'failed' | 'oom'; error: string },
+): Promise<void> {
+  const previous = await listAttempts(db, candidateId);
+  if (previous.some((a) => a.outcome === 'failed' || a.outcome === 'oom')) return;
+  const attempt = previous.length + 1;
+  await startAttempt(db, { candidateId, attempt, workerIdentity: 'unknown' });
+  await finishAttempt(db, { candidateId, attempt, outcome, error });
+}
+
 function required<T>(row: T | undefined): T {
   if (row === undefined) throw new Error('row vanished between insert and select');
   return row;

@@ -1,8 +1,9 @@
 // The evolution aggregate: one row per Temporal workflow, plus its generations.
 // Writes are idempotent so that a retried activity never fails or duplicates.
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import {
   JsonObject,
+  type Database,
   type EvolutionRow,
   type EvolutionStatus,
   type GenerationRow,
@@ -98,4 +99,12 @@ export function latestGeneration(db: DbOrTrx, evolutionId: string): Promise<Gene
     .orderBy('number', 'desc')
     .limit(1)
     .executeTakeFirst();
+}
+
+/**
+ * Serialises the transactions that write one (evolution, generation) until `trx` ends: two
+ * overlapping attempts of one activity then see each other's rows instead of both writing.
+ */
+export async function lockGeneration(trx: Transaction<Database>, evolutionId: string, generation: number): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${evolutionId}), ${generation})`.execute(trx);
 }

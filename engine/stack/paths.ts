@@ -16,3 +16,8 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   const override = env.EVOQUANT_HOME;
   return override !== undefined && override !== '' ? path.resolve(override) : path.join(repoRoot, '.evoquant');
 }
+
+/** Caches that outlive a process (workflow bundles, sensitivity profiles). */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(stateDir(env), 'cache');
+}

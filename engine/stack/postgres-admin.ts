@@ -6,7 +6,7 @@ const DUPLICATE_DATABASE = '42P04';
 const INVALID_CATALOG_NAME = '3D000';
 
 /** The same server and credentials as `url`, another database. */
-export function withDatabase(url: string, database: string): string {
+export function urlOfDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${encodeURIComponent(database)}`;
   return u.toString();
@@ -19,7 +19,7 @@ export function databaseOf(url: string): string {
 
 async function withAdminClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
   // The maintenance database `postgres` always exists; the target may not yet.
-  const client = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
+  const client = new pg.Client({ connectionString: urlOfDatabase(url, 'postgres') });
   client.on('error', () => undefined); // a server shutdown mid-call surfaces through the query promise
   await client.connect();
   try {
@@ -34,7 +34,7 @@ async function withAdminClient<T>(url: string, run: (client: pg.Client) => Promi
  * may not open the maintenance database (hosted servers) still works when its database exists.
  */
 export async function ensureDatabase(url: string, name: string): Promise<boolean> {
-  const probe = new pg.Client({ connectionString: withDatabase(url, name) });
+  const probe = new pg.Client({ connectionString: urlOfDatabase(url, name) });
   probe.on('error', () => undefined);
   try {
     await probe.connect();

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { canAccessAs, ensureOsUser, isRoot, type OsUser } from './os-user.js';
 import { stateDir as defaultStateDir } from './paths.js';
-import { databaseOf, dropDatabase, ensureDatabase, withDatabase } from './postgres-admin.js';
+import { databaseOf, dropDatabase, ensureDatabase, urlOfDatabase } from './postgres-admin.js';
 import { postgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
 import { placePostgresRoot, reachableBinaries, recordedPostgresRoot } from './postgres-placement.js';
 import { freePortWithOffsets, isPortFree } from './ports.js';
@@ -73,7 +73,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const external = env.DATABASE_URL;
   if (external !== undefined && external !== '') {
     // A URL without a database gets ours; the database is created when the role may do so.
-    const url = databaseOf(external) === '' ? withDatabase(external, database) : external;
+    const url = databaseOf(external) === '' ? urlOfDatabase(external, database) : external;
     await ensureDatabase(url, databaseOf(url));
     return new ExternalPostgres(url);
   }
@@ -102,7 +102,7 @@ abstract class PostgresServer {
   abstract readonly url: string;
 
   urlFor(database: string): string {
-    return withDatabase(this.url, database);
+    return urlOfDatabase(this.url, database);
   }
 
   async createDatabase(name: string): Promise<string> {

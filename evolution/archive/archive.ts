@@ -26,7 +26,7 @@ function fittingOf<T>(items: readonly T[], measure: (item: T) => Measurement | n
 }
 
 /** Measured items that fit the target and that no other fitting item dominates, by memory. */
-export function paretoFront<T>(items: readonly T[], measure: (item: T) => Measurement | null): T[] {
+export function paretoFrontier<T>(items: readonly T[], measure: (item: T) => Measurement | null): T[] {
   const fitting = fittingOf(items, measure);
   return fitting
     .filter((c) => !fitting.some((o) => o !== c && dominates(o.m, c.m)))
@@ -35,7 +35,7 @@ export function paretoFront<T>(items: readonly T[], measure: (item: T) => Measur
 }
 
 /** The lowest-KL item that fits (then least memory, then id), if any. */
-export function bestFitting<T>(items: readonly T[], measure: (item: T) => Measurement | null): T | null {
+export function bestCandidate<T>(items: readonly T[], measure: (item: T) => Measurement | null): T | null {
   const fitting = fittingOf(items, measure);
   fitting.sort((a, b) => a.m.kl - b.m.kl || a.m.gbPerGpu - b.m.gbPerGpu || byId(a.m, b.m));
   return fitting[0]?.item ?? null;

@@ -1,6 +1,6 @@
 // A candidate as evolution sees it: its recipe, lineage and (once measured) its score.
 import type { Recipe } from '../../schema/recipe.js';
-import { byId } from './archive.js';
+import { byId, type Measurement } from './archive.js';
 
 export interface CandidateScore {
   fits: boolean;
@@ -31,4 +31,9 @@ export function compareFitness(a: ScoredCandidate, b: ScoredCandidate): number {
   if (a.score.fits !== b.score.fits) return a.score.fits ? -1 : 1;
   if (!a.score.fits) return a.score.gbPerGpu - b.score.gbPerGpu || a.score.kl - b.score.kl || byId(a, b);
   return a.score.kl - b.score.kl || a.score.gbPerGpu - b.score.gbPerGpu || byId(a, b);
+}
+
+/** A scored candidate's place in the archive's views (archive.ts); null while unmeasured. */
+export function scoreMeasurement(c: ScoredCandidate): Measurement | null {
+  return c.score ? { id: c.id, fits: c.score.fits, gbPerGpu: c.score.gbPerGpu, kl: c.score.kl } : null;
 }

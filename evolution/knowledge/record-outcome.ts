@@ -1,7 +1,7 @@
 // Writes what one candidate taught us into the knowledge graph: its node, where it came from
 // (derived-from its parents, applies-pattern its technique), whether it improved over its parent,
 // and why it failed (failed-because a violation or failure kind). Every write is an upsert.
-import { upsertEdge, upsertNode } from '../../engine/db/ekg.js';
+import { getNode, upsertEdge, upsertNode } from '../../engine/db/ekg.js';
 import type { DbOrTrx } from '../../engine/db/connection.js';
 import type { JsonObject } from '../../schema/db.js';
 import type { CandidateSummary, ProposedCandidate } from '../../schema/workflow-contracts.js';
@@ -43,7 +43,7 @@ export async function recordOutcome(db: DbOrTrx, evolutionId: string, c: Propose
   }
   if (summary.status !== 'evaluated') return;
   for (const parent of c.parents) {
-    const node = await db.selectFrom('ekg_node').select('payload').where('id', '=', candidateNodeId(parent)).executeTakeFirst();
+    const node = await getNode(db, candidateNodeId(parent));
     if (node && better(summary, node.payload)) {
       await upsertEdge(db, { src: candidateNodeId(c.id), dst: candidateNodeId(parent), kind: 'improved-over', payload: { klBefore: node.payload.kl ?? null, klAfter: summary.kl } });
     }

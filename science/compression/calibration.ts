@@ -1,29 +1,9 @@
 // Captures calibration statistics for every linear module from real forward passes on training
 // text, and tops up experts the router rarely picks so that none is left uncalibrated.
 import type { ProxyModel } from '../model/forward.js';
+import { siteKey, type CalibrationSite } from '../model/calibration-site.js';
 import { CalibrationStats } from '../quantization/calibration-stats.js';
 import { evenWindows, windowBatch } from '../evaluation/windows.js';
-
-/** Where a calibration statistic was captured: the input of one (group of) linear module(s). */
-export type CalibrationSite =
-  | { kind: 'attention_input'; layer: number }
-  | { kind: 'attention_output_input'; layer: number }
-  | { kind: 'moe_input'; layer: number }
-  | { kind: 'expert_input'; layer: number; expert: number }
-  | { kind: 'expert_down_input'; layer: number; expert: number }
-  | { kind: 'head_input' };
-
-export function siteKey(site: CalibrationSite): string {
-  switch (site.kind) {
-    case 'head_input':
-      return site.kind;
-    case 'expert_input':
-    case 'expert_down_input':
-      return `${site.kind}/${site.layer}/${site.expert}`;
-    default:
-      return `${site.kind}/${site.layer}`;
-  }
-}
 
 export interface ExpertCoverage {
   layer: number;

@@ -6,7 +6,7 @@ import { ModelLoadError, modelHash } from '../model/load.js';
 import type { Recipe } from '../../schema/recipe.js';
 import type { SensitivityProfile } from '../../schema/sensitivity.js';
 import { cachedSensitivity } from '../sensitivity/cache.js';
-import { expertSensitivityScores } from '../sensitivity/measure.js';
+import { expertSensitivityScores, measureSensitivity } from '../sensitivity/measure.js';
 import { captureCalibration, type CalibrationOptions, type CalibrationSet } from './calibration.js';
 import { loadModel } from './quantized-format.js';
 import { quantizeProxy, type QuantizedProxy } from './quantize-model.js';
@@ -25,6 +25,8 @@ export interface PreparedModel {
 
 export interface PipelineOptions {
   calibration?: Omit<CalibrationOptions, 'onProgress'>;
+  /** Where sensitivity profiles are cached across processes; without it one is measured per prepared model. */
+  sensitivityCacheDir?: string;
   onProgress?(stage: Stage, done: number, total: number): void;
 }
 
@@ -48,10 +50,12 @@ export async function prepareModel(dir: string, options: PipelineOptions & { wei
 
 export async function ensureSensitivity(prepared: PreparedModel, options: PipelineOptions = {}): Promise<SensitivityProfile> {
   if (!prepared.sensitivity) {
-    const { profile } = await cachedSensitivity(prepared.weights, prepared.hash, loadBrown().train, {
-      onProgress: (d, t) => options.onProgress?.('sensitivity', d, t),
-    });
-    prepared.sensitivity = profile;
+    const onProgress = (d: number, t: number): void => options.onProgress?.('sensitivity', d, t);
+    const corpus = loadBrown().train;
+    prepared.sensitivity =
+      options.sensitivityCacheDir === undefined
+        ? await measureSensitivity(prepared.weights, prepared.hash, corpus, { onProgress })
+        : (await cachedSensitivity(options.sensitivityCacheDir, prepared.weights, prepared.hash, corpus, { onProgress })).profile;
   }
   return prepared.sensitivity;
 }

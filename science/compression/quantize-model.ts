@@ -5,7 +5,8 @@ import { proxyModules, type ProxyModule } from '../model/modules.js';
 import { quantizeLinear } from '../quantization/quantize-linear.js';
 import { dequantize, storedBytes, type QuantizedLinear } from '../quantization/quantized-linear.js';
 import { resolveSpec, type ModuleRole, type QuantSpec, type Recipe } from '../../schema/recipe.js';
-import { siteKey, type CalibrationSet } from './calibration.js';
+import type { CalibrationSet } from './calibration.js';
+import { siteKey } from '../model/calibration-site.js';
 import { expertQuantiles, type ExpertEvidence } from './expert-ranking.js';
 
 export interface QuantizedModule {

@@ -23,6 +23,8 @@ export interface ExecutorOptions {
   deviceMemoryBytes: number;
   /** Relative proxy paths resolve against this directory (the repository root). */
   baseDir: string;
+  /** Where sensitivity profiles are cached (measured once per model, not per worker process). */
+  sensitivityCacheDir?: string;
 }
 
 export interface Progress {
@@ -82,7 +84,10 @@ export class ReferenceExecutor {
     try {
       const prepared = await this.prepare(req.proxy, req.calibrationTokens, onProgress);
       this.checkMemory(workingSetBytes(prepared.weights.config, EVAL_BATCH_TOKENS), `quantizing ${req.recipe.name}`);
-      const qp = await applyRecipe(prepared, req.recipe, { onProgress: (stage, done, total) => onProgress({ stage, done, total }) });
+      const qp = await applyRecipe(prepared, req.recipe, {
+        sensitivityCacheDir: this.options.sensitivityCacheDir,
+        onProgress: (stage, done, total) => onProgress({ stage, done, total }),
+      });
       onProgress({ stage: 'write', done: 0, total: 1 });
       // Content-addressed: if a parallel attempt finished first, its identical artifact stands.
       const written = writeQuantizedModel(path, qp, prepared.weights.config, { replace: false });

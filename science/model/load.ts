@@ -8,9 +8,11 @@ import { InputFileError, readInputText } from '../input-files/read.js';
 import { readSafetensors, SafetensorsFormatError, type SafetensorsFile } from '../safetensors/format.js';
 import { toFloat32 } from '../safetensors/dtypes.js';
 import { echo } from '../../schema/echo.js';
+import type { ProxyWeights } from './forward.js';
+import { FAILURE_TYPES } from '../../schema/failures.js';
 
 export class ModelLoadError extends Error {
-  override readonly name = 'ModelLoadError';
+  override readonly name = FAILURE_TYPES.modelLoad;
 }
 
 export interface ModelDirectory {

@@ -1,5 +1,5 @@
 // The proxy's linear modules: tensor name, recipe role, position, shape and calibration input.
-import type { CalibrationSite } from '../compression/calibration.js';
+import type { CalibrationSite } from './calibration-site.js';
 import type { ModuleRole } from '../../schema/recipe.js';
 import type { ProxyConfig } from '../../schema/proxy-config.js';
 import * as names from './tensor-names.js';

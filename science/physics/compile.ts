@@ -1,6 +1,6 @@
 // compile: recipe × model × hardware × deployment → exact bytes, fit, decode speed and violations.
 // Every number is derived from the module enumeration; nothing is estimated from totals.
-import type { CompileReport, KernelUse, Violation } from '../../schema/compile-report.js';
+import type { CompileReport, KernelUse, OverheadComponent, Violation } from '../../schema/compile-report.js';
 import { parseDeployment, parseTarget, pipelineStages, type Deployment, type DeploymentInput, type TargetInput } from '../../schema/deployment.js';
 import type { ActivationFormat, HardwareProfile } from '../../schema/hardware.js';
 import type { ModelArchitecture } from '../../schema/model-config.js';
@@ -11,10 +11,10 @@ import { activationOf, checkKernel, type KernelVerdict } from './kernel-check.js
 import { kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu, type KvBits } from './kv-cache.js';
 import { enumerateModules, normParameters, type LinearModule } from './modules.js';
 import { runtimeOverhead } from './overhead.js';
-import { countParameters, zeroPerRole } from './parameters.js';
+import { countParameters, zeroPerRole, type ParameterCount, type RoleRecord } from './parameters.js';
 import { decodeRoofline, emptyTraffic, expertTouchProbability, type StageTraffic } from './roofline.js';
-import { parallelismViolations, pipelineLayout, shardOf, stageOfModule, type Shard } from './sharding.js';
-import { createSpecResolver } from './specs.js';
+import { parallelismViolations, pipelineLayout, shardOf, stageOfModule, type PipelineStage, type Shard } from './sharding.js';
+import { createSpecResolver, type SpecResolver } from './specs.js';
 import { addBreakdown, BF16_BYTES, breakdownTotal, emptyBreakdown, matrixBytes, outlierCount, type ByteBreakdown } from './weight-bytes.js';
 import { sortViolations } from './violations.js';
 
@@ -60,49 +60,96 @@ function layerSpan(first: number | null, last: number | null): string {
   return first === last ? ` in layer ${first}` : ` in layers ${first}–${last}`;
 }
 
-export function compile(input: CompileInput): CompileReport {
+/** What every step reads: the validated deployment and the model's modules under the recipe. */
+interface CompileContext {
+  arch: ModelArchitecture;
+  hw: HardwareProfile;
+  recipe: Recipe;
+  d: Deployment;
+  tp: number;
+  pp: number;
+  layout: PipelineStage[];
+  modules: LinearModule[];
+  params: ParameterCount;
+  specOf: SpecResolver;
+  /** Probability that a decode step reads a given expert, and tokens each expert sees per step. */
+  expertTouch: number;
+  tokensPerExpert: number;
+  expertRanked: boolean;
+}
+
+/** Sums over the modules: stored bytes, per-stage weights and decode traffic, kernels and failures. */
+interface ModuleTally {
+  bytesByRole: RoleRecord;
+  breakdown: ByteBreakdown;
+  stageWeights: number[];
+  traffic: StageTraffic[];
+  kernelUse: Map<string, KernelUse>;
+  failures: Map<string, FailureGroup>;
+  expertFormats: Map<string, Set<string>>;
+  rotated: number;
+  outlierModules: number;
+  outlierWeights: number;
+  seeds: Set<number>;
+}
+
+/** Per-GPU memory: each pipeline stage's weights, KV cache and runtime overhead, and the fullest one. */
+interface MemoryPlan {
+  overheadComponents: OverheadComponent[];
+  overheadPerGpu: number;
+  stages: CompileReport['stages'];
+  fullest: CompileReport['stages'][number];
+  capacity: number;
+  fits: boolean;
+}
+
+function compileContext(input: CompileInput): CompileContext {
   const { model: arch, hardware: hw, recipe } = input;
   const d = parseDeployment(input.deployment);
-  const tp = d.tensorParallel;
   const pp = pipelineStages(d);
-  const layout = pipelineLayout(arch.numLayers, pp);
   const modules = enumerateModules(arch, input.expertRank ? { expertRank: input.expertRank } : {});
-  const params = countParameters(arch, modules);
-  const specOf = createSpecResolver(recipe, arch);
   const moe = arch.moe;
-  const expertTouch = moe ? expertTouchProbability(moe.numExperts, moe.numExpertsPerTok, d.batch) : 0;
-  const tokensPerExpert = moe ? (d.batch * moe.numExpertsPerTok) / moe.numExperts : 0;
-
-  const bytesByRole = zeroPerRole();
-  const breakdown = emptyBreakdown();
-  const stageWeights = layout.map(() => 0);
-  const traffic: StageTraffic[] = layout.map(() => emptyTraffic());
-  const kernelUse = new Map<string, KernelUse>();
-  const failures = new Map<string, FailureGroup>();
-  const expertFormats = new Map<string, Set<string>>();
-  let rotated = 0;
-  let outlierModules = 0;
-  let outlierWeights = 0;
-  const seeds = new Set<number>();
-
-  // Module costs depend only on (spec, role, shape): 36k experts share a few dozen of them.
-  const specKeys = new Map<QuantSpec, string>();
-  const keyOf = (spec: QuantSpec): string => {
-    let k = specKeys.get(spec);
-    if (k === undefined) {
-      k = JSON.stringify(spec);
-      specKeys.set(spec, k);
-    }
-    return k;
+  return {
+    arch,
+    hw,
+    recipe,
+    d,
+    tp: d.tensorParallel,
+    pp,
+    layout: pipelineLayout(arch.numLayers, pp),
+    modules,
+    params: countParameters(arch, modules),
+    specOf: createSpecResolver(recipe, arch),
+    expertTouch: moe ? expertTouchProbability(moe.numExperts, moe.numExpertsPerTok, d.batch) : 0,
+    tokensPerExpert: moe ? (d.batch * moe.numExpertsPerTok) / moe.numExperts : 0,
+    expertRanked: input.expertRank !== undefined,
   };
+}
+
+interface PricedModule {
+  spec: QuantSpec;
+  specKey: string;
+  cost: ModuleCost;
+}
+
+/** Module costs depend only on (spec, role, shape): 36k experts share a few dozen of them. */
+function modulePricer(ctx: CompileContext): (m: LinearModule) => PricedModule {
+  const { arch, hw, recipe, tp } = ctx;
+  const specKeys = new Map<QuantSpec, string>();
   const costs = new Map<string, ModuleCost>();
-  const costOf = (m: LinearModule, spec: QuantSpec, specKey: string): ModuleCost => {
+  return (m) => {
+    const spec = ctx.specOf(m);
+    let specKey = specKeys.get(spec);
+    if (specKey === undefined) {
+      specKey = JSON.stringify(spec);
+      specKeys.set(spec, specKey);
+    }
     const key = `${specKey}|${m.role}|${m.projection}|${m.inFeatures}|${m.outFeatures}|${m.biasParams}|${m.tied}`;
-    let c = costs.get(key);
-    if (!c) {
+    let cost = costs.get(key);
+    if (!cost) {
       const full = storedBytes(m.outFeatures, m.inFeatures, m.biasParams, spec);
       const shard = shardOf(m, arch, tp);
-      c = {
+      cost = {
         full,
         fullTotal: breakdownTotal(full),
         shard,
@@ -111,152 +158,196 @@ export function compile(input: CompileInput): CompileReport {
         // Embeddings are a row gather (dequantized per row), not a GEMM: no kernel to check.
         verdict: m.projection === 'embed' ? null : checkKernel(hw, spec, recipe.activations, shard, m.inFeatures),
       };
-      costs.set(key, c);
+      costs.set(key, cost);
     }
-    return c;
+    return { spec, specKey, cost };
   };
+}
 
-  for (const m of modules) {
-    const spec = specOf(m);
-    const specKey = keyOf(spec);
-    const c = costOf(m, spec, specKey);
-    if (!m.tied) {
-      bytesByRole[m.role] += c.fullTotal;
-      addBreakdown(breakdown, c.full);
-      if (spec.bits !== 16 && spec.outliers) {
-        outlierModules += 1;
-        outlierWeights += outlierCount(m.outFeatures, m.inFeatures, spec.outliers.fraction);
-      }
-      if (spec.bits !== 16 && spec.rotation) {
-        rotated += 1;
-        seeds.add(spec.rotation.seed);
-      }
-    }
-    const { shard, shardBytes } = c;
-    const stage = stageOfModule(m, layout);
-    // A tied lm_head shares stage 0's table unless the pipeline puts it on another GPU.
-    if (!m.tied || stage !== 0) stageWeights[stage] += shardBytes;
+function emptyTally(ctx: CompileContext): ModuleTally {
+  return {
+    bytesByRole: zeroPerRole(),
+    breakdown: emptyBreakdown(),
+    stageWeights: ctx.layout.map(() => 0),
+    traffic: ctx.layout.map(() => emptyTraffic()),
+    kernelUse: new Map(),
+    failures: new Map(),
+    expertFormats: new Map(),
+    rotated: 0,
+    outlierModules: 0,
+    outlierWeights: 0,
+    seeds: new Set(),
+  };
+}
 
-    const t = traffic[stage];
-    if (m.projection === 'embed') {
-      t.weightBytesRead += Math.min(1, d.batch / shard.outFeatures) * shardBytes;
-    } else if (m.expert !== null) {
-      t.weightBytesRead += expertTouch * shardBytes;
-      t.flops[c.act] += 2 * shard.inFeatures * shard.outFeatures * tokensPerExpert;
-    } else {
-      t.weightBytesRead += shardBytes;
-      t.flops[c.act] += 2 * shard.inFeatures * shard.outFeatures * d.batch;
-    }
-
-    if (m.expert !== null && m.layer !== null) {
-      const key = `${m.layer}|${m.role}`;
-      const set = expertFormats.get(key) ?? new Set<string>();
-      set.add(specKey);
-      expertFormats.set(key, set);
-    }
-    const verdict = c.verdict;
-    if (!verdict) continue;
-    if (verdict.ok) {
-      const key = `${m.role}|${verdict.kernel}`;
-      const use = kernelUse.get(key) ?? { role: m.role, kernel: verdict.kernel, modules: 0 };
-      use.modules += 1;
-      kernelUse.set(key, use);
-    } else {
-      const key = `${verdict.code}|${m.role}|${verdict.reason}`;
-      const g = failures.get(key) ?? { code: verdict.code, role: m.role, reason: verdict.reason, detail: verdict.detail, modules: 0, firstLayer: null, lastLayer: null };
-      g.modules += 1;
-      if (m.layer !== null) {
-        g.firstLayer = g.firstLayer === null ? m.layer : Math.min(g.firstLayer, m.layer);
-        g.lastLayer = g.lastLayer === null ? m.layer : Math.max(g.lastLayer, m.layer);
-      }
-      failures.set(key, g);
-    }
+/** The module's stored bytes, once per stored matrix (a tied lm_head is the embeddings' table). */
+function tallyStorage(t: ModuleTally, m: LinearModule, { spec, cost }: PricedModule): void {
+  if (m.tied) return;
+  t.bytesByRole[m.role] += cost.fullTotal;
+  addBreakdown(t.breakdown, cost.full);
+  if (spec.bits !== 16 && spec.outliers) {
+    t.outlierModules += 1;
+    t.outlierWeights += outlierCount(m.outFeatures, m.inFeatures, spec.outliers.fraction);
   }
+  if (spec.bits !== 16 && spec.rotation) {
+    t.rotated += 1;
+    t.seeds.add(spec.rotation.seed);
+  }
+}
 
-  // RMSNorm weights: bf16, replicated on every GPU of the stage that holds their layer.
-  const norms = normParameters(arch);
+/** The shard one GPU of the module's stage holds, and what a decode step reads and computes of it. */
+function tallyStage(ctx: CompileContext, t: ModuleTally, m: LinearModule, { cost }: PricedModule): void {
+  const { shard, shardBytes } = cost;
+  const stage = stageOfModule(m, ctx.layout);
+  // A tied lm_head shares stage 0's table unless the pipeline puts it on another GPU.
+  if (!m.tied || stage !== 0) t.stageWeights[stage] += shardBytes;
+  const traffic = t.traffic[stage];
+  if (m.projection === 'embed') {
+    traffic.weightBytesRead += Math.min(1, ctx.d.batch / shard.outFeatures) * shardBytes;
+  } else if (m.expert !== null) {
+    traffic.weightBytesRead += ctx.expertTouch * shardBytes;
+    traffic.flops[cost.act] += 2 * shard.inFeatures * shard.outFeatures * ctx.tokensPerExpert;
+  } else {
+    traffic.weightBytesRead += shardBytes;
+    traffic.flops[cost.act] += 2 * shard.inFeatures * shard.outFeatures * ctx.d.batch;
+  }
+}
+
+/** The formats of one (layer, expert role): more than one means a grouped-GEMM launch per format. */
+function tallyExpertFormat(t: ModuleTally, m: LinearModule, specKey: string): void {
+  if (m.expert === null || m.layer === null) return;
+  const key = `${m.layer}|${m.role}`;
+  const set = t.expertFormats.get(key) ?? new Set<string>();
+  set.add(specKey);
+  t.expertFormats.set(key, set);
+}
+
+/** The serving kernel a module uses, or why none can serve it (grouped by role and reason). */
+function tallyKernel(t: ModuleTally, m: LinearModule, verdict: KernelVerdict | null): void {
+  if (!verdict) return;
+  if (verdict.ok) {
+    const key = `${m.role}|${verdict.kernel}`;
+    const use = t.kernelUse.get(key) ?? { role: m.role, kernel: verdict.kernel, modules: 0 };
+    use.modules += 1;
+    t.kernelUse.set(key, use);
+    return;
+  }
+  const key = `${verdict.code}|${m.role}|${verdict.reason}`;
+  const g = t.failures.get(key) ?? { code: verdict.code, role: m.role, reason: verdict.reason, detail: verdict.detail, modules: 0, firstLayer: null, lastLayer: null };
+  g.modules += 1;
+  if (m.layer !== null) {
+    g.firstLayer = g.firstLayer === null ? m.layer : Math.min(g.firstLayer, m.layer);
+    g.lastLayer = g.lastLayer === null ? m.layer : Math.max(g.lastLayer, m.layer);
+  }
+  t.failures.set(key, g);
+}
+
+function tallyModules(ctx: CompileContext): ModuleTally {
+  const t = emptyTally(ctx);
+  const price = modulePricer(ctx);
+  for (const m of ctx.modules) {
+    const priced = price(m);
+    tallyStorage(t, m, priced);
+    tallyStage(ctx, t, m, priced);
+    tallyExpertFormat(t, m, priced.specKey);
+    tallyKernel(t, m, priced.cost.verdict);
+  }
+  return t;
+}
+
+/** RMSNorm weights: bf16, replicated on every GPU of the stage that holds their layer. Returns their bytes. */
+function addNorms(ctx: CompileContext, t: ModuleTally): number {
+  const norms = normParameters(ctx.arch);
   const normBytes = norms.total * BF16_BYTES;
-  breakdown.bf16 += normBytes;
-  layout.forEach((s, i) => {
+  t.breakdown.bf16 += normBytes;
+  ctx.layout.forEach((s, i) => {
     const layers = s.endLayer - s.firstLayer;
-    const bytes = (layers * norms.perLayer + (i === layout.length - 1 ? norms.final : 0)) * BF16_BYTES;
-    stageWeights[i] += bytes;
-    traffic[i].weightBytesRead += bytes;
+    const bytes = (layers * norms.perLayer + (i === ctx.layout.length - 1 ? norms.final : 0)) * BF16_BYTES;
+    t.stageWeights[i] += bytes;
+    t.traffic[i].weightBytesRead += bytes;
   });
+  return normBytes;
+}
 
-  // KV cache, attention FLOPs over the context, and all-reduces per stage.
-  const kvBits = recipe.kvCacheBits as KvBits;
+/** KV cache, attention FLOPs over the context, and all-reduces per stage. Returns each stage's KV bytes per GPU. */
+function addKvCache(ctx: CompileContext, t: ModuleTally, kvBits: KvBits): number[] {
+  const { arch, d, tp, layout } = ctx;
   const headsPerGpu = Math.ceil(arch.numAttentionHeads / tp);
-  const stageKv = layout.map((s, i) => {
+  return layout.map((s, i) => {
     const layers = s.endLayer - s.firstLayer;
     const kv = kvBytesPerGpu(arch, layers, tp, d.contextLength, d.batch, kvBits);
-    traffic[i].kvBytesRead += kv;
-    traffic[i].flops.bf16 += layers * 4 * headsPerGpu * arch.headDim * d.contextLength * d.batch;
-    traffic[i].allReduces += 2 * layers + (i === 0 ? 1 : 0) + (i === layout.length - 1 ? 1 : 0);
+    t.traffic[i].kvBytesRead += kv;
+    t.traffic[i].flops.bf16 += layers * 4 * headsPerGpu * arch.headDim * d.contextLength * d.batch;
+    t.traffic[i].allReduces += 2 * layers + (i === 0 ? 1 : 0) + (i === layout.length - 1 ? 1 : 0);
     return kv;
   });
+}
 
-  const overheadComponents = runtimeOverhead(arch, d);
+function memoryPlan(ctx: CompileContext, t: ModuleTally, stageKv: readonly number[]): MemoryPlan {
+  const overheadComponents = runtimeOverhead(ctx.arch, ctx.d);
   const overheadPerGpu = overheadComponents.reduce((s, c) => s + c.bytesPerGpu, 0);
-  const stages = layout.map((s, i) => ({
+  const stages = ctx.layout.map((s, i) => ({
     stage: i,
     firstLayer: s.firstLayer,
     endLayer: s.endLayer,
-    weightBytes: stageWeights[i],
+    weightBytes: t.stageWeights[i],
     kvBytes: stageKv[i],
     overheadBytes: overheadPerGpu,
-    totalBytes: stageWeights[i] + stageKv[i] + overheadPerGpu,
+    totalBytes: t.stageWeights[i] + stageKv[i] + overheadPerGpu,
   }));
   const fullest = stages.reduce((a, b) => (b.totalBytes > a.totalBytes ? b : a));
-  const capacity = hw.memoryBytes;
-  const fits = fullest.totalBytes <= capacity;
+  const capacity = ctx.hw.memoryBytes;
+  return { overheadComponents, overheadPerGpu, stages, fullest, capacity, fits: fullest.totalBytes <= capacity };
+}
 
-  const violations: Violation[] = [...parallelismViolations(arch, tp, pp)];
-  for (const g of failures.values()) {
-    violations.push({
-      code: g.code,
-      role: g.role,
-      message: `${g.role}: ${g.reason} (${g.modules} module${g.modules === 1 ? '' : 's'}${layerSpan(g.firstLayer, g.lastLayer)})`,
-      detail: { ...g.detail, modules: g.modules, firstLayer: g.firstLayer, lastLayer: g.lastLayer, tensorParallel: tp, hardware: hw.id },
-    });
-  }
+function kernelViolations(ctx: CompileContext, failures: Iterable<FailureGroup>): Violation[] {
+  return [...failures].map((g) => ({
+    code: g.code,
+    role: g.role,
+    message: `${g.role}: ${g.reason} (${g.modules} module${g.modules === 1 ? '' : 's'}${layerSpan(g.firstLayer, g.lastLayer)})`,
+    detail: { ...g.detail, modules: g.modules, firstLayer: g.firstLayer, lastLayer: g.lastLayer, tensorParallel: ctx.tp, hardware: ctx.hw.id },
+  }));
+}
+
+function doesNotFit(ctx: CompileContext, { fullest, capacity }: MemoryPlan): Violation {
+  const { hw, d } = ctx;
+  const gb = (n: number): string => `${(n / 1e9).toFixed(1)} GB`;
+  return {
+    code: 'does-not-fit',
+    message: `does not fit: ${gb(fullest.totalBytes)} per GPU (weights ${gb(fullest.weightBytes)}, KV ${gb(fullest.kvBytes)}, overhead ${gb(fullest.overheadBytes)}) > ${gb(capacity)} on ${hw.id} ×${d.gpus}`,
+    detail: {
+      bytesPerGpu: fullest.totalBytes,
+      capacityBytes: capacity,
+      overByBytes: fullest.totalBytes - capacity,
+      stage: fullest.stage,
+      weightBytes: fullest.weightBytes,
+      kvBytes: fullest.kvBytes,
+      overheadBytes: fullest.overheadBytes,
+      hardware: hw.id,
+      gpus: d.gpus,
+    },
+  };
+}
+
+function violationsOf(ctx: CompileContext, t: ModuleTally, plan: MemoryPlan, kvBits: KvBits): Violation[] {
+  const { arch, hw, tp, pp } = ctx;
+  const violations: Violation[] = [...parallelismViolations(arch, tp, pp), ...kernelViolations(ctx, t.failures.values())];
   if (!(hw.kvCacheBits as number[]).includes(kvBits)) {
     violations.push({ code: 'kernel-unsupported', message: `kv cache: no ${kvBits}-bit attention kernel on ${hw.id}`, detail: { kvCacheBits: kvBits, hardware: hw.id } });
   }
-  if (!fits) {
-    const gb = (n: number): string => `${(n / 1e9).toFixed(1)} GB`;
-    violations.push({
-      code: 'does-not-fit',
-      message: `does not fit: ${gb(fullest.totalBytes)} per GPU (weights ${gb(fullest.weightBytes)}, KV ${gb(fullest.kvBytes)}, overhead ${gb(fullest.overheadBytes)}) > ${gb(capacity)} on ${hw.id} ×${d.gpus}`,
-      detail: {
-        bytesPerGpu: fullest.totalBytes,
-        capacityBytes: capacity,
-        overByBytes: fullest.totalBytes - capacity,
-        stage: fullest.stage,
-        weightBytes: fullest.weightBytes,
-        kvBytes: fullest.kvBytes,
-        overheadBytes: fullest.overheadBytes,
-        hardware: hw.id,
-        gpus: d.gpus,
-      },
-    });
-  }
+  if (!plan.fits) violations.push(doesNotFit(ctx, plan));
+  return sortViolations(violations);
+}
 
-  const weightTotal = MODULE_ROLES.reduce((s, r) => s + bytesByRole[r], normBytes);
-  const bf16Total = params.total * BF16_BYTES;
-  const kvPerToken = kvBytesPerToken(arch, kvBits);
-  const kvTotal = kvPerToken * d.contextLength * d.batch;
-  const kvTotalBf16 = kvBytesPerToken(arch, 16) * d.contextLength * d.batch;
-  const overheadAll = overheadPerGpu * d.gpus;
-
+/** What a reader of the report should know that no number says. */
+function notesOf(ctx: CompileContext, t: ModuleTally): string[] {
+  const { arch, d, tp, recipe } = ctx;
   const notes: string[] = [];
-  if (rotated > 0) {
-    notes.push(`hadamard rotation on ${rotated} modules stores no bytes (signs regenerated from seed ${[...seeds].sort((a, b) => a - b).join(', ')}); activations are rotated online`);
+  if (t.rotated > 0) {
+    notes.push(`hadamard rotation on ${t.rotated} modules stores no bytes (signs regenerated from seed ${[...t.seeds].sort((a, b) => a - b).join(', ')}); activations are rotated online`);
   }
-  if (outlierModules > 0) {
-    notes.push(`${outlierModules} modules keep ${outlierWeights} fp16 outliers as (int32 flat index, fp16 value) pairs`);
-  }
-  const mixed = [...expertFormats.values()].filter((s) => s.size > 1).length;
+  if (t.outlierModules > 0) notes.push(`${t.outlierModules} modules keep ${t.outlierWeights} fp16 outliers as (int32 flat index, fp16 value) pairs`);
+  const mixed = [...t.expertFormats.values()].filter((s) => s.size > 1).length;
   if (mixed > 0) notes.push(`${mixed} (layer, expert role) groups mix expert formats: served as one grouped-GEMM launch per format`);
   if (tp > arch.numKeyValueHeads) {
     const kv = arch.numKeyValueHeads;
@@ -264,25 +355,40 @@ export function compile(input: CompileInput): CompileReport {
     notes.push(`KV heads replicated${times} across TP${tp}: each GPU holds ${kvHeadsPerGpu(kv, tp)} of ${kv}`);
   }
   if (arch.tieWordEmbeddings) notes.push('lm_head is tied to the embeddings: stored once, with the embeddings spec');
-  const embedSpec = specOf(modules[0]);
+  const embedSpec = ctx.specOf(ctx.modules[0]);
   if (embedSpec.bits !== 16) notes.push(`embeddings stored at ${embedSpec.bits} bits are dequantized row by row on gather (no GEMM kernel needed)`);
   if (d.contextLength > arch.maxPositionEmbeddings) {
     notes.push(`context ${d.contextLength} exceeds max_position_embeddings ${arch.maxPositionEmbeddings}: needs RoPE scaling (e.g. YaRN)`);
   }
-  if (moe && !input.expertRank && recipe.experts) notes.push(`expert tiers applied by expert index (no ${recipe.experts.rankBy} statistics given)`);
+  if (arch.moe && !ctx.expertRanked && recipe.experts) notes.push(`expert tiers applied by expert index (no ${recipe.experts.rankBy} statistics given)`);
+  return notes;
+}
 
+const byRoleThenKernel = (a: KernelUse, b: KernelUse): number =>
+  a.role < b.role ? -1 : a.role > b.role ? 1 : a.kernel < b.kernel ? -1 : a.kernel > b.kernel ? 1 : 0;
+
+/** Totals against bf16 (weights alone, and with KV cache and overhead) and the report itself. */
+function reportOf(ctx: CompileContext, t: ModuleTally, normBytes: number, kvBits: KvBits, plan: MemoryPlan): CompileReport {
+  const { arch, hw, d, tp, recipe, params } = ctx;
+  const { fullest, capacity, overheadPerGpu } = plan;
+  const weightTotal = MODULE_ROLES.reduce((s, r) => s + t.bytesByRole[r], normBytes);
+  const bf16Total = params.total * BF16_BYTES;
+  const kvPerToken = kvBytesPerToken(arch, kvBits);
+  const kvTotal = kvPerToken * d.contextLength * d.batch;
+  const kvTotalBf16 = kvBytesPerToken(arch, 16) * d.contextLength * d.batch;
+  const overheadAll = overheadPerGpu * d.gpus;
   return {
-    model: { name: arch.name, family: arch.family, numLayers: arch.numLayers, numExperts: moe?.numExperts ?? 0 },
+    model: { name: arch.name, family: arch.family, numLayers: arch.numLayers, numExperts: arch.moe?.numExperts ?? 0 },
     hardware: { id: hw.id, name: hw.name, sm: hw.sm },
     deployment: d,
-    pipelineStages: pp,
+    pipelineStages: ctx.pp,
     recipe: recipe.name,
     parameters: { byRole: params.byRole, norms: params.norms, total: params.total },
-    modules: { byRole: params.modulesByRole, total: modules.length },
-    weightBytes: { byRole: bytesByRole, norms: normBytes, total: weightTotal, bf16Total, breakdown },
+    modules: { byRole: params.modulesByRole, total: ctx.modules.length },
+    weightBytes: { byRole: t.bytesByRole, norms: normBytes, total: weightTotal, bf16Total, breakdown: t.breakdown },
     kvCache: { bits: kvBits, bytesPerToken: kvPerToken, totalBytes: kvTotal },
-    overhead: { components: overheadComponents, bytesPerGpu: overheadPerGpu },
-    stages,
+    overhead: { components: plan.overheadComponents, bytesPerGpu: overheadPerGpu },
+    stages: plan.stages,
     perGpu: {
       weightBytes: fullest.weightBytes,
       kvBytes: fullest.kvBytes,
@@ -291,16 +397,29 @@ export function compile(input: CompileInput): CompileReport {
       capacityBytes: capacity,
       headroomBytes: capacity - fullest.totalBytes,
     },
-    fits,
+    fits: plan.fits,
     reduction: {
       weights: 1 - weightTotal / bf16Total,
       total: 1 - (weightTotal + kvTotal + overheadAll) / (bf16Total + kvTotalBf16 + overheadAll),
     },
-    decode: decodeRoofline(traffic, hw, { tensorParallel: tp, batch: d.batch, hiddenSize: arch.hiddenSize }),
-    kernels: [...kernelUse.values()].sort((a, b) => (a.role < b.role ? -1 : a.role > b.role ? 1 : a.kernel < b.kernel ? -1 : a.kernel > b.kernel ? 1 : 0)),
-    violations: sortViolations(violations),
-    notes,
+    decode: decodeRoofline(t.traffic, hw, { tensorParallel: tp, batch: d.batch, hiddenSize: arch.hiddenSize }),
+    kernels: [...t.kernelUse.values()].sort(byRoleThenKernel),
+    violations: violationsOf(ctx, t, plan, kvBits),
+    notes: notesOf(ctx, t),
   };
+}
+
+/**
+ * The steps: enumerate the modules and price each under the recipe (bytes, shard, kernel), add the
+ * norms and the KV cache per pipeline stage, plan each GPU's memory, then judge and report.
+ */
+export function compile(input: CompileInput): CompileReport {
+  const ctx = compileContext(input);
+  const tally = tallyModules(ctx);
+  const normBytes = addNorms(ctx, tally);
+  const kvBits = ctx.recipe.kvCacheBits as KvBits;
+  const stageKv = addKvCache(ctx, tally, kvBits);
+  return reportOf(ctx, tally, normBytes, kvBits, memoryPlan(ctx, tally, stageKv));
 }
 
 export interface CompileTargetOptions {

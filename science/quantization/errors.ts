@@ -1,9 +1,10 @@
 // Typed failures of a layer quantization, so callers can tell "no data for this layer"
 // (e.g. an MoE expert never routed during calibration) from "the numbers blew up".
+import { FAILURE_TYPES } from '../../schema/failures.js';
 
 /** A calibration-based method (or activation-weighted outliers) got no calibration rows. */
 export class MissingCalibrationError extends Error {
-  override readonly name = 'MissingCalibrationError';
+  override readonly name = FAILURE_TYPES.missingCalibration;
   constructor(
     readonly needs: string,
     readonly label: string | undefined,
@@ -15,7 +16,7 @@ export class MissingCalibrationError extends Error {
 
 /** A scale, code, stored value or dequantized weight is NaN or infinite. */
 export class NonFiniteQuantizationError extends Error {
-  override readonly name = 'NonFiniteQuantizationError';
+  override readonly name = FAILURE_TYPES.nonFiniteQuantization;
   constructor(
     readonly where: string,
     readonly index: number,
@@ -27,7 +28,7 @@ export class NonFiniteQuantizationError extends Error {
 
 /** GPTQ's dampened Hessian stayed non positive definite even after raising the dampening. */
 export class HessianNotPositiveDefiniteError extends Error {
-  override readonly name = 'HessianNotPositiveDefiniteError';
+  override readonly name = FAILURE_TYPES.hessianNotPositiveDefinite;
   constructor(
     readonly damp: number,
     readonly label?: string,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { InputFileError, readInputFile } from '../input-files/read.js';
 import { DTYPE_BYTES, isDType, type DType } from './dtypes.js';
 import { echo } from '../../schema/echo.js';
+import { FAILURE_TYPES } from '../../schema/failures.js';
 
 export interface StoredTensor {
   dtype: DType;
@@ -19,7 +20,7 @@ export interface SafetensorsFile {
 }
 
 export class SafetensorsFormatError extends Error {
-  override readonly name = 'SafetensorsFormatError';
+  override readonly name = FAILURE_TYPES.safetensorsFormat;
 }
 
 const MAX_HEADER = 100 * 1024 * 1024;

@@ -6,7 +6,8 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../../engine/stack/paths.js';
-import { bundlePath, WorkerProcess } from './engine.js';
+import { bundlePath } from './engine-env.js';
+import { WorkerProcess } from './worker-process.js';
 
 const BIN = path.join(repoRoot, 'bin', 'evoquant.mjs');
 

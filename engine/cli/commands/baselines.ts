@@ -36,10 +36,12 @@ export function registerBaselines(program: Command): void {
       // Loaded lazily, like the libraries: every other command starts without the corpus and kernels.
       const { checkEvalTokens } = await import('../core-inputs.js');
       const { baselineTable, markdownTable } = await import('../../../science/baselines/table.js');
+      const { cacheDir } = await import('../../client/paths.js');
       existingDir('--model', flags.model);
       checkEvalTokens('--tokens', flags.tokens);
       const rows = await baselineTable(flags.model, {
         tokens: flags.tokens,
+        sensitivityCacheDir: cacheDir(),
         onProgress: (stage, d, t) => progressLine(`${stage} ${d}/${t}`),
         onRow: (r) => progressLine(`measured ${r.recipe}`),
       });

@@ -8,8 +8,7 @@ export function registerDown(program: Command): void {
     .description('stop the embedded stack (data stays in the state dir)')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
-      const { stopStack } = await import('../../stack/stack.js');
-      const { stateDir } = await import('../../stack/paths.js');
+      const { stopStack, stateDir } = await import('../../client/stack.js');
       const dir = stateDir();
       const outcome = await stopStack(dir);
       emit(flags, { stateDir: dir, ...outcome }, () =>

@@ -22,17 +22,11 @@ export function registerList(program: Command): void {
       const entries = await withClient(endpoints, (client) => listEvolutionWorkflows(client, { limit: flags.limit }));
 
       // The target comes from the evolution's row; without a database the list is still useful.
-      const targets = new Map<string, string>();
+      let targets = new Map<string, string>();
       if (endpoints.databaseUrl !== null && entries.length > 0) {
-        const { getEvolution } = await import('../../db/evolutions.js');
+        const { evolutionTargets } = await import('../../client/targets.js');
         try {
-          await withDatabase(endpoints, async (db) => {
-            for (const e of entries) {
-              const row = await getEvolution(db, e.id);
-              const t = row?.config.target;
-              if (t && typeof t === 'object' && !Array.isArray(t)) targets.set(e.id, `${String(t.model)} on ${String(t.gpus)}×${String(t.hardware)}`);
-            }
-          });
+          targets = await withDatabase(endpoints, (db) => evolutionTargets(db, entries.map((e) => e.id)));
         } catch (err) {
           process.stderr.write(`evoquant: targets left out (database: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})\n`);
         }

@@ -30,6 +30,7 @@ export function registerQuantize(program: Command): void {
       const { applyRecipe, assertUnquantized, prepareModel } = await import('../../../science/compression/pipeline.js');
       const { loadModel, writeQuantizedModel } = await import('../../../science/compression/quantized-format.js');
       const { loadRecipe } = await import('../../../science/recipes/load.js');
+      const { cacheDir } = await import('../../client/paths.js');
       // Every input is checked before anything is computed or written.
       existingDir('--model', flags.model);
       const recipe = loadRecipe(flags.recipe);
@@ -40,7 +41,7 @@ export function registerQuantize(program: Command): void {
       const started = Date.now();
       const progress = (stage: string, done: number, total: number): void => progressLine(`${stage} ${done}/${total}`);
       const prepared = await prepareModel(flags.model, { weights, calibration: { tokens: flags.calibrationTokens }, onProgress: progress });
-      const qp = await applyRecipe(prepared, recipe, { onProgress: progress });
+      const qp = await applyRecipe(prepared, recipe, { onProgress: progress, sensitivityCacheDir: cacheDir() });
       const written = asUsage(() => writeQuantizedModel(target.path, qp, prepared.weights.config, { replace: flags.force === true }));
       endProgress();
       if (!written) throw new UsageError(`--out: ${echo(flags.out)} appeared while quantizing; it was left untouched`);

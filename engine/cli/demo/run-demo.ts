@@ -1,15 +1,15 @@
 // `npm run demo`: start the embedded stack (left running, inspectable), migrate, run the workers
 // in-process, evolve recipes for Qwen3-235B-A22B on 2×A100-80GB with a progress bar, print the frontier.
-import { randomBytes } from 'node:crypto';
+// Like any CLI command it reaches the engine through engine/client; the workers are launched as
+// `evoquant worker` launches them (workers/launch.ts).
 import { SingleBar } from 'cli-progress';
-import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CONTROL_TASK_QUEUE, type CandidateSummary, type EvolutionStatus } from '../../../schema/workflow-contracts.js';
-import { startStack } from '../../stack/stack.js';
-import { createControlWorker } from '../../../workers/control-worker.js';
-import { createGpuWorker } from '../../../workers/gpu-worker.js';
-import { evolutionWorkflow } from '../../../workflows/evolution.js';
-import { statusQuery } from '../../../workflows/messages.js';
+import { connectClient } from '../../client/connection.js';
+import { followEvolutionStatus, type EvolutionStatusReport } from '../../client/evolutions.js';
+import { startEvolution } from '../../client/start.js';
+import { stackEndpoints, startStack, stateDir } from '../../client/stack.js';
+import { launchControlWorker, launchGpuWorker } from '../../../workers/launch.js';
 import { DEMO_CONFIG } from './demo-config.js';
 
 export interface DemoResult {
@@ -46,38 +46,37 @@ export async function runDemo(): Promise<DemoResult> {
   });
   log('starting the embedded stack (Postgres + Temporal dev server, left running for inspection)…');
   const stack = await startStack({ mode: 'detached', temporal: { ui: true } });
-  const webUi = stack.temporal?.state.uiPort ? `http://127.0.0.1:${stack.temporal.state.uiPort}` : null;
-  log(`  temporal ${stack.temporalAddress}${webUi ? `, web UI ${webUi}` : ''}; postgres migrated`);
-  const control = await createControlWorker({ temporalAddress: stack.temporalAddress, namespace: stack.temporalNamespace, databaseUrl: stack.databaseUrl });
-  const gpu = await createGpuWorker({ temporalAddress: stack.temporalAddress, namespace: stack.temporalNamespace, deviceClass: 'cpu' });
-  log(`  workers: control on ${CONTROL_TASK_QUEUE}, reference executor on ${gpu.taskQueue}`);
+  const endpoints = stackEndpoints(stack, stateDir());
+  log(`  temporal ${endpoints.temporalAddress}${endpoints.webUi ? `, web UI ${endpoints.webUi}` : ''}; postgres migrated`);
+  // The stack migrated the database already.
+  const control = await launchControlWorker(endpoints, { migrate: false });
+  const gpu = await launchGpuWorker(endpoints, { deviceClass: 'cpu', slots: 1 });
+  log(`  workers: control on ${CONTROL_TASK_QUEUE}, reference executor on ${gpu.ready.taskQueue}`);
   const running = Promise.all([control.worker.run(), gpu.worker.run()]);
   // A worker that fails while the evolution runs is reported, not left as an unhandled rejection.
   running.catch((err: unknown) => log(`worker failed: ${err instanceof Error ? err.message : String(err)}`));
-  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const { client, close } = await connectClient(endpoints);
   try {
-    const client = new Client({ connection, namespace: stack.temporalNamespace });
-    const evolutionId = `${DEMO_CONFIG.name}-${randomBytes(3).toString('hex')}`;
-    const handle = await client.workflow.start(evolutionWorkflow, { taskQueue: CONTROL_TASK_QUEUE, workflowId: evolutionId, args: [{ evolutionId, config: DEMO_CONFIG }] });
+    const { id: evolutionId } = await startEvolution(client, DEMO_CONFIG);
     log(`evolution ${evolutionId}: ${DEMO_CONFIG.generations} generations × ${DEMO_CONFIG.populationSize} candidates, target Qwen3-235B-A22B on 2×A100-80GB, pool cpu`);
     const bar = new SingleBar({ format: '  generation {value}/{total} |{bar}| {evaluated} evaluated, {rejected} rejected, best KL {best}', stream: process.stderr }, undefined);
     bar.start(DEMO_CONFIG.generations, 0, { evaluated: 0, rejected: 0, best: '—' });
-    const poll = setInterval(() => {
-      handle
-        .query(statusQuery)
-        .then((s) => bar.update(Math.min(s.generation, s.generations), { evaluated: s.counts.evaluated, rejected: s.counts.rejected, best: s.best?.kl?.toExponential(2) ?? '—' }))
-        .catch(() => undefined);
-    }, 500);
-    const status = await handle.result().finally(() => clearInterval(poll));
-    bar.update(status.generation, { evaluated: status.counts.evaluated, rejected: status.counts.rejected, best: status.best?.kl?.toExponential(2) ?? '—' });
+    const show = (s: EvolutionStatus): void =>
+      bar.update(Math.min(s.generation, s.generations), { evaluated: s.counts.evaluated, rejected: s.counts.rejected, best: s.best?.kl?.toExponential(2) ?? '—' });
+    let last: EvolutionStatusReport | undefined;
+    for await (const report of followEvolutionStatus(client, evolutionId, { intervalMs: 500 })) {
+      if (report.status) show(report.status);
+      last = report;
+    }
     bar.stop();
-    return { evolutionId, temporalAddress: stack.temporalAddress, webUi, status };
+    if (!last?.status) throw new Error(`evolution ${evolutionId} ${last?.workflowStatus.toLowerCase() ?? 'vanished'}: ${last?.failure ?? last?.note ?? 'no result'}`);
+    return { evolutionId, temporalAddress: endpoints.temporalAddress, webUi: endpoints.webUi, status: last.status };
   } finally {
     control.worker.shutdown();
     gpu.worker.shutdown();
     await running;
     await control.close();
     await gpu.close();
-    await connection.close();
+    await close();
   }
 }
