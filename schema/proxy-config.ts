@@ -48,3 +48,6 @@ export const ProxyConfig = z
     path: ['num_experts'],
   });
 export type ProxyConfig = z.infer<typeof ProxyConfig>;
+
+/** Bytes per window evoquant evaluates and calibrates the proxy on; a proxy needs at least this many positions. */
+export const PROXY_WINDOW_BYTES = 128;

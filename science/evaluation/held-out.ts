@@ -1,6 +1,7 @@
 // The standard evaluation: held-out Brown text, with the reference distribution cached per model.
 import { PromiseCache } from '../caching/promise-cache.js';
 import { loadBrown } from '../corpus/brown.js';
+import { PROXY_WINDOW_BYTES } from '../../schema/proxy-config.js';
 import type { ProxyModel } from '../model/forward.js';
 import { evaluateModel, referenceLogProbs, type EvalMetrics, type EvalProgress } from './evaluate.js';
 import { evenWindows, type EvalWindows } from './windows.js';
@@ -9,7 +10,7 @@ import { evenWindows, type EvalWindows } from './windows.js';
 export const DEFAULT_EVAL_TOKENS = 32768;
 
 /** Bytes of context per evaluation window. */
-export const HELD_OUT_SEQ = 128;
+export const HELD_OUT_SEQ = PROXY_WINDOW_BYTES;
 
 /** The most bytes an evaluation can predict: every whole window the held-out split holds. */
 export function maxHeldOutTokens(seq = HELD_OUT_SEQ): number {

@@ -1,8 +1,7 @@
 // A model directory's config.json must agree with its tensors: every tensor the config implies is
 // present with the implied size, and the config fits the evaluation (byte vocabulary, window length).
 // Checked at load, so a mismatch is a one-line bad-input error, not a crash deep in a forward pass.
-import type { ProxyConfig } from '../../schema/proxy-config.js';
-import { HELD_OUT_SEQ } from '../evaluation/held-out.js';
+import { PROXY_WINDOW_BYTES, type ProxyConfig } from '../../schema/proxy-config.js';
 import { ModelLoadError } from './load.js';
 import { proxyModules } from './modules.js';
 import * as names from './tensor-names.js';
@@ -27,9 +26,9 @@ export function expectedTensorSizes(c: ProxyConfig): Map<string, number> {
 
 /** Config limits that depend on how evoquant runs the proxy rather than on the format. */
 export function checkProxyConfigFits(dir: string, c: ProxyConfig): void {
-  if (c.max_position_embeddings < HELD_OUT_SEQ) {
+  if (c.max_position_embeddings < PROXY_WINDOW_BYTES) {
     throw new ModelLoadError(
-      `model: ${echo(dir)}/config.json: max_position_embeddings ${c.max_position_embeddings} is below the ${HELD_OUT_SEQ}-byte evaluation window`,
+      `model: ${echo(dir)}/config.json: max_position_embeddings ${c.max_position_embeddings} is below the ${PROXY_WINDOW_BYTES}-byte evaluation window`,
     );
   }
 }
