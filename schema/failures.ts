@@ -20,6 +20,9 @@ export const FAILURE_TYPES = {
   invalidDeployment: 'InvalidDeployment',
   modelLoad: 'ModelLoadError',
   safetensorsFormat: 'SafetensorsFormatError',
+  inputFile: 'InputFileError',
+  forbiddenKey: 'ForbiddenKeyError',
+  unsafeOutput: 'UnsafeOutputError',
   /** zod's own error (an activity payload that fails its schema). */
   zod: 'ZodError',
   // The engine's client and the CLI.
@@ -74,6 +77,9 @@ export const BAD_INPUT_FAILURES: readonly FailureType[] = [
   FAILURE_TYPES.invalidRecipe,
   FAILURE_TYPES.modelLoad,
   FAILURE_TYPES.safetensorsFormat,
+  FAILURE_TYPES.inputFile,
+  FAILURE_TYPES.forbiddenKey,
+  FAILURE_TYPES.unsafeOutput,
   FAILURE_TYPES.unknownModel,
   FAILURE_TYPES.unknownHardware,
   FAILURE_TYPES.invalidModelConfig,

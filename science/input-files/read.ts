@@ -2,10 +2,11 @@
 // so that a directory, a device or a runaway file is a one-line error rather than EISDIR or a stall.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { echo } from '../../schema/echo.js';
+import { FAILURE_TYPES } from '../../schema/failures.js';
 
 /** Why a user-named input file could not be read; callers prefix the field it came from. */
 export class InputFileError extends Error {
-  override readonly name = 'InputFileError';
+  override readonly name = FAILURE_TYPES.inputFile;
 }
 
 const MiB = 1024 * 1024;

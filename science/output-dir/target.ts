@@ -7,10 +7,11 @@ import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MARKER_FILE, readMarker } from './marker.js';
 import { echo } from '../../schema/echo.js';
+import { FAILURE_TYPES } from '../../schema/failures.js';
 
 /** An output path that evoquant refuses to write to; the message names the flag. */
 export class UnsafeOutputError extends Error {
-  override readonly name = 'UnsafeOutputError';
+  override readonly name = FAILURE_TYPES.unsafeOutput;
 }
 
 /** Paths evoquant must not overwrite, contain or write into (the input model, a recipe file). */
