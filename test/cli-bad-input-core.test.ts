@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { modelDirWith, modelDirWithConfig, modelDirWithWeights, PROXY_CONFIG, rawSafetensors } from './helpers/bad-models.js';
-import { spawnAll, spawnCli, type SpawnedCli } from './helpers/cli-spawn.js';
+import { inBatches, spawnCli, type CliRun } from './helpers/cli.js';
 import { refusalProblem, tree } from './helpers/refusal.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 
@@ -16,7 +16,7 @@ mkdirSync(cwd);
 writeFileSync(join(cwd, 'precious'), 'user data');
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
-function assertRefused(t: ExecutionContext, name: string, r: SpawnedCli, message: RegExp, maxMs = 15_000): void {
+function assertRefused(t: ExecutionContext, name: string, r: CliRun, message: RegExp, maxMs = 15_000): void {
   t.is(refusalProblem(r, maxMs), null, name);
   t.regex(r.stderr, message, name);
 }
@@ -24,7 +24,7 @@ function assertRefused(t: ExecutionContext, name: string, r: SpawnedCli, message
 type Case = [name: string, args: string[], message: RegExp];
 
 async function refuseAll(t: ExecutionContext, cases: Case[], maxMs?: number): Promise<void> {
-  const results = await spawnAll(cases.map(([, args]) => () => spawnCli(args, { cwd, timeoutMs: 60_000 })));
+  const results = await inBatches(cases.map(([, args]) => () => spawnCli(args, { cwd, timeoutMs: 60_000 })));
   cases.forEach(([name, , message], i) => assertRefused(t, name, results[i], message, maxMs));
 }
 
@@ -130,16 +130,16 @@ test.serial('numbers beyond their split, non-decimal numbers, prototype names an
 test.serial('--force replaces only what evoquant wrote; a quantized model is not quantized again', async (t) => {
   const out = join(work, 'q');
   mkdirSync(out); // an empty directory is filled without --force
-  const q = (...more: string[]): Promise<SpawnedCli> =>
+  const q = (...more: string[]): Promise<CliRun> =>
     spawnCli(['quantize', '--model', PROXY_DIR, '--recipe', 'builtin:w4a16-g128-rtn', '--out', out, '--calibration-tokens', '256', ...more], { cwd });
   const first = await q();
-  t.is(first.status, 0, first.stderr);
+  t.is(first.code, 0, first.stderr);
   const marker = JSON.parse(readFileSync(join(out, '.evoquant-output.json'), 'utf8')) as { tool: string; what: string };
   t.like(marker, { tool: 'evoquant', what: 'quantized-model' });
   assertRefused(t, 'again without --force', await q(), /already exists \(pass --force/);
   writeFileSync(join(out, 'stale.txt'), 'from the first run');
   const again = await q('--force');
-  t.is(again.status, 0, again.stderr);
+  t.is(again.code, 0, again.stderr);
   t.deepEqual(readdirSync(out).sort(), ['.evoquant-output.json', 'config.json', 'model.safetensors'], 'the old output was replaced whole');
   t.deepEqual(readdirSync(work).filter((f) => f.startsWith('.')), [], 'no temporary directory is left');
   assertRefused(

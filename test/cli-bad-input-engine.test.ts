@@ -7,7 +7,8 @@ import test from 'ava';
 import { checkProxyDir } from '../engine/client/config-checks.js';
 import { InvalidConfigError } from '../engine/client/errors.js';
 import { repoRoot } from '../engine/stack/paths.js';
-import { badInputEnv, contractBreaks, inBatches, spawnCli, tripwire, type CliRun, type Tripwire } from './helpers/bad-input-cli.js';
+import { badInputEnv, contractBreaks, tripwire, type Tripwire } from './helpers/bad-input-cli.js';
+import { inBatches, spawnCli, type CliRun } from './helpers/cli.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
@@ -35,7 +36,7 @@ async function check(t: import('ava').ExecutionContext, cases: Case[], maxMs = 3
   const results = await inBatches(
     cases.map((c) => async () => {
       const state = path.join(work, `state-${runs++}`);
-      const r = await spawnCli(c.args, badInputEnv(state, wire));
+      const r = await spawnCli(c.args, { env: badInputEnv(state, wire) });
       t.deepEqual(contractBreaks(r, state, maxMs), [], `${c.name}: ${JSON.stringify(r.stderr.slice(0, 300))}`);
       t.regex(r.stderr, c.expect, c.name);
       return r;

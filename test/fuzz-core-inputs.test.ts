@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { modelDirWithConfig, PROXY_CONFIG } from './helpers/bad-models.js';
-import { spawnCli } from './helpers/cli-spawn.js';
+import { spawnCli } from './helpers/cli.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 import { refusalProblem, tree } from './helpers/refusal.js';
 

@@ -16,7 +16,8 @@ import { loadEvolutionConfigFile } from '../engine/client/config-file.js';
 import { loadRecipe } from '../science/recipes/load.js';
 import { CandidateId, EkgNodeId, EvolutionId } from '../schema/ids.js';
 import { MODULE_ROLES } from '../schema/recipe.js';
-import { badInputEnv, CONTROL, contractBreaks, inBatches, spawnCli, tripwire } from './helpers/bad-input-cli.js';
+import { badInputEnv, CONTROL, contractBreaks, tripwire } from './helpers/bad-input-cli.js';
+import { inBatches, spawnCli } from './helpers/cli.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
@@ -283,7 +284,7 @@ test('a sample through the real CLI: exit 2, one line, no state dir, no connecti
   const results = await inBatches(
     runs.map((run, i) => async () => {
       const state = path.join(work, `cli-state-${i}`);
-      const r = await spawnCli(run.args, badInputEnv(state, wire), MAX_CLI_MS + 10_000);
+      const r = await spawnCli(run.args, { env: badInputEnv(state, wire), timeoutMs: MAX_CLI_MS + 10_000 });
       return { run, r, problems: contractBreaks(r, state, MAX_CLI_MS) };
     }),
   );

@@ -2,19 +2,25 @@
 // stderr that starts with "evoquant: ", no stack trace, within a time bound.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SpawnedCli } from './cli-spawn.js';
+import type { CliRun } from './cli.js';
 
-/** Why a run is not a clean refusal, or null when it is. */
-export function refusalProblem(r: SpawnedCli, maxMs: number): string | null {
-  if (r.timedOut) return `timed out after ${r.ms} ms`;
-  if (r.status !== 2) return `exit ${r.status}, stderr ${JSON.stringify(r.stderr.slice(0, 500))}`;
-  if (r.stdout !== '') return `stdout not empty: ${JSON.stringify(r.stdout.slice(0, 200))}`;
+/** Why a run is not a clean refusal; empty when it is. */
+export function refusalProblems(r: CliRun, maxMs: number): string[] {
+  const problems: string[] = [];
   const lines = r.stderr.split('\n').filter((l) => l !== '');
-  if (lines.length !== 1) return `${lines.length} lines on stderr: ${JSON.stringify(r.stderr.slice(0, 500))}`;
-  if (!lines[0].startsWith('evoquant: ')) return `stderr does not start with "evoquant: ": ${JSON.stringify(lines[0].slice(0, 200))}`;
-  if (/\n\s+at /.test(r.stderr)) return 'stack trace on stderr';
-  if (r.ms > maxMs) return `took ${r.ms} ms (limit ${maxMs})`;
-  return null;
+  if (r.timedOut) problems.push(`timed out after ${r.ms} ms`);
+  if (r.code !== 2) problems.push(`exit ${r.code}, not 2 (stderr ${JSON.stringify(r.stderr.slice(0, 300))})`);
+  if (r.stdout !== '') problems.push(`stdout not empty: ${JSON.stringify(r.stdout.slice(0, 200))}`);
+  if (lines.length !== 1) problems.push(`${lines.length} lines on stderr, not 1`);
+  if (!r.stderr.startsWith('evoquant: ')) problems.push('stderr does not start with "evoquant: "');
+  if (/\n\s+at /.test(r.stderr)) problems.push('a stack trace on stderr');
+  if (r.ms > maxMs) problems.push(`took ${r.ms} ms (limit ${maxMs})`);
+  return problems;
+}
+
+/** The first reason a run is not a clean refusal, or null when it is. */
+export function refusalProblem(r: CliRun, maxMs: number): string | null {
+  return refusalProblems(r, maxMs)[0] ?? null;
 }
 
 /** Every entry below dir with its size, to prove that nothing was written or removed. */

@@ -6,10 +6,10 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../../engine/stack/paths.js';
+import { BIN, spawnCli, type CliRun } from './cli.js';
 import { bundlePath } from './engine-env.js';
 import { WorkerProcess } from './worker-process.js';
 
-const BIN = path.join(repoRoot, 'bin', 'evoquant.mjs');
 
 /** Environment of a user who relies on the state dir: every variable that would override it is empty. */
 export function stateDirEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -34,26 +34,9 @@ export async function seedWorkflowBundle(dir: string): Promise<void> {
   copyFileSync(bundle, path.join(dir, 'cache', path.basename(bundle)));
 }
 
-export interface EvoquantRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `evoquant args…` as a child process, killed after `timeoutMs`. */
-export async function evoquant(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<EvoquantRun> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
+export function evoquant(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<CliRun> {
+  return spawnCli(args, { cwd: repoRoot, env, timeoutMs });
 }
 
 /** `evoquant worker args…` as a long-running child; resolves once it printed its `worker ready:` line. */
