@@ -80,3 +80,44 @@ test('small inputs keep every row; parts round-trip; mismatched merges are refus
   t.throws(() => s.merge(new CalibrationStats(N + 1)), { instanceOf: RangeError });
   await t.throwsAsync(() => s.addRows(x.slice(0, 5), 1), { instanceOf: RangeError });
 });
+
+/** x with every value moved by one float32 ulp, as another CPU's GEMM kernels may leave it. */
+function nudged(a: Float32Array): Float32Array {
+  const out = a.slice();
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) if (out[i] !== 0) bits[i] += i % 2 === 0 ? 1 : -1;
+  return out;
+}
+
+/** Which input rows (by index) a sample holds. */
+function sampledRows(s: CalibrationStats, from: Float32Array): number[] {
+  const index = new Map<string, number>();
+  for (let r = 0; r < from.length / N; r++) index.set(from.slice(r * N, (r + 1) * N).join(','), r);
+  const sm = s.samples();
+  return Array.from({ length: s.sampleCount }, (_, i) => index.get(sm.slice(i * N, (i + 1) * N).join(',')) ?? -1).sort((a, b) => a - b);
+}
+
+test('row ids, not the last bits of the activations, decide the sample', async (t) => {
+  const ids = Array.from({ length: 1500 }, (_, r) => 7_000_000_000 + 3 * r);
+  const y = nudged(x);
+  const byId = new CalibrationStats(N, { maxSamples: 100 });
+  await byId.addRows(x, 1500, ids);
+  const byIdNudged = new CalibrationStats(N, { maxSamples: 100 });
+  for (let r = 1500; r > 0; r -= 300) await byIdNudged.addRows(y.slice((r - 300) * N, r * N), 300, ids.slice(r - 300, r));
+  const rows = sampledRows(byId, x);
+  t.is(rows.length, 100);
+  t.false(rows.includes(-1));
+  t.deepEqual(sampledRows(byIdNudged, y), rows, 'same rows, whatever the order and the last bits');
+  t.true(rows[0] < 150 && rows[99] > 1350, `the sample spans the input: rows ${rows[0]}..${rows[99]}`);
+
+  // Without ids the content hash draws another sample from the nudged rows.
+  const byContent = new CalibrationStats(N, { maxSamples: 100 });
+  await byContent.addRows(x, 1500);
+  const byContentNudged = new CalibrationStats(N, { maxSamples: 100 });
+  await byContentNudged.addRows(y, 1500);
+  t.notDeepEqual(sampledRows(byContentNudged, y), sampledRows(byContent, x));
+
+  await t.throwsAsync(() => new CalibrationStats(N).addRows(x.slice(0, 2 * N), 2, [0]), { instanceOf: RangeError, message: /ids has 1 entries, expected 2/ });
+  await t.throwsAsync(() => new CalibrationStats(N).addRows(x.slice(0, 2 * N), 2, [0, -1]), { instanceOf: RangeError, message: /ids\[1\]/ });
+  await t.throwsAsync(() => new CalibrationStats(N).addRows(x.slice(0, 2 * N), 2, [0, 0.5]), { instanceOf: RangeError, message: /ids\[1\]/ });
+});

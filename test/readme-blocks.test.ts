@@ -2,6 +2,7 @@ import test from 'ava';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBlock, renderBlock, replaceBlock, writeReadmeBlocks } from '../scripts/readme-blocks.js';
+import { blockDiff } from './helpers/block-diff.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 const doc = [
@@ -40,4 +41,15 @@ test('writeReadmeBlocks replaces blocks in place and leaves no temp file; a fail
   t.throws(() => writeReadmeBlocks([{ name: 'alpha', command: 'c', body: 'x' }, { name: 'gamma', command: 'c', body: 'y' }], path));
   t.is(readFileSync(path, 'utf8'), text);
   t.false(existsSync(`${path}.${process.pid}.tmp`));
+});
+
+test('blockDiff names the rows and cells that moved and the other lines that changed', (t) => {
+  const before = ['intro', '', '| recipe | bits/byte | KL |', '|---|---:|---:|', '| rtn | 1.9675 | 1.13e-2 |', '| awq | 1.9643 | 1.00e-2 |', '| gone | 1 | 2 |', '', '- AWQ < RTN'].join('\n');
+  const after = ['intro', '', '| recipe | bits/byte | KL |', '|---|---:|---:|', '| rtn | 1.9675 | 1.13e-2 |', '| awq | 1.9661 | 1.02e-2 |', '| new | 1 | 2 |', '', '- RTN < AWQ'].join('\n');
+  t.is(
+    blockDiff(before, after),
+    ['awq: bits/byte 1.9643 → 1.9661, KL 1.00e-2 → 1.02e-2', 'gone: only in README', 'new: only measured', '- - AWQ < RTN', '+ - RTN < AWQ'].join('\n'),
+  );
+  t.is(blockDiff(before, before), 'no difference');
+  t.is(blockDiff('a\nb', 'a\nc'), '- b\n+ c');
 });

@@ -8,19 +8,25 @@ import { BASELINE_RECIPES, baselineTable, markdownTable, type BaselineRow } from
 import { weightMemoryReadme } from '../science/baselines/weight-memory.js';
 import { PROXY_REPORT_BLOCK, PROXY_REPORT_COMMAND, measureTrainingReport, readTrainingReport, trainingReportReadme } from '../science/model-training/training-report.js';
 import { PERFORMANCE_BLOCK } from '../benchmarks/readme.js';
+import { blockDiff } from './helpers/block-diff.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 
 const readme = readFileSync(README_PATH, 'utf8');
 const stale = (name: string, command: string) => `README.md's generated ${name} block is stale: run \`${command}\``;
+/** The stale message plus what moved, README → measured. */
+const staleDiff = (name: string, command: string, readmeText: string, measured: string) =>
+  `${stale(name, command)}\n${blockDiff(readmeText, measured)}`;
 
 test('weight-memory block matches compile', (t) => {
-  t.is(readBlock(readme, WEIGHT_MEMORY_BLOCK), weightMemoryReadme(), stale(WEIGHT_MEMORY_BLOCK, BASELINES_COMMAND));
+  const block = readBlock(readme, WEIGHT_MEMORY_BLOCK);
+  t.is(block, weightMemoryReadme(), staleDiff(WEIGHT_MEMORY_BLOCK, BASELINES_COMMAND, block, weightMemoryReadme()));
 });
 
 test('proxy-report block and training-report.json match a fresh measurement of the committed proxy', async (t) => {
   const measured = await measureTrainingReport(PROXY_DIR);
   t.deepEqual(readTrainingReport(PROXY_DIR), measured, `artifacts/proxy/training-report.json is stale: run \`${PROXY_REPORT_COMMAND}\``);
-  t.is(readBlock(readme, PROXY_REPORT_BLOCK), trainingReportReadme(measured), stale(PROXY_REPORT_BLOCK, PROXY_REPORT_COMMAND));
+  const block = readBlock(readme, PROXY_REPORT_BLOCK);
+  t.is(block, trainingReportReadme(measured), staleDiff(PROXY_REPORT_BLOCK, PROXY_REPORT_COMMAND, block, trainingReportReadme(measured)));
 });
 
 // `evoquant baselines` takes 1–2 minutes on 2 idle cores. ava fails a file that reports nothing for
@@ -47,14 +53,16 @@ for (const name of BASELINE_RECIPES) {
   test.serial(`baselines row ${name} matches evoquant baselines`, async (t) => {
     void measuredTable();
     const row = await expectedRows.get(name)!.row;
-    const line = markdownTable([row]).split('\n')[2];
+    const [head, sep, line] = markdownTable([row]).split('\n');
     const readmeLine = baselinesBlock.split('\n').find((l) => l.startsWith(`| ${name} |`));
-    t.is(readmeLine, line, stale(BASELINES_BLOCK, BASELINES_COMMAND));
+    const readmeTable = [head, sep, ...(readmeLine ? [readmeLine] : [])].join('\n');
+    t.is(readmeLine, line, staleDiff(BASELINES_BLOCK, BASELINES_COMMAND, readmeTable, markdownTable([row])));
   });
 }
 
 test.serial('baselines block (table and what it shows) matches evoquant baselines', async (t) => {
-  t.is(baselinesBlock, baselinesReadme(await measuredTable()), stale(BASELINES_BLOCK, BASELINES_COMMAND));
+  const measured = baselinesReadme(await measuredTable());
+  t.is(baselinesBlock, measured, staleDiff(BASELINES_BLOCK, BASELINES_COMMAND, baselinesBlock, measured));
 });
 
 test('the performance block exists once, so npm run bench -- --write-readme has a place to write', (t) => {

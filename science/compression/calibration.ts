@@ -34,6 +34,8 @@ export interface CalibrationOptions {
 }
 
 interface MoeCapture {
+  /** Token index (in the calibration text) of each batch's first row. */
+  base: number[];
   rows: Float32Array[];
   counts: number[];
   probs: Float32Array[];
@@ -61,7 +63,7 @@ export async function captureCalibration(model: ProxyModel, corpus: Uint8Array, 
     }
     return s;
   };
-  const moe: MoeCapture[] = Array.from({ length: c.num_hidden_layers }, () => ({ rows: [], counts: [], probs: [], top: [] }));
+  const moe: MoeCapture[] = Array.from({ length: c.num_hidden_layers }, () => ({ base: [], rows: [], counts: [], probs: [], top: [] }));
   const routedCounts = Array.from({ length: c.num_hidden_layers }, () => new Array<number>(c.num_experts).fill(0));
   const d = c.hidden_size;
   const f = c.moe_intermediate_size;
@@ -69,13 +71,19 @@ export async function captureCalibration(model: ProxyModel, corpus: Uint8Array, 
   for (let from = 0; from < windows.count; from += batch) {
     const to = Math.min(windows.count, from + batch);
     const { inputs } = windowBatch(windows, from, to);
-    const pending: Array<[CalibrationSite, number, Float32Array, number]> = [];
+    // Rows are named by their token's index in the text, so the sampled rows are the same on every CPU.
+    const base = from * seq;
+    const allIds = (n: number): Float64Array => Float64Array.from({ length: n }, (_, r) => base + r);
+    const pending: Array<[CalibrationSite, number, Float32Array, number, ArrayLike<number>]> = [];
+    // Rows routed to each expert of the current batch, by layer: expertDownInput sees them in this order.
+    const routedIdx = new Map<string, number[]>();
     await model.forward(inputs, to - from, seq, {
-      attentionInput: (layer, rows, n) => pending.push([{ kind: 'attention_input', layer }, d, rows, n]),
-      attentionOutputInput: (layer, rows, n) => pending.push([{ kind: 'attention_output_input', layer }, c.num_attention_heads * c.head_dim, rows, n]),
+      attentionInput: (layer, rows, n) => pending.push([{ kind: 'attention_input', layer }, d, rows, n, allIds(n)]),
+      attentionOutputInput: (layer, rows, n) => pending.push([{ kind: 'attention_output_input', layer }, c.num_attention_heads * c.head_dim, rows, n, allIds(n)]),
       moeInput: (layer, rows, n, probs, top) => {
-        pending.push([{ kind: 'moe_input', layer }, d, rows, n]);
+        pending.push([{ kind: 'moe_input', layer }, d, rows, n, allIds(n)]);
         const m = moe[layer];
+        m.base.push(base);
         m.rows.push(rows);
         m.counts.push(n);
         m.probs.push(probs);
@@ -84,14 +92,20 @@ export async function captureCalibration(model: ProxyModel, corpus: Uint8Array, 
         for (let e = 0; e < c.num_experts; e++) {
           const idx: number[] = [];
           for (let r = 0; r < n; r++) for (let s = 0; s < c.num_experts_per_tok; s++) if (top[r * c.num_experts_per_tok + s] === e) idx.push(r);
-          if (idx.length > 0) pending.push([{ kind: 'expert_input', layer, expert: e }, d, gatherRows(rows, d, idx), idx.length]);
+          const ids = idx.map((r) => base + r);
+          routedIdx.set(`${layer}/${e}`, ids);
+          if (idx.length > 0) pending.push([{ kind: 'expert_input', layer, expert: e }, d, gatherRows(rows, d, idx), idx.length, ids]);
           routedCounts[layer][e] += idx.length;
         }
       },
-      expertDownInput: (layer, expert, rows, n) => pending.push([{ kind: 'expert_down_input', layer, expert }, f, rows, n]),
-      headInput: (rows, n) => pending.push([{ kind: 'head_input' }, d, rows, n]),
+      expertDownInput: (layer, expert, rows, n) => {
+        const ids = routedIdx.get(`${layer}/${expert}`);
+        if (!ids || ids.length !== n) throw new Error(`calibration: expert ${layer}/${expert} got ${n} rows, the router sent ${ids?.length ?? 0}`);
+        pending.push([{ kind: 'expert_down_input', layer, expert }, f, rows, n, ids]);
+      },
+      headInput: (rows, n) => pending.push([{ kind: 'head_input' }, d, rows, n, allIds(n)]),
     });
-    for (const [site, width, rows, n] of pending) await statFor(site, width).addRows(rows, n);
+    for (const [site, width, rows, n, ids] of pending) await statFor(site, width).addRows(rows, n, ids);
     options.onProgress?.(to, windows.count);
   }
 
@@ -105,9 +119,9 @@ export async function captureCalibration(model: ProxyModel, corpus: Uint8Array, 
         const rows = topUpRows(moe[layer], c.num_experts, c.num_experts_per_tok, d, e, missing);
         added = rows.count;
         if (added > 0) {
-          await statFor({ kind: 'expert_input', layer, expert: e }, d).addRows(rows.data, rows.count);
+          await statFor({ kind: 'expert_input', layer, expert: e }, d).addRows(rows.data, rows.count, rows.ids);
           const hidden = await model.expertHidden(layer, e, rows.data, rows.count);
-          await statFor({ kind: 'expert_down_input', layer, expert: e }, f).addRows(hidden, rows.count);
+          await statFor({ kind: 'expert_down_input', layer, expert: e }, f).addRows(hidden, rows.count, rows.ids);
         }
       }
       coverage.push({ layer, expert: e, routed, added });
@@ -123,7 +137,7 @@ function gatherRows(rows: Float32Array, width: number, idx: number[]): Float32Ar
 }
 
 /** The `wanted` tokens not routed to `expert` with the highest router probability for it. */
-function topUpRows(m: MoeCapture, E: number, k: number, d: number, expert: number, wanted: number): { data: Float32Array; count: number } {
+function topUpRows(m: MoeCapture, E: number, k: number, d: number, expert: number, wanted: number): { data: Float32Array; count: number; ids: number[] } {
   const candidates: Array<{ p: number; batch: number; row: number }> = [];
   m.rows.forEach((_, b) => {
     const n = m.counts[b];
@@ -138,5 +152,5 @@ function topUpRows(m: MoeCapture, E: number, k: number, d: number, expert: numbe
   const chosen = candidates.slice(0, wanted);
   const data = new Float32Array(chosen.length * d);
   chosen.forEach((ch, i) => data.set(m.rows[ch.batch].subarray(ch.row * d, (ch.row + 1) * d), i * d));
-  return { data, count: chosen.length };
+  return { data, count: chosen.length, ids: chosen.map((ch) => m.base[ch.batch] + ch.row) };
 }

@@ -6,6 +6,7 @@ import type { GroupSize } from '../../schema/recipe.js';
 import { linear } from '../kernels/matmul.js';
 import { dequantizeIntGroups, groupCount, groupWidth, intGrid, maxCode, quantizeInt, rangeOf, type GroupedCodes } from './grid.js';
 import { fromFp16Bits, toFp16Bits } from './half.js';
+import { pickWithMargin } from './pick.js';
 import { rtnQuantize } from './rtn.js';
 
 export interface AwqOptions {
@@ -46,6 +47,12 @@ const MIN_SCALE = 2 ** -14;
 const MAX_SCALE = 65504;
 /** As in the reference implementation, activation means are floored before the power. */
 const MIN_MEAN = 1e-4;
+/**
+ * A grid point beats an earlier one only by more than this relative loss: onnxruntime's fp32 GEMM
+ * losses sit ≤ 3.2e-7 (layer) and at p99 2.5e-7 (clip rows) from a float64 reference on the
+ * proxy's real layers, so ties within noise go to the smaller α / less clipping on every CPU.
+ */
+export const AWQ_LOSS_MARGIN = 1e-4;
 
 /** fp16-rounded s = m^α / √(max·min) for the per-channel activation means m. */
 export function awqChannelScales(meanAbs: Float64Array, alpha: number): Uint16Array {
@@ -83,8 +90,10 @@ export async function awqQuantize(w: Float32Array, outFeatures: number, inFeatur
     return ws;
   };
 
-  // 1. Scale search: α = 0 is plain RTN, so the search never does worse than RTN on the samples.
-  let best: { alpha: number; loss: number; bits: Uint16Array } = { alpha: 0, loss: Infinity, bits: new Uint16Array(0) };
+  // 1. Scale search: α = 0 is plain RTN, so the search never does worse than RTN on the samples
+  // (beyond the margin).
+  const scaleLosses = new Float64Array(opts.scaleGrid);
+  const scaleBits: Uint16Array[] = [];
   for (let i = 0; i < opts.scaleGrid; i++) {
     const alpha = i / opts.scaleGrid;
     const sBits = awqChannelScales(calib.meanAbs, alpha);
@@ -98,29 +107,34 @@ export async function awqQuantize(w: Float32Array, outFeatures: number, inFeatur
         delta[t] = mask && mask[t] ? 0 : w[t] - deq[t] / s[j];
       }
     }
-    const loss = await outputError(x, delta, rows, n, outFeatures);
-    if (loss < best.loss) best = { alpha, loss, bits: sBits };
+    scaleLosses[i] = await outputError(x, delta, rows, n, outFeatures);
+    scaleBits.push(sBits);
     opts.onProgress?.(i + 1, total);
   }
+  const pick = pickWithMargin(scaleLosses, AWQ_LOSS_MARGIN);
+  const best = { alpha: pick / opts.scaleGrid, loss: scaleLosses[pick], bits: scaleBits[pick] };
   const s = Float64Array.from(best.bits, fromFp16Bits);
   const ws = scaled(s);
 
   // 2. Clipping search per (row, group) on the partial output of that group: the scaled weight
-  // sees inputs x/s. Ratio 1 (no clipping) is tried first and kept on ties.
+  // sees inputs x/s. Ratio 1 (no clipping) is tried first and kept on ties within the margin.
   let clipRatios: Float64Array | null = null;
   if (opts.clip) {
     clipRatios = new Float64Array(outFeatures * nGroups).fill(1);
-    const bestErr = new Float64Array(outFeatures * nGroups).fill(Infinity);
     const maxq = maxCode(opts.bits);
-    const rowErr = new Float64Array(outFeatures);
+    const ratios = Float64Array.from({ length: opts.clipGrid }, (_, k) => 1 - (k * (1 - opts.maxShrink)) / (opts.clipGrid - 1));
+    // [clipGrid, out] errors of one group, and one row's errors across the ratios.
+    const errs = new Float64Array(opts.clipGrid * outFeatures);
+    const rowErrs = new Float64Array(opts.clipGrid);
     for (let g = 0; g < nGroups; g++) {
       const c0 = g * gw;
       const width = Math.min(n, c0 + gw) - c0;
       const xg = new Float32Array(rows * width);
       for (let t = 0; t < rows; t++) for (let c = 0; c < width; c++) xg[t * width + c] = x[t * n + c0 + c] / s[c0 + c];
       const delta = new Float32Array(outFeatures * width);
+      errs.fill(0);
       for (let k = 0; k < opts.clipGrid; k++) {
-        const ratio = 1 - (k * (1 - opts.maxShrink)) / (opts.clipGrid - 1);
+        const ratio = ratios[k];
         for (let r = 0; r < outFeatures; r++) {
           const base = r * n + c0;
           const [min, max] = rangeOf(ws, base, base + width, mask);
@@ -131,14 +145,12 @@ export async function awqQuantize(w: Float32Array, outFeatures: number, inFeatur
           }
         }
         const y = await linear(xg, delta, rows, width, outFeatures);
-        rowErr.fill(0);
-        for (let t = 0; t < rows; t++) for (let r = 0; r < outFeatures; r++) rowErr[r] += y[t * outFeatures + r] * y[t * outFeatures + r];
-        for (let r = 0; r < outFeatures; r++) {
-          if (rowErr[r] < bestErr[r * nGroups + g]) {
-            bestErr[r * nGroups + g] = rowErr[r];
-            clipRatios[r * nGroups + g] = ratio;
-          }
-        }
+        const e = errs.subarray(k * outFeatures, (k + 1) * outFeatures);
+        for (let t = 0; t < rows; t++) for (let r = 0; r < outFeatures; r++) e[r] += y[t * outFeatures + r] * y[t * outFeatures + r];
+      }
+      for (let r = 0; r < outFeatures; r++) {
+        for (let k = 0; k < opts.clipGrid; k++) rowErrs[k] = errs[k * outFeatures + r];
+        clipRatios[r * nGroups + g] = ratios[pickWithMargin(rowErrs, AWQ_LOSS_MARGIN)];
       }
       opts.onProgress?.(opts.scaleGrid + g + 1, total);
     }

@@ -3,9 +3,9 @@
 // of rows for output-error searches.
 //
 // The sample is a "bottom-k" sketch: every row gets a pseudo-random priority hashed from its
-// content and a seed, and the k rows of smallest priority are kept. That is a uniform sample,
-// fully deterministic, and independent of feeding order, so merging two accumulators gives
-// exactly what one accumulator fed with all rows would have.
+// identity (or, without one, its content) and a seed, and the k rows of smallest priority are
+// kept. That is a uniform sample, fully deterministic, and independent of feeding order, so
+// merging two accumulators gives exactly what one accumulator fed with all rows would have.
 import { matmul } from '../kernels/matmul.js';
 
 export const DEFAULT_MAX_SAMPLES = 512;
@@ -59,6 +59,15 @@ function rowKey(words: Uint32Array, start: number, len: number, seed: number): n
     h2 ^= h2 >>> 13;
   }
   return fmix32(h1 ^ len) * 2 ** 21 + (fmix32(h2) >>> 11);
+}
+
+/** 53-bit priority of a row's identity, a safe non-negative integer. */
+function idKey(id: number, seed: number): number {
+  const lo = id >>> 0;
+  const hi = Math.floor(id / 2 ** 32) >>> 0;
+  const h1 = fmix32(Math.imul(lo ^ seed, 0x5bd1e995) ^ Math.imul(hi ^ 0x9e3779b9, 0x27d4eb2f));
+  const h2 = fmix32(Math.imul(hi ^ Math.imul(seed, 0x2545f491), 0x5bd1e995) ^ Math.imul(lo ^ 0x7f4a7c15, 0x27d4eb2f));
+  return h1 * 2 ** 21 + (h2 >>> 11);
 }
 
 export class CalibrationStats {
@@ -115,10 +124,19 @@ export class CalibrationStats {
     };
   }
 
-  /** Accumulates `rows` activation rows x [rows, in] (row-major). */
-  async addRows(x: Float32Array, rows: number): Promise<void> {
+  /**
+   * Accumulates `rows` activation rows x [rows, in] (row-major). `ids` name the rows (e.g. each
+   * token's index in the calibration text, unique per accumulator) and then decide the sample
+   * instead of the rows' float bits: activations differ in the last place between CPUs (AVX2 vs
+   * AVX-512 GEMM kernels), and a content hash would then sample other rows on every machine.
+   */
+  async addRows(x: Float32Array, rows: number, ids?: ArrayLike<number>): Promise<void> {
     const n = this.inFeatures;
     if (x.length !== rows * n) throw new RangeError(`addRows: expected ${rows}×${n} values, got ${x.length}`);
+    if (ids) {
+      if (ids.length !== rows) throw new RangeError(`addRows: ids has ${ids.length} entries, expected ${rows}`);
+      for (let i = 0; i < rows; i++) if (!(Number.isSafeInteger(ids[i]) && ids[i] >= 0)) throw new RangeError(`addRows: ids[${i}] must be a non-negative safe integer, got ${ids[i]}`);
+    }
     for (let c = 0; c < rows; c += CHUNK_ROWS) {
       const m = Math.min(CHUNK_ROWS, rows - c);
       const chunk = x.subarray(c * n, (c + m) * n);
@@ -136,7 +154,7 @@ export class CalibrationStats {
         this.absSum[j] += Math.abs(v);
         this.sqSum[j] += v * v;
       }
-      const key = rowKey(words, base, n, this.seed);
+      const key = ids ? idKey(ids[i], this.seed) : rowKey(words, base, n, this.seed);
       if (key < this.threshold) this.offer({ key, row: x.slice(base, base + n) });
     }
     this.count += rows;
