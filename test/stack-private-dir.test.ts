@@ -96,6 +96,7 @@ async function query<T>(url: string, body: (db: ReturnType<typeof createDb>) => 
 
   const last = await evoquant(home, 'down');
   t.regex(last.stdout, /stopped: Temporal exited, Postgres exited/);
+  t.true(last.stdout.includes(path.dirname(dataDir)), `down names where the data is: ${last.stdout}`);
 });
 
 (external ? test.serial.skip : test.serial)('the test Postgres helper works with TMPDIR under a 0700 parent, and cleans up after itself', async (t) => {

@@ -3,6 +3,7 @@
 import { createDb } from '../db/connection.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { stateDir as defaultStateDir } from './paths.js';
+import { recordedPostgresRoot } from './postgres-placement.js';
 import { readPostgresState, startPostgres, stopPostgres, type PostgresOptions, type PostgresService } from './postgres.js';
 import type { StopOutcome } from './processes.js';
 import type { PostgresState, TemporalState } from './state-file.js';
@@ -87,8 +88,9 @@ export function stackStatus(dir: string = defaultStateDir()): StackStatus {
 }
 
 /** Stops whatever runs for the state dir; data stays on disk. */
-export async function stopStack(dir: string = defaultStateDir()): Promise<{ temporal: StopOutcome; postgres: StopOutcome }> {
+export async function stopStack(dir: string = defaultStateDir()): Promise<{ temporal: StopOutcome; postgres: StopOutcome; postgresRoot: string }> {
   const temporal = await stopTemporalServer(dir);
   const postgres = await stopPostgres(dir);
-  return { temporal, postgres };
+  // Where the Postgres files are kept: under the state dir, or where they were relocated for the postgres user.
+  return { temporal, postgres, postgresRoot: recordedPostgresRoot(dir) };
 }

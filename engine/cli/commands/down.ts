@@ -14,7 +14,7 @@ export function registerDown(program: Command): void {
       emit(flags, { stateDir: dir, ...outcome }, () =>
         outcome.temporal === 'not-running' && outcome.postgres === 'not-running'
           ? `no evoquant stack was running for ${dir}`
-          : `stopped: Temporal ${outcome.temporal}, Postgres ${outcome.postgres} (data kept in ${dir})`,
+          : `stopped: Temporal ${outcome.temporal}, Postgres ${outcome.postgres} (data kept in ${dir}${outcome.postgresRoot.startsWith(`${dir}/`) ? '' : ` and ${outcome.postgresRoot}`})`,
       );
     });
 }
