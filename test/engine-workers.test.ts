@@ -38,7 +38,8 @@ test.serial('a GPU worker SIGKILLed mid-evaluation costs one retry, never a lost
   const generation = `${id}/gen-0`;
 
   // A checkpoint, not just a keep-alive beat: the retry must have something to resume from.
-  await waitForRunningActivity(client, generation, 'evaluate', { details: isEvaluateCheckpoint });
+  // Generous: on a loaded 2-core machine the first evolution of a file waits for cold worker isolates.
+  await waitForRunningActivity(client, generation, 'evaluate', { details: isEvaluateCheckpoint, timeoutMs: 240_000 });
   await doomed.proc.kill();
   const survivor = await startWorker(t, env, 'gpu', { deviceClass: 'cpu', artifactsDir: artifacts, identity: 'gpu-survivor' });
 

@@ -181,7 +181,7 @@ export function readTemporalState(dir: string = defaultStateDir()): TemporalStat
  * connections can hold its port for a few seconds after it died (FIN-WAIT with unsent data): that is
  * waited out; a port where something else listens is given up at once.
  */
-async function reusablePort(preferred: number, offsets: readonly number[], drainMs = 15_000): Promise<number> {
+async function reusablePort(preferred: number, offsets: readonly number[], drainMs = 45_000): Promise<number> {
   const deadline = Date.now() + drainMs;
   for (;;) {
     if (await isPortFree(preferred)) return preferred;
