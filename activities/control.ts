@@ -103,7 +103,7 @@ export function createControlActivities({ db }: ControlDeps) {
 
     async compileCandidate({ candidate, target }: CompileRequest): Promise<CompileVerdict> {
       const report = compileTarget(
-        { model: target.model, hardware: target.hardware, gpus: target.gpus, tensorParallel: target.tensorParallel ?? target.gpus, contextLength: target.context, batch: target.batch },
+        { model: target.model, hardware: target.hardware, gpus: target.gpus, tensorParallel: target.tensorParallel ?? target.gpus, contextLength: target.context, batch: target.batch, stack: target.stack },
         candidate.recipe,
       );
       return {
