@@ -269,12 +269,22 @@ function widenSpan(g: { firstLayer: number | null; lastLayer: number | null }, l
 }
 
 /**
- * The serving kernel a module uses, or why none can serve it (grouped by role and reason). The
- * GPU's own limits come first; a stack with rules then names its kernel or the rules broken.
+ * The serving kernel a module uses, or every reason none can serve it (grouped by role and reason):
+ * the GPU's limits (kernel-unsupported, shard-shape) and, on a stack with rules, each rule broken.
+ * The GPU profile's kernel table is coarse: a stack's cited kernel for a format wins over its
+ * absence there, while every other GPU limit (FP8 tensor cores, TP shard shapes) still applies.
  */
 function tallyKernel(t: ModuleTally, m: LinearModule, verdict: KernelVerdict | null, stackVerdict: StackVerdict | null): void {
-  if (verdict?.ok !== false && stackVerdict) {
-    if (stackVerdict.ok) return useKernel(t, m, stackVerdict.kernel);
+  const formatMissing = verdict?.ok === false && verdict.code === 'kernel-unsupported' && verdict.detail.kernel === null;
+  const gpuFails = verdict?.ok === false && !(formatMissing && stackVerdict?.ok === true);
+  if (verdict && !verdict.ok && gpuFails) {
+    const key = `${verdict.code}|${m.role}|${verdict.reason}`;
+    const g = t.failures.get(key) ?? { code: verdict.code, role: m.role, reason: verdict.reason, detail: verdict.detail, modules: 0, firstLayer: null, lastLayer: null };
+    g.modules += 1;
+    widenSpan(g, m.layer);
+    t.failures.set(key, g);
+  }
+  if (stackVerdict && !stackVerdict.ok) {
     for (const f of stackVerdict.failures) {
       const key = `${f.rule}|${m.role}|${f.reason}`;
       const g = t.notServable.get(key) ?? { ...f, role: m.role, modules: 0, firstLayer: null, lastLayer: null };
@@ -284,13 +294,9 @@ function tallyKernel(t: ModuleTally, m: LinearModule, verdict: KernelVerdict | n
     }
     return;
   }
-  if (!verdict) return;
-  if (verdict.ok) return useKernel(t, m, verdict.kernel);
-  const key = `${verdict.code}|${m.role}|${verdict.reason}`;
-  const g = t.failures.get(key) ?? { code: verdict.code, role: m.role, reason: verdict.reason, detail: verdict.detail, modules: 0, firstLayer: null, lastLayer: null };
-  g.modules += 1;
-  widenSpan(g, m.layer);
-  t.failures.set(key, g);
+  if (gpuFails) return;
+  if (stackVerdict) useKernel(t, m, stackVerdict.kernel);
+  else if (verdict?.ok) useKernel(t, m, verdict.kernel);
 }
 
 function tallyModules(ctx: CompileContext): ModuleTally {

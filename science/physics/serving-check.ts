@@ -44,6 +44,7 @@ function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: A
   if (spec.bits === 16) return null;
   if (k.groupSizes && !k.groupSizes.includes(spec.groupSize)) return `${k.id}: group ${spec.groupSize} not in ${groupLabel(k.groupSizes)}`;
   if (spec.format === 'int' && !spec.symmetric && !k.asymmetricBits.includes(spec.bits)) return `${k.id}: no zero points at ${spec.bits} bits`;
+  if (typeof spec.groupSize === 'number' && shard.inFeatures % spec.groupSize !== 0) return `${k.id}: shard K ${shard.inFeatures} not a multiple of group ${spec.groupSize}`;
   if (shard.outFeatures % k.nMultiple !== 0) return `${k.id}: shard N ${shard.outFeatures} not a multiple of ${k.nMultiple}`;
   if (shard.inFeatures % k.kMultiple !== 0) return `${k.id}: shard K ${shard.inFeatures} not a multiple of ${k.kMultiple}`;
   return null;
