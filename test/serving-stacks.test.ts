@@ -2,6 +2,7 @@
 // provenance on a recipe that breaks it, uniform recipes are servable with real kernels named, and
 // the reference stack (the default) admits exactly what compile admitted before stacks existed.
 import test from 'ava';
+import { compileVerdict } from '../activities/compile-verdict.js';
 import { compile, compileTarget, type CompileTargetInput } from '../science/physics/compile.js';
 import { enumerateModules } from '../science/physics/modules.js';
 import { sameSchemeViolations } from '../science/physics/serving-check.js';
@@ -330,4 +331,14 @@ test('the evolution config takes an optional target.stack; an unknown one is ref
   t.is(EvolutionConfig.parse({ ...config, target: { ...config.target, stack: 'vllm' } }).target.stack, 'vllm');
   const bad = EvolutionConfig.safeParse({ ...config, target: { ...config.target, stack: 'tgi' } });
   t.deepEqual(bad.error?.issues[0].path, ['target', 'stack']);
+});
+
+test('the evolution target\'s stack reaches the candidates\' compile verdict (absent: reference)', (t) => {
+  const target = EvolutionConfig.parse({ name: 'e', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2 } }).target;
+  const candidate = { id: 'c1', generation: 0, recipe: builtin('moe-hot4-cold3'), parents: [], technique: null };
+  t.deepEqual(compileVerdict({ candidate, target }).violations, []);
+  const onVllm = compileVerdict({ candidate, target: { ...target, stack: 'vllm' } });
+  t.deepEqual(onVllm.violations, ['not-servable']);
+  t.regex(onVllm.violationMessages[0], /per-expert bit tiers inside a layer.*\[vllm\.moe\.one-scheme-per-layer; /);
+  t.deepEqual(compileVerdict({ candidate: { ...candidate, recipe: builtin('w4a16-g128-gptq') }, target: { ...target, stack: 'vllm' } }).violations, []);
 });
