@@ -12,8 +12,8 @@ import { appliedTechnique, loadArchive } from '../evolution/knowledge/load-archi
 import { recordOutcome, recordProposal } from '../evolution/knowledge/record-outcome.js';
 import { seedTechniques } from '../evolution/knowledge/seed.js';
 import { techniqueStats } from '../evolution/knowledge/technique-stats.js';
-import { compileTarget } from '../science/physics/compile.js';
 import type { Database, JsonObject } from '../schema/db.js';
+import { compileVerdict } from './compile-verdict.js';
 import type { CandidateSummary, CompileRequest, CompileVerdict, ProposedCandidate, RecordRequest } from '../schema/workflow-contracts.js';
 import type { EvolutionConfig } from '../schema/evolution-config.js';
 import { Recipe } from '../schema/recipe.js';
@@ -101,20 +101,8 @@ export function createControlActivities({ db }: ControlDeps) {
       return out;
     },
 
-    async compileCandidate({ candidate, target }: CompileRequest): Promise<CompileVerdict> {
-      const report = compileTarget(
-        { model: target.model, hardware: target.hardware, gpus: target.gpus, tensorParallel: target.tensorParallel ?? target.gpus, contextLength: target.context, batch: target.batch },
-        candidate.recipe,
-      );
-      return {
-        candidateId: candidate.id,
-        fits: report.fits,
-        gbPerGpu: report.perGpu.totalBytes / 1e9,
-        weightReduction: report.reduction.weights,
-        decodeTokensPerSecond: report.decode.tokensPerSecond,
-        violations: [...new Set(report.violations.map((v) => v.code))].sort(),
-        violationMessages: report.violations.map((v) => v.message),
-      };
+    async compileCandidate(req: CompileRequest): Promise<CompileVerdict> {
+      return compileVerdict(req);
     },
 
     async record(req: RecordRequest): Promise<CandidateSummary> {

@@ -4,8 +4,10 @@ import { z } from 'zod';
 import { Deployment } from './deployment.js';
 import { ModelFamily } from './model-config.js';
 import { ModuleRole } from './recipe.js';
+import { CheckpointFormat, ServingStackId } from './serving-stack.js';
 
-export const VIOLATION_CODES = ['does-not-fit', 'kernel-unsupported', 'shard-shape'] as const;
+/** not-servable: the target's serving stack has no kernel or format for it (detail names the rule and its source). */
+export const VIOLATION_CODES = ['does-not-fit', 'kernel-unsupported', 'not-servable', 'shard-shape'] as const;
 export const ViolationCode = z.enum(VIOLATION_CODES);
 export type ViolationCode = z.infer<typeof ViolationCode>;
 
@@ -86,6 +88,8 @@ export const CompileReport = z
     deployment: Deployment,
     pipelineStages: z.number().int().positive(),
     recipe: z.string(),
+    /** The serving stack checked; a research-only stack (reference) serves designs no real engine does. */
+    stack: z.object({ id: ServingStackId, version: z.string(), researchOnly: z.boolean(), checkpoint: CheckpointFormat }).strict(),
     parameters: z.object({ byRole: PerRole, norms: z.number().int(), total: z.number().int() }).strict(),
     modules: z.object({ byRole: PerRole, total: z.number().int() }).strict(),
     weightBytes: z

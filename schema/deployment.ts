@@ -2,6 +2,7 @@
 // context and how many concurrent sequences. A target adds the model and the hardware profile.
 import { z } from 'zod';
 import { FAILURE_TYPES } from './failures.js';
+import { CheckpointFormat, ServingStackId } from './serving-stack.js';
 
 const posInt = z.number().int().positive();
 
@@ -25,9 +26,12 @@ export const Deployment = z.object(deploymentShape).strict().superRefine(checkPa
 export type Deployment = z.infer<typeof Deployment>;
 export type DeploymentInput = z.input<typeof Deployment>;
 
-/** A compile target: model (shipped name or config.json path), hardware profile id and deployment. */
+/**
+ * A compile target: model (shipped name or config.json path), hardware profile id, deployment, and
+ * the serving stack (default reference) with the checkpoint format it loads (default its first).
+ */
 export const Target = z
-  .object({ model: z.string().min(1), hardware: z.string().min(1), ...deploymentShape })
+  .object({ model: z.string().min(1), hardware: z.string().min(1), ...deploymentShape, stack: ServingStackId.optional(), checkpoint: CheckpointFormat.optional() })
   .strict()
   .superRefine(checkParallel);
 export type Target = z.infer<typeof Target>;

@@ -1,6 +1,7 @@
 // The configuration a person starts an evolution with (`evoquant start --config file.yaml`).
 import { z } from 'zod';
 import { Recipe } from './recipe.js';
+import { ServingStackId } from './serving-stack.js';
 
 /** Linux's PATH_MAX: no real path is longer. */
 const PATH_MAX = 4096;
@@ -22,6 +23,8 @@ export const EvolutionTarget = z
     tensorParallel: z.number().int().min(1).max(64).optional(),
     context: z.number().int().min(1).max(1_048_576).default(4096),
     batch: z.number().int().min(1).max(4096).default(1),
+    /** Serving stack whose rules every candidate must respect; absent means reference (runs every design). */
+    stack: ServingStackId.optional(),
   })
   .strict();
 export type EvolutionTarget = z.infer<typeof EvolutionTarget>;

@@ -82,7 +82,7 @@ export function checkEvolutionConfig(config: EvolutionConfig, options: { root?: 
     }
     if (compiled.has(recipe)) return;
     try {
-      compileTarget({ model: target.model, hardware: target.hardware, gpus: target.gpus, tensorParallel: tp, contextLength: target.context, batch: target.batch }, recipe);
+      compileTarget({ model: target.model, hardware: target.hardware, gpus: target.gpus, tensorParallel: tp, contextLength: target.context, batch: target.batch, stack: target.stack }, recipe);
     } catch (err) {
       // Only InvalidRecipe is the recipe's fault; anything else is the target's (or a bug: exit 1).
       if (!(err instanceof Error) || err.name !== 'InvalidRecipe') throw err;

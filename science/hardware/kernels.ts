@@ -44,6 +44,10 @@ const MARLIN_FP8: KernelFormat = {
   tileK: 128,
 };
 
+// Research-only: the reference stack keeps it; the vllm stack's table (science/serving-stacks/)
+// cites no 2/3-bit dense kernel, so such layers are not-servable there. A real replacement would be
+// a cited vLLM linear kernel (e.g. GemLite or BitBLAS in vLLM's mixed-precision kernel list), read
+// from the pinned wheel, or Humming for MoE experts, which vLLM already serves at 2–8 bits.
 const LOWBIT_INT: KernelFormat = {
   id: 'gemlite-lowbit',
   description: 'BitBLAS/gemlite-class low-bit GEMV/GEMM (W2/W3/W4 A16, group 64 or 128)',

@@ -1,12 +1,14 @@
 // compile: recipe × model × hardware × deployment → exact bytes, fit, decode speed and violations.
 // Every number is derived from the module enumeration; nothing is estimated from totals.
 import type { CompileReport, KernelUse, OverheadComponent, Violation } from '../../schema/compile-report.js';
-import { parseDeployment, parseTarget, pipelineStages, type Deployment, type DeploymentInput, type TargetInput } from '../../schema/deployment.js';
+import { InvalidDeploymentError, parseDeployment, parseTarget, pipelineStages, type Deployment, type DeploymentInput, type TargetInput } from '../../schema/deployment.js';
 import type { ActivationFormat, HardwareProfile } from '../../schema/hardware.js';
 import type { ModelArchitecture } from '../../schema/model-config.js';
+import { DEFAULT_STACK, type CheckpointFormat, type ServingStackId, type ServingStackTable } from '../../schema/serving-stack.js';
 import { MODULE_ROLES, type ModuleRole, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 import { getHardwareProfile } from '../hardware/profiles.js';
 import { loadModelConfig } from '../model-configs/load.js';
+import { getServingStack } from '../serving-stacks/index.js';
 import { activationOf, checkKernel, type KernelVerdict } from './kernel-check.js';
 import { kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu, type KvBits } from './kv-cache.js';
 import { enumerateModules, normParameters, type LinearModule } from './modules.js';
@@ -14,6 +16,7 @@ import { runtimeOverhead } from './overhead.js';
 import { countParameters, zeroPerRole, type ParameterCount, type RoleRecord } from './parameters.js';
 import { decodeRoofline, emptyTraffic, expertTouchProbability, type StageTraffic } from './roofline.js';
 import { parallelismViolations, pipelineLayout, shardOf, stageOfModule, type PipelineStage, type Shard } from './sharding.js';
+import { checkModuleOnStack, kvCacheViolations, notServable, sameSchemeViolations, type StackVerdict } from './serving-check.js';
 import { createSpecResolver, type SpecResolver } from './specs.js';
 import { addBreakdown, BF16_BYTES, breakdownTotal, emptyBreakdown, matrixBytes, outlierCount, type ByteBreakdown } from './weight-bytes.js';
 import { sortViolations } from './violations.js';
@@ -26,6 +29,10 @@ export interface CompileInput {
   recipe: Recipe;
   /** Expert rank within its layer (0 = hottest); defaults to the expert index. */
   expertRank?: (layer: number, expert: number) => number;
+  /** The serving stack whose rules the recipe must respect (default: reference, which runs every design). */
+  stack?: ServingStackId;
+  /** The checkpoint format the stack loads it from (default: the stack's first). */
+  checkpoint?: CheckpointFormat;
 }
 
 /** Bytes of one module (or shard) as stored: the quantized matrix plus its bf16 bias. */
@@ -43,6 +50,19 @@ interface ModuleCost {
   shardBytes: number;
   act: ActivationFormat;
   verdict: KernelVerdict | null;
+  /** Null on a stack without rules (reference). */
+  stackVerdict: StackVerdict | null;
+}
+
+/** Modules that break one stack rule for one reason, grouped like kernel failures. */
+interface NotServableGroup {
+  rule: string;
+  source: string;
+  role: ModuleRole;
+  reason: string;
+  modules: number;
+  firstLayer: number | null;
+  lastLayer: number | null;
 }
 
 interface FailureGroup {
@@ -76,6 +96,8 @@ interface CompileContext {
   expertTouch: number;
   tokensPerExpert: number;
   expertRanked: boolean;
+  stack: ServingStackTable;
+  checkpoint: CheckpointFormat;
 }
 
 /** Sums over the modules: stored bytes, per-stage weights and decode traffic, kernels and failures. */
@@ -86,6 +108,7 @@ interface ModuleTally {
   traffic: StageTraffic[];
   kernelUse: Map<string, KernelUse>;
   failures: Map<string, FailureGroup>;
+  notServable: Map<string, NotServableGroup>;
   expertFormats: Map<string, Set<string>>;
   rotated: number;
   outlierModules: number;
@@ -109,6 +132,11 @@ function compileContext(input: CompileInput): CompileContext {
   const pp = pipelineStages(d);
   const modules = enumerateModules(arch, input.expertRank ? { expertRank: input.expertRank } : {});
   const moe = arch.moe;
+  const stack = getServingStack(input.stack ?? DEFAULT_STACK);
+  const checkpoint = input.checkpoint ?? stack.checkpoints[0];
+  if (!stack.checkpoints.includes(checkpoint)) {
+    throw new InvalidDeploymentError('target.checkpoint', `${stack.stack} loads ${stack.checkpoints.join(', ')}, not ${checkpoint}`);
+  }
   return {
     arch,
     hw,
@@ -123,6 +151,8 @@ function compileContext(input: CompileInput): CompileContext {
     expertTouch: moe ? expertTouchProbability(moe.numExperts, moe.numExpertsPerTok, d.batch) : 0,
     tokensPerExpert: moe ? (d.batch * moe.numExpertsPerTok) / moe.numExperts : 0,
     expertRanked: input.expertRank !== undefined,
+    stack,
+    checkpoint,
   };
 }
 
@@ -149,14 +179,16 @@ function modulePricer(ctx: CompileContext): (m: LinearModule) => PricedModule {
     if (!cost) {
       const full = storedBytes(m.outFeatures, m.inFeatures, m.biasParams, spec);
       const shard = shardOf(m, arch, tp);
+      const act = activationOf(spec, recipe.activations);
       cost = {
         full,
         fullTotal: breakdownTotal(full),
         shard,
         shardBytes: breakdownTotal(storedBytes(shard.outFeatures, shard.inFeatures, shard.biasParams, spec)),
-        act: activationOf(spec, recipe.activations),
+        act,
         // Embeddings are a row gather (dequantized per row), not a GEMM: no kernel to check.
         verdict: m.projection === 'embed' ? null : checkKernel(hw, spec, recipe.activations, shard, m.inFeatures),
+        stackVerdict: ctx.stack.rules.length === 0 ? null : checkModuleOnStack(ctx.stack, ctx.checkpoint, hw, m, spec, act, shard),
       };
       costs.set(key, cost);
     }
@@ -172,6 +204,7 @@ function emptyTally(ctx: CompileContext): ModuleTally {
     traffic: ctx.layout.map(() => emptyTraffic()),
     kernelUse: new Map(),
     failures: new Map(),
+    notServable: new Map(),
     expertFormats: new Map(),
     rotated: 0,
     outlierModules: 0,
@@ -222,24 +255,48 @@ function tallyExpertFormat(t: ModuleTally, m: LinearModule, specKey: string): vo
   t.expertFormats.set(key, set);
 }
 
-/** The serving kernel a module uses, or why none can serve it (grouped by role and reason). */
-function tallyKernel(t: ModuleTally, m: LinearModule, verdict: KernelVerdict | null): void {
-  if (!verdict) return;
-  if (verdict.ok) {
-    const key = `${m.role}|${verdict.kernel}`;
-    const use = t.kernelUse.get(key) ?? { role: m.role, kernel: verdict.kernel, modules: 0 };
-    use.modules += 1;
-    t.kernelUse.set(key, use);
+function useKernel(t: ModuleTally, m: LinearModule, kernel: string): void {
+  const key = `${m.role}|${kernel}`;
+  const use = t.kernelUse.get(key) ?? { role: m.role, kernel, modules: 0 };
+  use.modules += 1;
+  t.kernelUse.set(key, use);
+}
+
+function widenSpan(g: { firstLayer: number | null; lastLayer: number | null }, layer: number | null): void {
+  if (layer === null) return;
+  g.firstLayer = g.firstLayer === null ? layer : Math.min(g.firstLayer, layer);
+  g.lastLayer = g.lastLayer === null ? layer : Math.max(g.lastLayer, layer);
+}
+
+/**
+ * The serving kernel a module uses, or every reason none can serve it (grouped by role and reason):
+ * the GPU's limits (kernel-unsupported, shard-shape) and, on a stack with rules, each rule broken.
+ * The GPU profile's kernel table is coarse: a stack's cited kernel for a format wins over its
+ * absence there, while every other GPU limit (FP8 tensor cores, TP shard shapes) still applies.
+ */
+function tallyKernel(t: ModuleTally, m: LinearModule, verdict: KernelVerdict | null, stackVerdict: StackVerdict | null): void {
+  const formatMissing = verdict?.ok === false && verdict.code === 'kernel-unsupported' && verdict.detail.kernel === null;
+  const gpuFails = verdict?.ok === false && !(formatMissing && stackVerdict?.ok === true);
+  if (verdict && !verdict.ok && gpuFails) {
+    const key = `${verdict.code}|${m.role}|${verdict.reason}`;
+    const g = t.failures.get(key) ?? { code: verdict.code, role: m.role, reason: verdict.reason, detail: verdict.detail, modules: 0, firstLayer: null, lastLayer: null };
+    g.modules += 1;
+    widenSpan(g, m.layer);
+    t.failures.set(key, g);
+  }
+  if (stackVerdict && !stackVerdict.ok) {
+    for (const f of stackVerdict.failures) {
+      const key = `${f.rule}|${m.role}|${f.reason}`;
+      const g = t.notServable.get(key) ?? { ...f, role: m.role, modules: 0, firstLayer: null, lastLayer: null };
+      g.modules += 1;
+      widenSpan(g, m.layer);
+      t.notServable.set(key, g);
+    }
     return;
   }
-  const key = `${verdict.code}|${m.role}|${verdict.reason}`;
-  const g = t.failures.get(key) ?? { code: verdict.code, role: m.role, reason: verdict.reason, detail: verdict.detail, modules: 0, firstLayer: null, lastLayer: null };
-  g.modules += 1;
-  if (m.layer !== null) {
-    g.firstLayer = g.firstLayer === null ? m.layer : Math.min(g.firstLayer, m.layer);
-    g.lastLayer = g.lastLayer === null ? m.layer : Math.max(g.lastLayer, m.layer);
-  }
-  t.failures.set(key, g);
+  if (gpuFails) return;
+  if (stackVerdict) useKernel(t, m, stackVerdict.kernel);
+  else if (verdict?.ok) useKernel(t, m, verdict.kernel);
 }
 
 function tallyModules(ctx: CompileContext): ModuleTally {
@@ -250,7 +307,7 @@ function tallyModules(ctx: CompileContext): ModuleTally {
     tallyStorage(t, m, priced);
     tallyStage(ctx, t, m, priced);
     tallyExpertFormat(t, m, priced.specKey);
-    tallyKernel(t, m, priced.cost.verdict);
+    tallyKernel(t, m, priced.cost.verdict, priced.cost.stackVerdict);
   }
   return t;
 }
@@ -309,6 +366,16 @@ function kernelViolations(ctx: CompileContext, failures: Iterable<FailureGroup>)
   }));
 }
 
+/** What the target's serving stack cannot run: per-module rules, shared-scheme groups, the KV cache. */
+function stackViolations(ctx: CompileContext, t: ModuleTally, kvBits: KvBits): Violation[] {
+  const { stack } = ctx;
+  if (stack.rules.length === 0) return [];
+  const perModule = [...t.notServable.values()].map((g) =>
+    notServable(stack, g.rule, g.source, `${g.reason} (${g.modules} module${g.modules === 1 ? '' : 's'}${layerSpan(g.firstLayer, g.lastLayer)})`, { modules: g.modules, firstLayer: g.firstLayer, lastLayer: g.lastLayer, hardware: ctx.hw.id }, g.role),
+  );
+  return [...perModule, ...sameSchemeViolations(stack, ctx.modules, ctx.specOf), ...kvCacheViolations(stack, kvBits)];
+}
+
 function doesNotFit(ctx: CompileContext, { fullest, capacity }: MemoryPlan): Violation {
   const { hw, d } = ctx;
   const gb = (n: number): string => `${(n / 1e9).toFixed(1)} GB`;
@@ -331,7 +398,7 @@ function doesNotFit(ctx: CompileContext, { fullest, capacity }: MemoryPlan): Vio
 
 function violationsOf(ctx: CompileContext, t: ModuleTally, plan: MemoryPlan, kvBits: KvBits): Violation[] {
   const { arch, hw, tp, pp } = ctx;
-  const violations: Violation[] = [...parallelismViolations(arch, tp, pp), ...kernelViolations(ctx, t.failures.values())];
+  const violations: Violation[] = [...parallelismViolations(arch, tp, pp), ...kernelViolations(ctx, t.failures.values()), ...stackViolations(ctx, t, kvBits)];
   if (!(hw.kvCacheBits as number[]).includes(kvBits)) {
     violations.push({ code: 'kernel-unsupported', message: `kv cache: no ${kvBits}-bit attention kernel on ${hw.id}`, detail: { kvCacheBits: kvBits, hardware: hw.id } });
   }
@@ -383,6 +450,7 @@ function reportOf(ctx: CompileContext, t: ModuleTally, normBytes: number, kvBits
     deployment: d,
     pipelineStages: ctx.pp,
     recipe: recipe.name,
+    stack: { id: ctx.stack.stack, version: ctx.stack.version, researchOnly: ctx.stack.researchOnly, checkpoint: ctx.checkpoint },
     parameters: { byRole: params.byRole, norms: params.norms, total: params.total },
     modules: { byRole: params.modulesByRole, total: ctx.modules.length },
     weightBytes: { byRole: t.bytesByRole, norms: normBytes, total: weightTotal, bf16Total, breakdown: t.breakdown },
@@ -427,10 +495,14 @@ export interface CompileTargetOptions {
 }
 
 /** compile() from names: a shipped model or config.json path, a hardware profile id, a deployment. */
-export function compileTarget(target: TargetInput, recipe: Recipe, opts: CompileTargetOptions = {}): CompileReport {
+/** The stack and checkpoint may be any string here: parseTarget refuses unknown ones by field. */
+export type CompileTargetInput = Omit<TargetInput, 'stack' | 'checkpoint'> & { stack?: string | undefined; checkpoint?: string | undefined };
+
+export function compileTarget(target: CompileTargetInput, recipe: Recipe, opts: CompileTargetOptions = {}): CompileReport {
   const t = parseTarget(target);
   const model = loadModelConfig(t.model);
   const hardware = getHardwareProfile(t.hardware);
   const deployment: Deployment = { gpus: t.gpus, tensorParallel: t.tensorParallel, contextLength: t.contextLength, batch: t.batch };
-  return compile({ model, hardware, deployment, recipe, ...(opts.expertRank ? { expertRank: opts.expertRank } : {}) });
+  const stack = { ...(t.stack ? { stack: t.stack } : {}), ...(t.checkpoint ? { checkpoint: t.checkpoint } : {}) };
+  return compile({ model, hardware, deployment, recipe, ...stack, ...(opts.expertRank ? { expertRank: opts.expertRank } : {}) });
 }

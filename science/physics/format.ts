@@ -59,6 +59,8 @@ export function formatReport(r: CompileReport): string[] {
     ),
     line('kernels', r.kernels.map((k) => `${k.role}→${k.kernel}`).join(', ') || '(none)'),
   ];
+  // The reference stack runs every design: its reports stay as they were before stacks existed.
+  if (!r.stack.researchOnly) out.splice(4, 0, line('stack', `${r.stack.id} ${r.stack.version} (${r.stack.checkpoint} checkpoint)`));
   for (const v of r.violations) out.push(line('violation', `[${v.code}] ${v.message}`));
   for (const n of r.notes) out.push(line('note', n));
   return out;

@@ -11,6 +11,8 @@ interface CompileFlags {
   context?: number;
   batch?: number;
   recipe: string;
+  stack?: string;
+  checkpoint?: string;
   json?: boolean;
 }
 
@@ -25,6 +27,8 @@ export function registerCompile(program: Command): void {
     .option('--context <n>', 'tokens of context per sequence (default 4096)', positiveInt('--context'))
     .option('--batch <n>', 'concurrent sequences (default 1)', positiveInt('--batch'))
     .requiredOption('--recipe <recipe>', 'builtin:NAME or a recipe .json/.yaml file')
+    .option('--stack <stack>', 'serving stack whose rules the recipe must respect: vllm, llama.cpp or reference (default reference: runs every design)')
+    .option('--checkpoint <format>', "checkpoint format the stack loads (default: the stack's first, e.g. compressed-tensors for vllm)")
     .option('--json', 'print JSON')
     .action(async (flags: CompileFlags) => {
       const { compileTarget } = await import('../../../science/physics/compile.js');
@@ -32,7 +36,16 @@ export function registerCompile(program: Command): void {
       const { loadRecipe } = await import('../../../science/recipes/load.js');
       const recipe = loadRecipe(flags.recipe);
       const report = compileTarget(
-        { model: flags.model, hardware: flags.hardware, gpus: flags.gpus, tensorParallel: flags.tp ?? flags.gpus, contextLength: flags.context, batch: flags.batch },
+        {
+          model: flags.model,
+          hardware: flags.hardware,
+          gpus: flags.gpus,
+          tensorParallel: flags.tp ?? flags.gpus,
+          contextLength: flags.context,
+          batch: flags.batch,
+          stack: flags.stack,
+          checkpoint: flags.checkpoint,
+        },
         recipe,
       );
       emit(flags, report, () => formatReport(report).join('\n'));

@@ -1,0 +1,127 @@
+// Serving stacks: what a real serving engine (at a pinned version) can load and run, as rules that
+// each carry their provenance. `reference` is evoquant's own executor, which runs every design.
+import { z } from 'zod';
+import { ActivationFormat } from './hardware.js';
+
+export const SERVING_STACKS = ['reference', 'vllm', 'llama.cpp'] as const;
+export const ServingStackId = z.enum(SERVING_STACKS, { error: `stack must be one of ${SERVING_STACKS.join(', ')}` });
+export type ServingStackId = z.infer<typeof ServingStackId>;
+
+/** The stack a target gets when it names none (a later increment moves it to vllm). */
+export const DEFAULT_STACK: ServingStackId = 'reference';
+
+export const CHECKPOINT_FORMATS = ['evoquant', 'compressed-tensors', 'gptq', 'gguf'] as const;
+export const CheckpointFormat = z.enum(CHECKPOINT_FORMATS, { error: `checkpoint must be one of ${CHECKPOINT_FORMATS.join(', ')}` });
+export type CheckpointFormat = z.infer<typeof CheckpointFormat>;
+
+/** Where a rule comes from: a file of the stack's source at the table's version. */
+export const Provenance = z
+  .object({
+    /** Path inside the stack's source tree or wheel. */
+    source: z.string().min(1),
+    /** What in that file says so, in a few words. */
+    evidence: z.string().min(1),
+  })
+  .strict();
+export type Provenance = z.infer<typeof Provenance>;
+
+/**
+ * How compile sees a module when checking a stack: ordinary linear layers (attention, dense and
+ * shared-expert MLPs, lm_head), a layer's fused routed experts, the router, the embedding table.
+ */
+export const MODULE_KINDS = ['dense-linear', 'moe-experts', 'router', 'embeddings'] as const;
+export const ModuleKind = z.enum(MODULE_KINDS);
+export type ModuleKind = z.infer<typeof ModuleKind>;
+
+const bitsList = z.array(z.union([z.literal(2), z.literal(3), z.literal(4), z.literal(8), z.literal(16)])).min(1);
+const groupList = z.array(z.union([z.literal('channel'), z.number().int().positive()])).min(1);
+
+/** One serving kernel of the stack and the formats and shapes it takes. */
+export const StackKernel = z
+  .object({
+    id: z.string().regex(/^[a-z0-9.-]+$/),
+    weight: z.enum(['bf16', 'int', 'fp8']),
+    bits: bitsList,
+    /** Absent: the source names no group-size constraint. */
+    groupSizes: groupList.optional(),
+    /** Bits at which it reads zero points (asymmetric grids); symmetric grids always pass. */
+    asymmetricBits: z.array(z.number().int()).default([]),
+    activations: z.array(ActivationFormat).min(1),
+    /** Lowest compute capability × 10 it runs on (0: any, CPU included). */
+    minSm: z.number().int().nonnegative(),
+    /** The TP shard's output rows N and reduction width K must be multiples of these. */
+    nMultiple: z.number().int().positive().default(1),
+    kMultiple: z.number().int().positive().default(1),
+    provenance: Provenance,
+  })
+  .strict();
+export type StackKernel = z.infer<typeof StackKernel>;
+
+const ruleBase = { id: z.string().regex(/^[a-z0-9.-]+$/), provenance: Provenance };
+
+/** Modules that must share one scheme (bits, format, group size, symmetry). */
+export const SameSchemeRule = z
+  .object({
+    ...ruleBase,
+    kind: z.literal('same-scheme'),
+    /**
+     * layer-experts: every routed expert of a layer, gate/up/down together; expert-tensor: each
+     * (layer, expert role) across experts; qkv: q/k/v of a layer; gate-up: gate and up of a dense or
+     * shared-expert MLP.
+     */
+    group: z.enum(['layer-experts', 'expert-tensor', 'qkv', 'gate-up']),
+  })
+  .strict();
+
+/** Which kernels serve a module kind; a module no kernel takes is not servable. */
+export const KernelsRule = z.object({ ...ruleBase, kind: z.literal('kernels'), moduleKind: ModuleKind, kernels: z.array(StackKernel) }).strict();
+
+/** A gene the stack has no format or kernel for, on some module kinds. */
+export const UnsupportedRule = z
+  .object({
+    ...ruleBase,
+    kind: z.literal('unsupported'),
+    /** rotation: online Hadamard; outliers: sparse fp16 outliers; awq-unshared-scales: one AWQ scale vector per module where modules share their input. */
+    feature: z.enum(['rotation', 'outliers', 'awq-unshared-scales']),
+    moduleKinds: z.array(ModuleKind).min(1),
+  })
+  .strict();
+
+export const KvCacheRule = z.object({ ...ruleBase, kind: z.literal('kv-cache'), bits: z.array(z.union([z.literal(16), z.literal(8), z.literal(4)])).min(1) }).strict();
+
+/** A checkpoint format's own limits on the weights it stores. */
+export const CheckpointRule = z
+  .object({ ...ruleBase, kind: z.literal('checkpoint'), format: CheckpointFormat, bits: bitsList, symmetricOnly: z.boolean() })
+  .strict();
+
+export const StackRule = z.discriminatedUnion('kind', [SameSchemeRule, KernelsRule, UnsupportedRule, KvCacheRule, CheckpointRule]);
+export type StackRule = z.infer<typeof StackRule>;
+export type KernelsRule = z.infer<typeof KernelsRule>;
+
+export const ServingStackTable = z
+  .object({
+    stack: ServingStackId,
+    /** The version the rules were read from; re-check them when it moves. */
+    version: z.string().min(1),
+    /** True for a stack that serves designs no real engine serves (evoquant's reference executor). */
+    researchOnly: z.boolean(),
+    description: z.string(),
+    /** Checkpoint formats it loads; the first is the default. */
+    checkpoints: z.array(CheckpointFormat).min(1),
+    rules: z.array(StackRule),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    const seen = new Set<string>();
+    t.rules.forEach((r, i) => {
+      if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id ${r.id}` });
+      seen.add(r.id);
+      if (!r.id.startsWith(`${t.stack}.`)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `rule id must start with "${t.stack}."` });
+    });
+    const kinds = t.rules.filter((r) => r.kind === 'kernels').map((r) => r.moduleKind);
+    if (t.rules.some((r) => r.kind === 'kernels') && new Set(kinds).size !== MODULE_KINDS.length) {
+      ctx.addIssue({ code: 'custom', path: ['rules'], message: `a stack with kernel rules needs exactly one per module kind (${MODULE_KINDS.join(', ')})` });
+    }
+  });
+export type ServingStackTable = z.infer<typeof ServingStackTable>;
+export type ServingStackTableInput = z.input<typeof ServingStackTable>;

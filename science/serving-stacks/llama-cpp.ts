@@ -1,0 +1,89 @@
+// llama.cpp (GGUF via llama-quantize), as read from its tools. The build is not pinned yet: the
+// rules below are the ones issue #7 read; re-check them against the build a deployment uses.
+import type { ServingStackTableInput } from '../../schema/serving-stack.js';
+
+const GGML_TYPES = { source: 'ggml/src/ggml-common.h', evidence: 'block types: Q4_0/Q8_0 blocks of 32, K-quants (Q2_K..Q6_K) in 256-wide super-blocks of 16/32' };
+
+export const LLAMA_CPP: ServingStackTableInput = {
+  stack: 'llama.cpp',
+  version: 'unpinned (tools read for issue #7)',
+  researchOnly: false,
+  description: 'llama.cpp: GGUF tensors typed per tensor by llama-quantize --tensor-type REGEX=type (first match wins)',
+  checkpoints: ['gguf'],
+  rules: [
+    {
+      id: 'llama.cpp.moe.one-type-per-expert-tensor',
+      kind: 'same-scheme',
+      group: 'expert-tensor',
+      provenance: { source: 'src/llama-arch.cpp', evidence: 'a layer\'s experts are one 3-D tensor (blk.N.ffn_{gate,up,down}_exps.weight), so one type per layer and projection' },
+    },
+    {
+      id: 'llama.cpp.kernels.dense-linear',
+      kind: 'kernels',
+      moduleKind: 'dense-linear',
+      provenance: GGML_TYPES,
+      kernels: [
+        { id: 'ggml-bf16', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        // The recipe's grid is re-quantized into the nearest ggml type: only 32-wide groups map onto a block.
+        { id: 'ggml-quant', weight: 'int', bits: [2, 3, 4, 8], groupSizes: [32], asymmetricBits: [2, 3, 4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+      ],
+    },
+    {
+      id: 'llama.cpp.kernels.moe-experts',
+      kind: 'kernels',
+      moduleKind: 'moe-experts',
+      provenance: GGML_TYPES,
+      kernels: [
+        { id: 'ggml-bf16-exps', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant-exps', weight: 'int', bits: [2, 3, 4, 8], groupSizes: [32], asymmetricBits: [2, 3, 4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+      ],
+    },
+    {
+      id: 'llama.cpp.kernels.router',
+      kind: 'kernels',
+      moduleKind: 'router',
+      provenance: GGML_TYPES,
+      kernels: [
+        { id: 'ggml-bf16-router', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant-router', weight: 'int', bits: [2, 3, 4, 8], groupSizes: [32], asymmetricBits: [2, 3, 4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+      ],
+    },
+    {
+      id: 'llama.cpp.kernels.embeddings',
+      kind: 'kernels',
+      moduleKind: 'embeddings',
+      provenance: GGML_TYPES,
+      kernels: [
+        { id: 'ggml-bf16-embd', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant-embd', weight: 'int', bits: [2, 3, 4, 8], groupSizes: [32], asymmetricBits: [2, 3, 4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+      ],
+    },
+    {
+      id: 'llama.cpp.transform.none',
+      kind: 'unsupported',
+      feature: 'rotation',
+      moduleKinds: ['dense-linear', 'moe-experts', 'router', 'embeddings'],
+      provenance: { ...GGML_TYPES, evidence: 'no GGUF tensor type or graph op applies an online Hadamard rotation to stored weights\' inputs' },
+    },
+    {
+      id: 'llama.cpp.outliers.none',
+      kind: 'unsupported',
+      feature: 'outliers',
+      moduleKinds: ['dense-linear', 'moe-experts', 'router', 'embeddings'],
+      provenance: { ...GGML_TYPES, evidence: 'no block type stores sparse fp16 outliers' },
+    },
+    {
+      id: 'llama.cpp.awq.fold-shared-input',
+      kind: 'unsupported',
+      feature: 'awq-unshared-scales',
+      moduleKinds: ['dense-linear', 'moe-experts'],
+      provenance: { ...GGML_TYPES, evidence: 'no per-input-channel scale tensor: AWQ scales must fold into the preceding norm, one vector per shared input' },
+    },
+    {
+      id: 'llama.cpp.kv-cache.types',
+      kind: 'kv-cache',
+      bits: [16, 8, 4],
+      provenance: { source: 'common/arg.cpp', evidence: '--cache-type-k/--cache-type-v: f16, q8_0, q4_0' },
+    },
+  ],
+};

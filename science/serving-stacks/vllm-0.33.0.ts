@@ -1,0 +1,201 @@
+// vLLM 0.33.0, as read from its wheel (paths below are inside the `vllm` package). Every rule names
+// the file that justifies it; re-read them when the pinned version moves.
+import type { ServingStackTableInput, StackKernel } from '../../schema/serving-stack.js';
+
+const Q = 'vllm/model_executor/layers/quantization';
+const MOE = 'vllm/model_executor/layers/fused_moe';
+// Zero points: issue #7 read int4/int8 without a symmetry limit for compressed-tensors (which stores
+// weight_zero_point); re-check query_marlin_supported_quant_types for int8 with zero points.
+const MARLIN_SRC = { source: `${Q}/utils/marlin_utils.py`, evidence: 'int4/int8, group -1/32/64/128, hidden size a multiple of 128 (min thread N 64, K 128)' };
+const MARLIN_GROUPS: ['channel', 32, 64, 128] = ['channel', 32, 64, 128];
+
+const BF16: StackKernel = {
+  id: 'vllm-unquantized',
+  weight: 'bf16',
+  bits: [16],
+  asymmetricBits: [],
+  activations: ['bf16'],
+  minSm: 0,
+  nMultiple: 1,
+  kMultiple: 1,
+  provenance: { source: 'vllm/model_executor/layers/linear.py', evidence: 'UnquantizedLinearMethod' },
+};
+
+export const VLLM_0_33_0: ServingStackTableInput = {
+  stack: 'vllm',
+  version: '0.33.0',
+  researchOnly: false,
+  description: 'vLLM with compressed-tensors (pack-quantized) or GPTQ checkpoints',
+  checkpoints: ['compressed-tensors', 'gptq'],
+  rules: [
+    {
+      id: 'vllm.moe.one-scheme-per-layer',
+      kind: 'same-scheme',
+      group: 'layer-experts',
+      provenance: {
+        source: `${Q}/compressed_tensors/compressed_tensors_moe/compressed_tensors_moe.py`,
+        evidence: 'get_moe_method reads expert 0\'s scheme and raises if gate/up/down differ; the WNA16 MoE method allocates every expert of a layer at one bit width',
+      },
+    },
+    {
+      id: 'vllm.fused-qkv.one-scheme',
+      kind: 'same-scheme',
+      group: 'qkv',
+      provenance: { source: `${Q}/compressed_tensors/utils.py`, evidence: 'fused q/k/v projections must share one scheme' },
+    },
+    {
+      id: 'vllm.fused-gate-up.one-scheme',
+      kind: 'same-scheme',
+      group: 'gate-up',
+      provenance: { source: `${Q}/compressed_tensors/utils.py`, evidence: 'fused gate/up projections must share one scheme' },
+    },
+    {
+      id: 'vllm.kernels.dense-linear',
+      kind: 'kernels',
+      moduleKind: 'dense-linear',
+      provenance: { source: `${Q}/utils/marlin_utils.py`, evidence: 'weight-only int kernels: Marlin; no 2/3-bit dense kernel is cited' },
+      // No cited vLLM kernel serves 2/3-bit ordinary linear layers: the reference stack's
+      // gemlite-lowbit entry stays a modelling choice until one (e.g. a GemLite/BitBLAS linear
+      // kernel in vLLM's mixed-precision kernel list) is read from the wheel and cited here.
+      kernels: [
+        BF16,
+        { id: 'marlin', weight: 'int', bits: [4, 8], groupSizes: MARLIN_GROUPS, asymmetricBits: [4, 8], activations: ['bf16'], minSm: 80, nMultiple: 64, kMultiple: 128, provenance: MARLIN_SRC },
+        {
+          id: 'fp8-marlin',
+          weight: 'fp8',
+          bits: [8],
+          groupSizes: ['channel', 128],
+          asymmetricBits: [],
+          activations: ['bf16'],
+          minSm: 80,
+          nMultiple: 64,
+          kMultiple: 128,
+          provenance: { source: `${Q}/utils/marlin_utils_fp8.py`, evidence: 'FP8 weights dequantized in Marlin on GPUs without FP8 tensor cores' },
+        },
+        {
+          id: 'cutlass-scaled-mm-fp8',
+          weight: 'fp8',
+          bits: [8],
+          groupSizes: ['channel', 128],
+          asymmetricBits: [],
+          activations: ['fp8'],
+          minSm: 89,
+          provenance: { source: `${Q}/kernels/scaled_mm/cutlass.py`, evidence: 'CUTLASS scaled_mm: FP8 W8A8 on SM >= 8.9' },
+        },
+        {
+          id: 'cutlass-scaled-mm-int8',
+          weight: 'int',
+          bits: [8],
+          groupSizes: ['channel'],
+          asymmetricBits: [],
+          activations: ['int8'],
+          minSm: 75,
+          provenance: { source: `${Q}/kernels/scaled_mm/cutlass.py`, evidence: 'CUTLASS scaled_mm: INT8 W8A8, per-channel symmetric weights' },
+        },
+      ],
+    },
+    {
+      id: 'vllm.kernels.moe-experts',
+      kind: 'kernels',
+      moduleKind: 'moe-experts',
+      provenance: { source: `${MOE}/oracle/int_wna16.py`, evidence: 'selection order of the WNA16 fused-MoE kernels' },
+      kernels: [
+        { ...BF16, id: 'vllm-fused-moe-bf16', provenance: { source: `${MOE}/layer.py`, evidence: 'UnquantizedFusedMoEMethod' } },
+        { id: 'marlin-moe', weight: 'int', bits: [4, 8], groupSizes: MARLIN_GROUPS, asymmetricBits: [4, 8], activations: ['bf16'], minSm: 80, nMultiple: 64, kMultiple: 128, provenance: MARLIN_SRC },
+        {
+          id: 'humming-moe',
+          weight: 'int',
+          bits: [2, 3, 4, 8],
+          asymmetricBits: [2, 3, 4, 8],
+          activations: ['bf16'],
+          minSm: 75,
+          provenance: { source: `${MOE}/experts/fused_humming_moe.py`, evidence: '2–8-bit fused MoE on SM >= 7.5, chosen in fused_moe/oracle/int_wna16.py' },
+        },
+        {
+          id: 'fp8-marlin-moe',
+          weight: 'fp8',
+          bits: [8],
+          groupSizes: ['channel', 128],
+          asymmetricBits: [],
+          activations: ['bf16'],
+          minSm: 80,
+          nMultiple: 64,
+          kMultiple: 128,
+          provenance: { source: `${Q}/utils/marlin_utils_fp8.py`, evidence: 'FP8 weight-only MoE through Marlin' },
+        },
+        {
+          id: 'fused-moe-fp8-w8a8',
+          weight: 'fp8',
+          bits: [8],
+          groupSizes: ['channel', 128],
+          asymmetricBits: [],
+          activations: ['fp8'],
+          minSm: 89,
+          provenance: { source: `${Q}/compressed_tensors/compressed_tensors_moe/compressed_tensors_moe.py`, evidence: 'W8A8 FP8 MoE method' },
+        },
+        {
+          id: 'fused-moe-int8-w8a8',
+          weight: 'int',
+          bits: [8],
+          groupSizes: ['channel'],
+          asymmetricBits: [],
+          activations: ['int8'],
+          minSm: 75,
+          provenance: { source: `${Q}/compressed_tensors/compressed_tensors_moe/compressed_tensors_moe.py`, evidence: 'W8A8 INT8 MoE method' },
+        },
+      ],
+    },
+    {
+      id: 'vllm.kernels.router',
+      kind: 'kernels',
+      moduleKind: 'router',
+      provenance: { source: 'vllm/model_executor/models/qwen3_moe.py', evidence: 'the gate is a ReplicatedLinear built with quant_config=None' },
+      kernels: [{ ...BF16, id: 'vllm-router-bf16' }],
+    },
+    {
+      id: 'vllm.kernels.embeddings',
+      kind: 'kernels',
+      moduleKind: 'embeddings',
+      provenance: { source: 'vllm/model_executor/layers/vocab_parallel_embedding.py', evidence: 'VocabParallelEmbedding gathers unquantized rows' },
+      kernels: [{ ...BF16, id: 'vllm-embedding-bf16' }],
+    },
+    {
+      id: 'vllm.transform.hadamard-linear-only',
+      kind: 'unsupported',
+      feature: 'rotation',
+      moduleKinds: ['moe-experts', 'router', 'embeddings'],
+      provenance: { source: `${Q}/compressed_tensors/transform`, evidence: 'transform_config (online Hadamard) applies to ordinary linear layers, not fused MoE experts' },
+    },
+    {
+      id: 'vllm.outliers.none',
+      kind: 'unsupported',
+      feature: 'outliers',
+      moduleKinds: ['dense-linear', 'moe-experts', 'router', 'embeddings'],
+      provenance: { source: `${Q}/compressed_tensors/utils.py`, evidence: 'no scheme or format stores sparse fp16 outliers' },
+    },
+    {
+      id: 'vllm.awq.fold-shared-input',
+      kind: 'unsupported',
+      feature: 'awq-unshared-scales',
+      moduleKinds: ['dense-linear', 'moe-experts'],
+      provenance: {
+        source: `${Q}/compressed_tensors/utils.py`,
+        evidence: 'no per-input-channel scale tensor: AWQ scales must fold into the op before the layer, so modules sharing an input norm (a layer\'s experts, q/k/v, gate/up) need one shared scale vector',
+      },
+    },
+    {
+      id: 'vllm.kv-cache.dtypes',
+      kind: 'kv-cache',
+      bits: [16, 8],
+      provenance: { source: 'vllm/config/cache.py', evidence: 'cache_dtype auto/bf16 or fp8 (e4m3/e5m2); no 4-bit KV cache' },
+    },
+    {
+      id: 'vllm.checkpoint.gptq',
+      kind: 'checkpoint',
+      format: 'gptq',
+      bits: [4, 8],
+      symmetricOnly: true,
+      provenance: { source: `${Q}/auto_gptq.py`, evidence: 'GPTQ checkpoints: 4 or 8 bits, symmetric only (see also utils/gptq_utils.py)' },
+    },
+  ],
+};

@@ -1,0 +1,344 @@
+// Serving stacks as part of the compile target: the tables validate, every vLLM rule fires with its
+// provenance on a recipe that breaks it, uniform recipes are servable with real kernels named, and
+// the reference stack (the default) admits exactly what compile admitted before stacks existed.
+import test from 'ava';
+import { compileVerdict } from '../activities/compile-verdict.js';
+import { compile, compileTarget, type CompileTargetInput } from '../science/physics/compile.js';
+import { enumerateModules } from '../science/physics/modules.js';
+import { sameSchemeViolations } from '../science/physics/serving-check.js';
+import { getHardwareProfile } from '../science/hardware/profiles.js';
+import { BUILTIN_RECIPES, builtinRecipe } from '../science/recipes/builtin.js';
+import { SERVING_STACK_TABLES, getServingStack } from '../science/serving-stacks/index.js';
+import { VLLM_0_33_0 } from '../science/serving-stacks/vllm-0.33.0.js';
+import { CompileReport, type Violation } from '../schema/compile-report.js';
+import { InvalidDeploymentError } from '../schema/deployment.js';
+import { EvolutionConfig } from '../schema/evolution-config.js';
+import { QuantSpec, Recipe, type RecipeInput } from '../schema/recipe.js';
+import { SERVING_STACKS, ServingStackTable } from '../schema/serving-stack.js';
+import { runCli } from './helpers/cli.js';
+import { LLAMA3_8B } from './helpers/physics-configs.js';
+import { normaliseModelConfig } from '../science/model-configs/normalise.js';
+
+const QWEN235_A100_TP2: CompileTargetInput = { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2 };
+const VLLM = { ...QWEN235_A100_TP2, stack: 'vllm' };
+
+function builtin(name: string): Recipe {
+  const r = builtinRecipe(name);
+  if (!r) throw new Error(`no builtin ${name}`);
+  return r;
+}
+
+/** Uniform int4 g128 GPTQ, small roles in bf16, plus whatever a test overrides. */
+function w4(extra: Partial<RecipeInput> = {}): Recipe {
+  const base = builtin('w4a16-g128-gptq');
+  return Recipe.parse({ ...base, name: 'test', ...extra });
+}
+
+const notServable = (r: CompileReport): Violation[] => r.violations.filter((v) => v.code === 'not-servable');
+const rulesOf = (r: CompileReport): string[] => [...new Set(notServable(r).map((v) => String(v.detail.rule)))].sort();
+
+function firing(r: CompileReport, rule: string): Violation[] {
+  return notServable(r).filter((v) => v.detail.rule === rule);
+}
+
+test('every shipped table validates, covers its stack, and gives each rule a source', (t) => {
+  t.deepEqual([...SERVING_STACK_TABLES.keys()].sort(), [...SERVING_STACKS].sort());
+  for (const table of SERVING_STACK_TABLES.values()) {
+    t.notThrows(() => ServingStackTable.parse(table));
+    for (const rule of table.rules) {
+      t.true(rule.id.startsWith(`${table.stack}.`), rule.id);
+      t.true(rule.provenance.source.length > 0 && rule.provenance.evidence.length > 0, rule.id);
+      if (rule.kind === 'kernels') for (const k of rule.kernels) t.true(k.provenance.source.length > 0, k.id);
+    }
+  }
+  t.is(getServingStack('vllm').version, '0.33.0');
+  t.true(getServingStack('reference').researchOnly);
+  t.false(getServingStack('vllm').researchOnly);
+  t.deepEqual(getServingStack('reference').rules, []);
+});
+
+test('a malformed table is refused: duplicate ids, foreign prefixes, a module kind without kernels', (t) => {
+  const dup = { ...VLLM_0_33_0, rules: [...VLLM_0_33_0.rules, VLLM_0_33_0.rules[0]] };
+  t.regex(ServingStackTable.safeParse(dup).error?.issues[0].message ?? '', /duplicate rule id vllm\.moe\.one-scheme-per-layer/);
+  const foreign = { ...VLLM_0_33_0, rules: VLLM_0_33_0.rules.map((r, i) => (i === 0 ? { ...r, id: 'llama.cpp.x' } : r)) };
+  t.regex(ServingStackTable.safeParse(foreign).error?.issues[0].message ?? '', /must start with "vllm\."/);
+  const noRouter = { ...VLLM_0_33_0, rules: VLLM_0_33_0.rules.filter((r) => r.id !== 'vllm.kernels.router') };
+  t.regex(ServingStackTable.safeParse(noRouter).error?.issues[0].message ?? '', /one per module kind/);
+  const noSource = { ...VLLM_0_33_0, rules: VLLM_0_33_0.rules.map((r) => ({ ...r, provenance: { source: '', evidence: 'x' } })) };
+  t.false(ServingStackTable.safeParse(noSource).success);
+});
+
+test('uniform w4a16-g128 GPTQ on Qwen3-235B-A22B / 2×A100 TP2 is servable on vllm through Marlin', (t) => {
+  const r = compileTarget(VLLM, builtin('w4a16-g128-gptq'));
+  t.notThrows(() => CompileReport.parse(r));
+  t.deepEqual(r.violations, []);
+  t.deepEqual(r.stack, { id: 'vllm', version: '0.33.0', researchOnly: false, checkpoint: 'compressed-tensors' });
+  const kernelOf = new Map(r.kernels.map((k) => [k.role, k.kernel]));
+  for (const role of ['attn_q', 'attn_k', 'attn_v', 'attn_o'] as const) t.is(kernelOf.get(role), 'marlin');
+  for (const role of ['expert_gate', 'expert_up', 'expert_down'] as const) t.is(kernelOf.get(role), 'marlin-moe');
+  t.is(kernelOf.get('router'), 'vllm-router-bf16');
+  // Per role, not per tensor: 12 032 experts of a role are one entry.
+  t.is(r.kernels.find((k) => k.role === 'expert_down')?.modules, 94 * 128);
+  // Uniform 3-bit experts with 4-bit attention: Humming serves the experts, Marlin the attention.
+  const r3 = compileTarget(VLLM, w4({ roles: { ...builtin('w4a16-g128-gptq').roles, expert_gate: { bits: 3 }, expert_up: { bits: 3 }, expert_down: { bits: 3 } } }));
+  t.deepEqual(notServable(r3), []);
+  t.is(r3.kernels.find((k) => k.role === 'expert_up')?.kernel, 'humming-moe');
+});
+
+test('per-expert bit tiers inside a layer: vllm.moe.one-scheme-per-layer, citing compressed_tensors_moe.py', (t) => {
+  const r = compileTarget(VLLM, builtin('moe-hot4-cold3'));
+  t.deepEqual(rulesOf(r), ['vllm.moe.one-scheme-per-layer']);
+  const [v] = firing(r, 'vllm.moe.one-scheme-per-layer');
+  t.regex(v.message, /per-expert bit tiers inside a layer/);
+  t.regex(v.message, /int3 g128 asym \+ int4 g128 asym in 94 layers/);
+  t.is(v.detail.perExpertTiers, true);
+  t.is(v.detail.version, '0.33.0');
+  t.is(v.detail.stack, 'vllm');
+  t.regex(String(v.detail.source), /compressed_tensors_moe\/compressed_tensors_moe\.py$/);
+  t.is(v.detail.modules, 94 * 128 * 3);
+  // gate/up/down of a layer's experts with different bits break the same rule, without tiers.
+  const roles = builtin('w4a16-g128-gptq').roles;
+  const mixedRoles = compileTarget(VLLM, w4({ roles: { ...roles, expert_down: { bits: 8, groupSize: 'channel' } } }));
+  const [m] = firing(mixedRoles, 'vllm.moe.one-scheme-per-layer');
+  t.is(m.detail.perExpertTiers, false);
+  t.regex(m.message, /expert_down\/expert_gate\/expert_up with different schemes/);
+});
+
+test('q/k/v with different bits: vllm.fused-qkv.one-scheme, citing compressed_tensors/utils.py', (t) => {
+  const roles = builtin('w4a16-g128-gptq').roles;
+  const r = compileTarget(VLLM, w4({ roles: { ...roles, attn_v: { bits: 8, groupSize: 'channel' } } }));
+  t.deepEqual(rulesOf(r), ['vllm.fused-qkv.one-scheme']);
+  const [v] = firing(r, 'vllm.fused-qkv.one-scheme');
+  t.regex(String(v.detail.source), /compressed_tensors\/utils\.py$/);
+  t.is(v.detail.roles, 'attn_k,attn_q,attn_v');
+  t.is(v.detail.layers, 94);
+  // o_proj is not fused with q/k/v: it may differ.
+  t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, attn_o: { bits: 8, groupSize: 'channel' } } }))), []);
+});
+
+test('gate ≠ up of a dense MLP: vllm.fused-gate-up.one-scheme (roles cannot split them, so the checker is fed directly)', (t) => {
+  const arch = normaliseModelConfig(LLAMA3_8B, 'llama3-8b');
+  const modules = enumerateModules(arch);
+  const int4 = QuantSpec.parse({ bits: 4 });
+  const int8 = QuantSpec.parse({ bits: 8, groupSize: 'channel', symmetric: true });
+  const vs = sameSchemeViolations(getServingStack('vllm'), modules, (m) => (m.projection === 'up' ? int8 : int4));
+  t.deepEqual(vs.map((v) => v.detail.rule), ['vllm.fused-gate-up.one-scheme']);
+  t.is(vs[0].detail.layers, arch.numLayers);
+  t.regex(String(vs[0].detail.source), /compressed_tensors\/utils\.py$/);
+  t.deepEqual(sameSchemeViolations(getServingStack('vllm'), modules, () => int4), []);
+});
+
+test('3-bit dense linear layers have no vLLM kernel; the reference stack keeps its gemlite-lowbit modelling choice', (t) => {
+  const recipe = builtin('w3a16-g128-gptq');
+  const r = compileTarget(VLLM, recipe);
+  t.deepEqual(rulesOf(r), ['vllm.kernels.dense-linear']);
+  const hit = firing(r, 'vllm.kernels.dense-linear');
+  t.deepEqual(hit.map((v) => v.role).sort(), ['attn_k', 'attn_o', 'attn_q', 'attn_v']);
+  t.regex(hit[0].message, /int W3A16 g128 asym .*marlin: 4\/8 bits only/);
+  t.regex(String(hit[0].detail.source), /utils\/marlin_utils\.py$/);
+  // The experts are served at 3 bits by Humming: only the dense layers break the rule.
+  t.true(r.kernels.some((k) => k.role === 'expert_gate' && k.kernel === 'humming-moe'));
+  const ref = compileTarget(QWEN235_A100_TP2, recipe);
+  t.deepEqual(ref.violations, []);
+  t.true(ref.kernels.some((k) => k.role === 'attn_q' && k.kernel === 'gemlite-lowbit'));
+  t.true(ref.stack.researchOnly);
+});
+
+test('group size 256 has no Marlin kernel: vllm.kernels.dense-linear names the group', (t) => {
+  const r = compileTarget(VLLM, w4({ default: { ...builtin('w4a16-g128-gptq').default, groupSize: 256 } }));
+  const hit = firing(r, 'vllm.kernels.dense-linear');
+  t.true(hit.length > 0);
+  t.regex(hit[0].message, /marlin: group 256 not in channel\/32\/64\/128/);
+  t.regex(String(hit[0].detail.source), /marlin_utils\.py$/);
+  // Group 32 is one Marlin serves, though the GPU profile's coarse kernel table (the reference
+  // stack's) has no g32 entry: the stack's cited kernel wins over that absence.
+  const g32 = w4({ default: { ...builtin('w4a16-g128-gptq').default, groupSize: 32 } });
+  const served = compileTarget(VLLM, g32);
+  t.deepEqual(served.violations, []);
+  t.is(served.kernels.find((k) => k.role === 'attn_q')?.kernel, 'marlin');
+  t.true(compileTarget(QWEN235_A100_TP2, g32).violations.some((v) => v.code === 'kernel-unsupported'));
+});
+
+test('asymmetric weights in a GPTQ checkpoint: vllm.checkpoint.gptq citing auto_gptq.py; symmetric int4 loads', (t) => {
+  const gptq = { ...VLLM, checkpoint: 'gptq' };
+  const r = compileTarget(gptq, builtin('w4a16-g128-gptq'));
+  t.deepEqual(rulesOf(r), ['vllm.checkpoint.gptq']);
+  const [v] = firing(r, 'vllm.checkpoint.gptq');
+  t.regex(v.message, /gptq checkpoint stores 4\/8-bit int symmetric weights only, not int W4A16 g128 asym/);
+  t.regex(String(v.detail.source), /quantization\/auto_gptq\.py$/);
+  const sym = compileTarget(gptq, w4({ default: { ...builtin('w4a16-g128-gptq').default, symmetric: true } }));
+  t.deepEqual(sym.violations, []);
+  t.is(sym.stack.checkpoint, 'gptq');
+  // compressed-tensors stores zero points: the same asymmetric recipe loads from it.
+  t.deepEqual(compileTarget(VLLM, builtin('w4a16-g128-gptq')).violations, []);
+});
+
+test('sparse fp16 outliers and Hadamard on experts: vllm.outliers.none and vllm.transform.hadamard-linear-only', (t) => {
+  const r = compileTarget(VLLM, builtin('moe-sensitive4-rest2-outliers'));
+  t.deepEqual(rulesOf(r), ['vllm.moe.one-scheme-per-layer', 'vllm.outliers.none', 'vllm.transform.hadamard-linear-only']);
+  t.deepEqual(firing(r, 'vllm.transform.hadamard-linear-only').map((v) => v.role).sort(), ['expert_down', 'expert_gate', 'expert_up']);
+  const roles = builtin('w4a16-g128-gptq').roles;
+  const outliers = compileTarget(VLLM, w4({ roles: { ...roles, attn_o: { outliers: { fraction: 0.01 } } } }));
+  t.deepEqual(rulesOf(outliers), ['vllm.outliers.none']);
+  t.is(firing(outliers, 'vllm.outliers.none')[0].role, 'attn_o');
+  // A rotation on ordinary linear layers is what transform_config serves.
+  const rotatedAttn = compileTarget(VLLM, w4({ roles: { ...roles, attn_o: { rotation: { kind: 'hadamard', seed: 1 } } } }));
+  t.deepEqual(notServable(rotatedAttn), []);
+  const rotatedExperts = compileTarget(VLLM, w4({ roles: { ...roles, expert_down: { rotation: { kind: 'hadamard', seed: 1 } } } }));
+  t.deepEqual(rulesOf(rotatedExperts), ['vllm.transform.hadamard-linear-only']);
+});
+
+test('per-expert AWQ scales cannot fold into the shared norm: vllm.awq.fold-shared-input', (t) => {
+  const roles = builtin('w4a16-g128-gptq').roles;
+  const r = compileTarget(VLLM, w4({ roles: { ...roles, expert_gate: { method: { kind: 'awq' } }, expert_up: { method: { kind: 'awq' } } } }));
+  t.deepEqual(rulesOf(r), ['vllm.awq.fold-shared-input']);
+  t.deepEqual(firing(r, 'vllm.awq.fold-shared-input').map((v) => v.role).sort(), ['expert_gate', 'expert_up']);
+  // down_proj's scales fold into its own expert's up_proj: not a shared input.
+  t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, expert_down: { method: { kind: 'awq' } } } }))), []);
+});
+
+test('FP8 activations on A100 stay kernel-unsupported (the GPU check); on H100 vLLM serves them through CUTLASS', (t) => {
+  const a100 = compileTarget(VLLM, builtin('fp8-w8a8'));
+  // The GPU check says why (no FP8 tensor cores); the stack's table agrees with its own reason.
+  t.true(a100.violations.some((v) => v.code === 'kernel-unsupported' && /no FP8 tensor cores/.test(v.message)));
+  t.deepEqual(rulesOf(a100), ['vllm.kernels.dense-linear', 'vllm.kernels.moe-experts']);
+  t.regex(firing(a100, 'vllm.kernels.dense-linear')[0].message, /cutlass-scaled-mm-fp8: needs SM ≥ 8\.9/);
+  const h100 = compileTarget({ ...VLLM, hardware: 'h100-80gb', gpus: 4, tensorParallel: 4 }, builtin('fp8-w8a8'));
+  t.deepEqual(h100.violations, []);
+  t.is(h100.kernels.find((k) => k.role === 'attn_q')?.kernel, 'cutlass-scaled-mm-fp8');
+  t.is(h100.kernels.find((k) => k.role === 'expert_up')?.kernel, 'fused-moe-fp8-w8a8');
+});
+
+test('KV cache: vLLM stores fp8 but no 4-bit cache; a quantized router or embedding table has no vLLM kernel', (t) => {
+  t.deepEqual(notServable(compileTarget(VLLM, w4({ kvCacheBits: 8 }))), []);
+  const kv4 = compileTarget(VLLM, w4({ kvCacheBits: 4 }));
+  t.deepEqual(rulesOf(kv4), ['vllm.kv-cache.dtypes']);
+  t.regex(String(firing(kv4, 'vllm.kv-cache.dtypes')[0].detail.source), /config\/cache\.py$/);
+  const roles = builtin('w4a16-g128-gptq').roles;
+  const router = compileTarget(VLLM, w4({ roles: { ...roles, router: { bits: 8, groupSize: 'channel' }, embeddings: { bits: 8, groupSize: 'channel' } } }));
+  t.deepEqual(rulesOf(router), ['vllm.kernels.embeddings', 'vllm.kernels.router']);
+});
+
+test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (the uniform int4/int8/fp8 ones)', (t) => {
+  const verdicts = [...BUILTIN_RECIPES.keys()].map((name) => {
+    const r = compileTarget(VLLM, builtin(name));
+    const codes = [...new Set(r.violations.map((v) => v.code).filter((c) => c !== 'does-not-fit'))].sort();
+    return `${name}: ${codes.length ? codes.join('+') : 'servable'}${codes.includes('not-servable') ? ` (${rulesOf(r).join(', ')})` : ''}`;
+  });
+  t.deepEqual(verdicts, [
+    'bf16: servable',
+    'fp8-w8a8: kernel-unsupported+not-servable (vllm.kernels.dense-linear, vllm.kernels.moe-experts)',
+    'fp8-w8a16: servable',
+    'w8a16: servable',
+    'w4a16-g128-rtn: servable',
+    'w3a16-g128-rtn: not-servable (vllm.kernels.dense-linear)',
+    'w2a16-g64-rtn: not-servable (vllm.kernels.dense-linear)',
+    'w4a16-g128-gptq: servable',
+    'w3a16-g128-gptq: not-servable (vllm.kernels.dense-linear)',
+    'w2a16-g64-gptq: not-servable (vllm.kernels.dense-linear)',
+    'w4a16-g128-awq: not-servable (vllm.awq.fold-shared-input)',
+    'w3a16-g128-awq: not-servable (vllm.awq.fold-shared-input, vllm.kernels.dense-linear)',
+    'w2a16-g64-awq: not-servable (vllm.awq.fold-shared-input, vllm.kernels.dense-linear)',
+    'moe-hot4-cold3: not-servable (vllm.moe.one-scheme-per-layer)',
+    'moe-sensitive4-rest2-outliers: not-servable (vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
+    'moe-edges8-experts3: not-servable (vllm.awq.fold-shared-input, vllm.kernels.router)',
+  ]);
+});
+
+test('the reference stack is the default and admits what compile admitted before; other stacks only add not-servable', (t) => {
+  const targets: CompileTargetInput[] = [
+    QWEN235_A100_TP2,
+    { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 8, tensorParallel: 8 },
+    { model: 'qwen3-30b-a3b', hardware: 'l40s', gpus: 1, tensorParallel: 1 },
+  ];
+  for (const target of targets) {
+    for (const recipe of BUILTIN_RECIPES.values()) {
+      const byDefault = compileTarget(target, recipe);
+      t.deepEqual(compileTarget({ ...target, stack: 'reference' }, recipe), byDefault);
+      t.deepEqual(notServable(byDefault), []);
+      t.is(byDefault.stack.id, 'reference');
+      for (const stack of ['vllm', 'llama.cpp']) {
+        const other = compileTarget({ ...target, stack }, recipe);
+        const label = `${recipe.name} on ${target.model}/${target.hardware}×${target.gpus} ${stack}`;
+        t.deepEqual(other.violations.filter((v) => v.code !== 'not-servable'), byDefault.violations, label);
+        t.deepEqual(other.weightBytes, byDefault.weightBytes, label);
+        t.deepEqual(other.perGpu, byDefault.perGpu, label);
+      }
+    }
+  }
+});
+
+test('llama.cpp: one ggml type per expert tensor of a layer, 32-wide blocks', (t) => {
+  const target = { ...QWEN235_A100_TP2, stack: 'llama.cpp' };
+  const tiers = compileTarget(target, builtin('moe-hot4-cold3'));
+  t.true(rulesOf(tiers).includes('llama.cpp.moe.one-type-per-expert-tensor'));
+  const g32: Recipe = w4({ default: { ...builtin('w4a16-g128-gptq').default, groupSize: 32 } });
+  const r = compileTarget(target, g32);
+  t.deepEqual(r.violations, []);
+  t.is(r.stack.checkpoint, 'gguf');
+  // gate/up/down are separate GGUF tensors: they may take different types.
+  const roles = g32.roles;
+  t.deepEqual(notServable(compileTarget(target, w4({ default: g32.default, roles: { ...roles, expert_down: { bits: 8, symmetric: true } } }))), []);
+  t.deepEqual(rulesOf(compileTarget(target, builtin('w4a16-g128-gptq'))), ['llama.cpp.kernels.dense-linear', 'llama.cpp.kernels.moe-experts']);
+});
+
+test('compile() takes the stack directly; a checkpoint the stack cannot load is refused naming the field', (t) => {
+  const model = normaliseModelConfig(LLAMA3_8B, 'llama3-8b');
+  const hardware = getHardwareProfile('a100-80gb');
+  const deployment = { gpus: 1, tensorParallel: 1 };
+  const r = compile({ model, hardware, deployment, recipe: builtin('w4a16-g128-gptq'), stack: 'vllm' });
+  t.deepEqual(r.violations, []);
+  t.is(r.kernels.find((k) => k.role === 'dense_mlp')?.kernel, 'marlin');
+  const err = t.throws(() => compileTarget({ ...VLLM, checkpoint: 'gguf' }, builtin('bf16')), { instanceOf: InvalidDeploymentError });
+  t.is(err?.message, 'target.checkpoint: vllm loads compressed-tensors, gptq, not gguf');
+  const unknown = t.throws(() => compileTarget({ ...QWEN235_A100_TP2, stack: 'tgi' }, builtin('bf16')), { instanceOf: InvalidDeploymentError });
+  t.regex(unknown?.message ?? '', /^target\.stack: stack must be one of reference, vllm, llama\.cpp$/);
+});
+
+test('evoquant compile --stack vllm --recipe builtin:moe-hot4-cold3 reports not-servable naming per-expert tiers', (t) => {
+  const args = ['compile', '--model', 'qwen3-235b-a22b', '--hardware', 'a100-80gb', '--gpus', '2', '--stack', 'vllm', '--recipe', 'builtin:moe-hot4-cold3'];
+  const text = runCli(args);
+  t.is(text.status, 0, text.stderr);
+  t.regex(text.stdout, /^stack +vllm 0\.33\.0 \(compressed-tensors checkpoint\)$/m);
+  t.regex(text.stdout, /^violation +\[not-servable\] not servable on vllm 0\.33\.0: per-expert bit tiers inside a layer: .*\[vllm\.moe\.one-scheme-per-layer; .*compressed_tensors_moe\.py\]$/m);
+  t.regex(text.stdout, /^kernels +.*expert_gate→humming-moe.*expert_gate→marlin-moe/m);
+  const json = CompileReport.parse(JSON.parse(runCli([...args, '--json']).stdout));
+  t.deepEqual(rulesOf(json), ['vllm.moe.one-scheme-per-layer']);
+  // The default stack prints no stack line: reports read as they did before.
+  const ref = runCli(['compile', '--model', 'qwen3-235b-a22b', '--hardware', 'a100-80gb', '--gpus', '2', '--recipe', 'builtin:moe-hot4-cold3']);
+  t.is(ref.status, 0);
+  t.notRegex(ref.stdout, /^stack/m);
+  t.notRegex(ref.stdout, /not-servable/);
+});
+
+test('evoquant compile --stack with an unknown stack or checkpoint: exit 2, one line naming the field', (t) => {
+  const base = ['compile', '--model', 'qwen3-235b-a22b', '--hardware', 'a100-80gb', '--gpus', '2', '--recipe', 'builtin:bf16'];
+  for (const [extra, re] of [
+    [['--stack', 'vlm'], /^evoquant: target\.stack: stack must be one of reference, vllm, llama\.cpp\n$/],
+    [['--stack', 'vllm', '--checkpoint', 'gguf'], /^evoquant: target\.checkpoint: vllm loads compressed-tensors, gptq, not gguf\n$/],
+    [['--stack', '__proto__'], /^evoquant: target\.stack: /],
+  ] as const) {
+    const r = runCli([...base, ...extra]);
+    t.is(r.status, 2, extra.join(' '));
+    t.is(r.stdout, '');
+    t.regex(r.stderr, re);
+  }
+});
+
+test('the evolution config takes an optional target.stack; an unknown one is refused by field', (t) => {
+  const config = { name: 'e', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2 } };
+  t.is(EvolutionConfig.parse(config).target.stack, undefined);
+  t.is(EvolutionConfig.parse({ ...config, target: { ...config.target, stack: 'vllm' } }).target.stack, 'vllm');
+  const bad = EvolutionConfig.safeParse({ ...config, target: { ...config.target, stack: 'tgi' } });
+  t.deepEqual(bad.error?.issues[0].path, ['target', 'stack']);
+});
+
+test('the evolution target\'s stack reaches the candidates\' compile verdict (absent: reference)', (t) => {
+  const target = EvolutionConfig.parse({ name: 'e', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2 } }).target;
+  const candidate = { id: 'c1', generation: 0, recipe: builtin('moe-hot4-cold3'), parents: [], technique: null };
+  t.deepEqual(compileVerdict({ candidate, target }).violations, []);
+  const onVllm = compileVerdict({ candidate, target: { ...target, stack: 'vllm' } });
+  t.deepEqual(onVllm.violations, ['not-servable']);
+  t.regex(onVllm.violationMessages[0], /per-expert bit tiers inside a layer.*\[vllm\.moe\.one-scheme-per-layer; /);
+  t.deepEqual(compileVerdict({ candidate: { ...candidate, recipe: builtin('w4a16-g128-gptq') }, target: { ...target, stack: 'vllm' } }).violations, []);
+});
