@@ -4,6 +4,7 @@
 import { chmodSync, existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { Client, Connection } from '@temporalio/client';
 import { waitForExit } from '../engine/stack/processes.js';
@@ -53,8 +54,19 @@ test.serial('a crashed server comes back on its recorded address with its histor
   }
 
   await kill9(second);
+  // The killed server's connections can hold its port for a while (as up itself waits out): retry.
   const squatter = net.createServer((socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen({ port: second.state.port, host: '127.0.0.1', exclusive: true }, resolve));
+  for (const deadline = Date.now() + 60_000; ; ) {
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      squatter.once('error', resolve).listen({ port: second.state.port, host: '127.0.0.1', exclusive: true }, () => {
+        squatter.removeAllListeners('error');
+        resolve(undefined);
+      });
+    });
+    if (err === undefined) break;
+    if (err.code !== 'EADDRINUSE' || Date.now() > deadline) throw err;
+    await sleep(250);
+  }
   t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
   const third = await startTemporalServer({ stateDir: dir, mode: 'detached', ui: false });
   servers.push(third);

@@ -1,5 +1,5 @@
 // Small process-control helpers for services we start outside Node (Temporal, Postgres).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** True when `pid` exists and is not a zombie (a zombie has exited; only its parent has not reaped it). */
@@ -15,7 +15,10 @@ export function isAlive(pid: number): boolean {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 3 follows the parenthesised command name, which may itself contain spaces.
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    if (state !== 'Z' && state !== 'X') return true;
+    // A multi-threaded process (Go's Temporal) shows its leader as a zombie while its other threads
+    // are still exiting and still hold its sockets: it is gone only when they are.
+    return readdirSync(`/proc/${pid}/task`).some((tid) => tid !== String(pid));
   } catch {
     return true; // no /proc (not Linux): trust kill(0)
   }
