@@ -7,7 +7,7 @@ import test from 'ava';
 import { checkProxyDir } from '../engine/client/config-checks.js';
 import { InvalidConfigError } from '../engine/client/errors.js';
 import { repoRoot } from '../engine/stack/paths.js';
-import { badInputEnv, contractBreaks, tripwire, type Tripwire } from './helpers/bad-input-cli.js';
+import { badInputEnv, contractBreaks, tripwire, validEvolutionConfig, type Tripwire } from './helpers/bad-input-cli.js';
 import { inBatches, spawnCli, type CliRun } from './helpers/cli.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
@@ -52,16 +52,7 @@ const write = (name: string, content: string | Buffer): string => {
   return file;
 };
 
-const goodConfig = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  name: 'bad-input',
-  target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2 },
-  pool: 'cpu',
-  proxy: PROXY_DIR,
-  generations: 1,
-  populationSize: 2,
-  seedRecipes: ['w4a16-g128-rtn'],
-  ...over,
-});
+const goodConfig = validEvolutionConfig;
 const config = (name: string, over: Record<string, unknown> = {}): string => write(name, JSON.stringify(goodConfig(over)));
 const compile = (recipe: string): string[] => ['compile', '--model', 'qwen3-235b-a22b', '--hardware', 'a100-80gb', '--gpus', '2', '--recipe', recipe];
 const HUGE = 'a'.repeat(100 * 1024);

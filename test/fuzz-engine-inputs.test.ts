@@ -16,9 +16,8 @@ import { loadEvolutionConfigFile } from '../engine/client/config-file.js';
 import { loadRecipe } from '../science/recipes/load.js';
 import { CandidateId, EkgNodeId, EvolutionId } from '../schema/ids.js';
 import { MODULE_ROLES } from '../schema/recipe.js';
-import { badInputEnv, CONTROL, contractBreaks, tripwire } from './helpers/bad-input-cli.js';
+import { badInputEnv, CONTROL, contractBreaks, tripwire, validEvolutionConfig } from './helpers/bad-input-cli.js';
 import { inBatches, spawnCli } from './helpers/cli.js';
-import { PROXY_DIR } from './helpers/proxy.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 const SEED = 20_260_611;
@@ -154,16 +153,7 @@ function encode(doc: Obj, how: Encoding, cut: number): { ext: 'json' | 'yaml'; b
   }
 }
 
-const goodConfig = (): Obj => ({
-  name: 'fuzz',
-  target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2 },
-  pool: 'cpu',
-  proxy: PROXY_DIR,
-  generations: 1,
-  populationSize: 2,
-  seedRecipes: ['w4a16-g128-rtn'],
-  evaluation: { tokens: 1024 },
-});
+const goodConfig = (): Obj => validEvolutionConfig({ name: 'fuzz', evaluation: { tokens: 1024 } }) as Obj; // plain JSON
 const CONFIG_KEYS = ['name', 'target', 'pool', 'poolCapacity', 'proxy', 'generations', 'populationSize', 'seed', 'seedRecipes', 'selection', 'evaluation', 'maxCandidates'];
 const TARGET_KEYS = ['model', 'hardware', 'gpus', 'tensorParallel', 'context', 'batch'];
 const EVALUATION_KEYS = ['tokens', 'calibrationTokens', 'heartbeatSeconds', 'maxAttempts'];

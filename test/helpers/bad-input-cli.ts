@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { CliRun } from './cli.js';
+import { PROXY_DIR } from './proxy.js';
 import { refusalProblems } from './refusal.js';
 
 
@@ -52,4 +53,18 @@ export function contractBreaks(r: CliRun, stateDir: string, maxMs: number): stri
   if (r.stderr.length > 700) problems.push(`a ${r.stderr.length}-character error line`);
   if (existsSync(stateDir)) problems.push(`${path.basename(stateDir)} was created`);
   return problems;
+}
+
+/** A small evolution config that `start` accepts; bad-input tests mutate one field of it. */
+export function validEvolutionConfig(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'bad-input',
+    target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2 },
+    pool: 'cpu',
+    proxy: PROXY_DIR,
+    generations: 1,
+    populationSize: 2,
+    seedRecipes: ['w4a16-g128-rtn'],
+    ...over,
+  };
 }
