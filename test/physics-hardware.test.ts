@@ -28,17 +28,18 @@ test('unknown profile is a typed one-line error naming the known ones', (t) => {
 
 const SHARD = { inFeatures: 4096, outFeatures: 1536, biasParams: 0 };
 
-test('A100 kernel table: no FP8 activations, FP8 weight-only via FP8-Marlin, 2/3-bit via the low-bit path', (t) => {
+test('A100 kernel table: no FP8 activations, FP8 weight-only via FP8-Marlin, 2/3-bit via Humming', (t) => {
   const a100 = getHardwareProfile('a100-80gb');
   const fp8 = spec({ bits: 8, format: 'fp8', groupSize: 'channel', symmetric: true });
   t.like(checkKernel(a100, fp8, 'fp8', SHARD, 4096), { ok: false, code: 'kernel-unsupported' });
   t.deepEqual(checkKernel(a100, fp8, 'bf16', SHARD, 4096), { ok: true, kernel: 'marlin-fp8' });
   t.deepEqual(checkKernel(a100, spec({ bits: 4, groupSize: 128 }), 'bf16', SHARD, 4096), { ok: true, kernel: 'marlin-int' });
-  t.deepEqual(checkKernel(a100, spec({ bits: 3, groupSize: 128 }), 'bf16', SHARD, 4096), { ok: true, kernel: 'gemlite-lowbit' });
-  t.deepEqual(checkKernel(a100, spec({ bits: 2, groupSize: 64 }), 'bf16', SHARD, 4096), { ok: true, kernel: 'gemlite-lowbit' });
+  t.deepEqual(checkKernel(a100, spec({ bits: 3, groupSize: 128 }), 'bf16', SHARD, 4096), { ok: true, kernel: 'humming-int' });
+  t.deepEqual(checkKernel(a100, spec({ bits: 2, groupSize: 64 }), 'bf16', SHARD, 4096), { ok: true, kernel: 'humming-int' });
   t.deepEqual(checkKernel(a100, spec({ bits: 8, groupSize: 'channel', symmetric: true }), 'int8', SHARD, 4096), { ok: true, kernel: 'cutlass-int8-w8a8' });
-  // Marlin-class 4-bit kernels take group 128 or channel; 2-bit g32 has no kernel at all.
-  t.like(checkKernel(a100, spec({ bits: 2, groupSize: 32 }), 'bf16', SHARD, 4096), { ok: false, code: 'kernel-unsupported' });
+  // Humming takes any group that divides K; 4-bit weights with int8 activations have no kernel at all.
+  t.deepEqual(checkKernel(a100, spec({ bits: 2, groupSize: 32 }), 'bf16', SHARD, 4096), { ok: true, kernel: 'humming-int' });
+  t.like(checkKernel(a100, spec({ bits: 4, groupSize: 128 }), 'int8', SHARD, 4096), { ok: false, code: 'kernel-unsupported' });
   // 16-bit modules run as bf16 GEMMs even under an fp8-activation recipe.
   t.deepEqual(checkKernel(a100, spec({ bits: 16 }), 'fp8', SHARD, 4096), { ok: true, kernel: 'cublas-bf16' });
 });
@@ -58,5 +59,5 @@ test('shard shapes: Marlin needs K % 128 and K % group; a rotation block may not
   t.is(rotationBlockSize(1536), 512);
   const rot = spec({ bits: 2, groupSize: 64, rotation: { kind: 'hadamard' } });
   t.like(checkKernel(a100, rot, 'bf16', { inFeatures: 768, outFeatures: 4096, biasParams: 0 }, 1536), { ok: false, code: 'shard-shape' });
-  t.like(checkKernel(a100, rot, 'bf16', { inFeatures: 1536, outFeatures: 4096, biasParams: 0 }, 1536), { ok: true, kernel: 'gemlite-lowbit' });
+  t.like(checkKernel(a100, rot, 'bf16', { inFeatures: 1536, outFeatures: 4096, biasParams: 0 }, 1536), { ok: true, kernel: 'humming-int' });
 });

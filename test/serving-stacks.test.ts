@@ -128,35 +128,34 @@ test('gate ≠ up of a dense MLP: vllm.fused-gate-up.one-scheme (roles cannot sp
   t.deepEqual(sameSchemeViolations(getServingStack('vllm'), modules, () => int4), []);
 });
 
-test('3-bit dense linear layers have no vLLM kernel; the reference stack keeps its gemlite-lowbit modelling choice', (t) => {
+test('3-bit dense linear layers: vLLM serves them through Humming (Marlin takes 4/8 bits only), as the reference stack does', (t) => {
   const recipe = builtin('w3a16-g128-gptq');
   const r = compileTarget(VLLM, recipe);
-  t.deepEqual(rulesOf(r), ['vllm.kernels.dense-linear']);
-  const hit = firing(r, 'vllm.kernels.dense-linear');
-  t.deepEqual(hit.map((v) => v.role).sort(), ['attn_k', 'attn_o', 'attn_q', 'attn_v']);
-  t.regex(hit[0].message, /int W3A16 g128 asym .*marlin: 4\/8 bits only/);
-  t.regex(String(hit[0].detail.source), /utils\/marlin_utils\.py$/);
-  // The experts are served at 3 bits by Humming: only the dense layers break the rule.
-  t.true(r.kernels.some((k) => k.role === 'expert_gate' && k.kernel === 'humming-moe'));
+  t.deepEqual(notServable(r), []);
+  t.is(r.kernels.find((k) => k.role === 'attn_q')?.kernel, 'humming-linear');
+  t.is(r.kernels.find((k) => k.role === 'expert_gate')?.kernel, 'humming-moe');
   const ref = compileTarget(QWEN235_A100_TP2, recipe);
   t.deepEqual(ref.violations, []);
-  t.true(ref.kernels.some((k) => k.role === 'attn_q' && k.kernel === 'gemlite-lowbit'));
+  t.true(ref.kernels.some((k) => k.role === 'attn_q' && k.kernel === 'humming-int'));
   t.true(ref.stack.researchOnly);
 });
 
-test('group size 256 has no Marlin kernel: vllm.kernels.dense-linear names the group', (t) => {
-  const r = compileTarget(VLLM, w4({ default: { ...builtin('w4a16-g128-gptq').default, groupSize: 256 } }));
-  const hit = firing(r, 'vllm.kernels.dense-linear');
-  t.true(hit.length > 0);
-  t.regex(hit[0].message, /marlin: group 256 not in channel\/32\/64\/128/);
-  t.regex(String(hit[0].detail.source), /marlin_utils\.py$/);
-  // Group 32 is one Marlin serves, though the GPU profile's coarse kernel table (the reference
-  // stack's) has no g32 entry: the stack's cited kernel wins over that absence.
-  const g32 = w4({ default: { ...builtin('w4a16-g128-gptq').default, groupSize: 32 } });
-  const served = compileTarget(VLLM, g32);
+test('Marlin reads zero points for int4 only: asymmetric int8 and group 256 fall through to Humming; group 32 is Marlin', (t) => {
+  const gptq = builtin('w4a16-g128-gptq').default;
+  const asym8 = compileTarget(VLLM, w4({ default: { ...gptq, bits: 8, groupSize: 'channel', symmetric: false } }));
+  t.deepEqual(notServable(asym8), []);
+  t.is(asym8.kernels.find((k) => k.role === 'attn_q')?.kernel, 'humming-linear');
+  const sym8 = compileTarget(VLLM, w4({ default: { ...gptq, bits: 8, groupSize: 'channel', symmetric: true } }));
+  t.is(sym8.kernels.find((k) => k.role === 'attn_q')?.kernel, 'marlin');
+  const g256 = compileTarget(VLLM, w4({ default: { ...gptq, groupSize: 256 } }));
+  t.deepEqual(notServable(g256), []);
+  t.is(g256.kernels.find((k) => k.role === 'attn_q')?.kernel, 'humming-linear');
+  const served = compileTarget(VLLM, w4({ default: { ...gptq, groupSize: 32 } }));
   t.deepEqual(served.violations, []);
   t.is(served.kernels.find((k) => k.role === 'attn_q')?.kernel, 'marlin');
-  t.true(compileTarget(QWEN235_A100_TP2, g32).violations.some((v) => v.code === 'kernel-unsupported'));
+  // A shard whose K is not a multiple of the group has no kernel at all, Humming included.
+  const tp8 = compileTarget({ ...VLLM, gpus: 8, tensorParallel: 8 }, w4());
+  t.true(tp8.violations.some((v) => v.code === 'shard-shape' || v.code === 'not-servable'));
 });
 
 test('asymmetric weights in a GPTQ checkpoint: vllm.checkpoint.gptq citing auto_gptq.py; symmetric int4 loads', (t) => {
@@ -209,17 +208,21 @@ test('FP8 activations on A100 stay kernel-unsupported (the GPU check); on H100 v
   t.is(h100.kernels.find((k) => k.role === 'expert_up')?.kernel, 'fused-moe-fp8-w8a8');
 });
 
-test('KV cache: vLLM stores fp8 but no 4-bit cache; a quantized router or embedding table has no vLLM kernel', (t) => {
+test('KV cache: vLLM stores fp8 and int4 per token-head; a quantized router has no vLLM kernel; embeddings take symmetric int only', (t) => {
   t.deepEqual(notServable(compileTarget(VLLM, w4({ kvCacheBits: 8 }))), []);
-  const kv4 = compileTarget(VLLM, w4({ kvCacheBits: 4 }));
-  t.deepEqual(rulesOf(kv4), ['vllm.kv-cache.dtypes']);
-  t.regex(String(firing(kv4, 'vllm.kv-cache.dtypes')[0].detail.source), /config\/cache\.py$/);
+  t.deepEqual(notServable(compileTarget(VLLM, w4({ kvCacheBits: 4 }))), []);
+  const kv4 = compileTarget({ ...VLLM, stack: 'llama.cpp' }, w4({ kvCacheBits: 4 }));
+  t.false(rulesOf(kv4).includes('vllm.kv-cache.dtypes'));
   const roles = builtin('w4a16-g128-gptq').roles;
   const router = compileTarget(VLLM, w4({ roles: { ...roles, router: { bits: 8, groupSize: 'channel' }, embeddings: { bits: 8, groupSize: 'channel' } } }));
   t.deepEqual(rulesOf(router), ['vllm.kernels.embeddings', 'vllm.kernels.router']);
+  t.regex(firing(router, 'vllm.kernels.embeddings')[0].message, /ct-embedding-wna16: no zero points at 8 bits/);
+  const symEmbed = compileTarget(VLLM, w4({ roles: { ...roles, embeddings: { bits: 8, groupSize: 'channel', symmetric: true } } }));
+  t.deepEqual(notServable(symEmbed), []);
+  t.is(symEmbed.kernels.find((k) => k.role === 'embeddings')?.kernel, 'ct-embedding-wna16');
 });
 
-test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (the uniform int4/int8/fp8 ones)', (t) => {
+test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (the uniform int and fp8-weight ones)', (t) => {
   const verdicts = [...BUILTIN_RECIPES.keys()].map((name) => {
     const r = compileTarget(VLLM, builtin(name));
     const codes = [...new Set(r.violations.map((v) => v.code).filter((c) => c !== 'does-not-fit'))].sort();
@@ -231,14 +234,14 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (the un
     'fp8-w8a16: servable',
     'w8a16: servable',
     'w4a16-g128-rtn: servable',
-    'w3a16-g128-rtn: not-servable (vllm.kernels.dense-linear)',
-    'w2a16-g64-rtn: not-servable (vllm.kernels.dense-linear)',
+    'w3a16-g128-rtn: servable',
+    'w2a16-g64-rtn: servable',
     'w4a16-g128-gptq: servable',
-    'w3a16-g128-gptq: not-servable (vllm.kernels.dense-linear)',
-    'w2a16-g64-gptq: not-servable (vllm.kernels.dense-linear)',
+    'w3a16-g128-gptq: servable',
+    'w2a16-g64-gptq: servable',
     'w4a16-g128-awq: not-servable (vllm.awq.fold-shared-input)',
-    'w3a16-g128-awq: not-servable (vllm.awq.fold-shared-input, vllm.kernels.dense-linear)',
-    'w2a16-g64-awq: not-servable (vllm.awq.fold-shared-input, vllm.kernels.dense-linear)',
+    'w3a16-g128-awq: not-servable (vllm.awq.fold-shared-input)',
+    'w2a16-g64-awq: not-servable (vllm.awq.fold-shared-input)',
     'moe-hot4-cold3: not-servable (vllm.moe.one-scheme-per-layer)',
     'moe-sensitive4-rest2-outliers: not-servable (vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
     'moe-edges8-experts3: not-servable (vllm.awq.fold-shared-input, vllm.kernels.router)',

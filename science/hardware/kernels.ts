@@ -3,9 +3,9 @@
 //
 // Tile constraints follow the kernels' published minimums: Marlin-class kernels (GPTQ/AWQ-Marlin,
 // FP8-Marlin) need N % 64 and K % 128 (vLLM's GPTQ_MARLIN_MIN_THREAD_N / _K), which is why
-// moe_intermediate 1536 / TP8 = 192 fails for a row-parallel down_proj. The BitBLAS/gemlite-class
-// low-bit path is a modelling choice (tile 16 × 64) that makes 2/3-bit weight-only recipes servable
-// on SM 8.0; it needs K to be a multiple of the group size like every grouped kernel.
+// moe_intermediate 1536 / TP8 = 192 fails for a row-parallel down_proj. 2/3-bit weight-only
+// layers run through Humming (below), which needs K to be a multiple of the group size like every
+// grouped kernel.
 import type { KernelFormat } from '../../schema/hardware.js';
 
 const CUBLAS_BF16: KernelFormat = {
@@ -44,20 +44,20 @@ const MARLIN_FP8: KernelFormat = {
   tileK: 128,
 };
 
-// Research-only: the reference stack keeps it; the vllm stack's table (science/serving-stacks/)
-// cites no 2/3-bit dense kernel, so such layers are not-servable there. A real replacement would be
-// a cited vLLM linear kernel (e.g. GemLite or BitBLAS in vLLM's mixed-precision kernel list), read
-// from the pinned wheel, or Humming for MoE experts, which vLLM already serves at 2–8 bits.
-const LOWBIT_INT: KernelFormat = {
-  id: 'gemlite-lowbit',
-  description: 'BitBLAS/gemlite-class low-bit GEMV/GEMM (W2/W3/W4 A16, group 64 or 128)',
+// vLLM 0.33.0 serves 2–8-bit weight-only layers through Humming (humming-kernels 0.1.19, a hard
+// dependency of the wheel): HummingLinearKernel for ordinary linear layers
+// (model_executor/kernels/linear/mixed_precision/humming.py, SM >= 7.5) and fused_humming_moe.py for
+// experts. The wheel states no tile or group-size minimum beyond K being a multiple of the group.
+const HUMMING_INT: KernelFormat = {
+  id: 'humming-int',
+  description: 'Humming mixed-input GEMM (W2/W3/W4/W8 A16, grouped or per-channel, with or without zero points; dense and fused-MoE)',
   weight: 'int',
-  bits: [2, 3, 4],
-  groupSizes: [64, 128],
+  bits: [2, 3, 4, 8],
+  groupSizes: [32, 64, 128, 256, 'channel'],
   activations: 'bf16',
   zeroPoints: true,
-  tileN: 16,
-  tileK: 64,
+  tileN: 1,
+  tileK: 1,
 };
 
 const CUTLASS_INT8_W8A8: KernelFormat = {
@@ -97,7 +97,7 @@ const FP8_BLOCK_W8A8: KernelFormat = {
 };
 
 /** SM 8.0 (A100): no FP8 tensor cores, so FP8 weights only run weight-only through FP8-Marlin. */
-export const KERNELS_SM80: readonly KernelFormat[] = [CUBLAS_BF16, MARLIN_INT, MARLIN_FP8, LOWBIT_INT, CUTLASS_INT8_W8A8];
+export const KERNELS_SM80: readonly KernelFormat[] = [CUBLAS_BF16, MARLIN_INT, MARLIN_FP8, HUMMING_INT, CUTLASS_INT8_W8A8];
 
 /** SM 8.9 (Ada, L40S): FP8 tensor cores on top of everything SM 8.0 serves. */
 export const KERNELS_SM89: readonly KernelFormat[] = [...KERNELS_SM80, CUTLASS_FP8_W8A8, FP8_BLOCK_W8A8];

@@ -4,9 +4,16 @@ import type { ServingStackTableInput, StackKernel } from '../../schema/serving-s
 
 const Q = 'vllm/model_executor/layers/quantization';
 const MOE = 'vllm/model_executor/layers/fused_moe';
-// Zero points: issue #7 read int4/int8 without a symmetry limit for compressed-tensors (which stores
-// weight_zero_point); re-check query_marlin_supported_quant_types for int8 with zero points.
-const MARLIN_SRC = { source: `${Q}/utils/marlin_utils.py`, evidence: 'int4/int8, group -1/32/64/128, hidden size a multiple of 128 (min thread N 64, K 128)' };
+// Read from the 0.33.0 wheel: Marlin takes zero points for uint4 only (AWQ style); int8 must be
+// symmetric (uint8b128). Humming (a hard dependency, humming-kernels 0.1.19) takes 2–8 bits either way.
+const MARLIN_SRC = {
+  source: `${Q}/utils/marlin_utils.py`,
+  evidence: 'query_marlin_supported_quant_types: uint4b8/uint8b128 symmetric, uint4 with zero points, none below SM 7.5; MARLIN_SUPPORTED_GROUP_SIZES [-1, 32, 64, 128]; min thread N 64, K 128',
+};
+const HUMMING_LINEAR_SRC = {
+  source: 'vllm/model_executor/kernels/linear/mixed_precision/humming.py',
+  evidence: 'HummingLinearKernel (SM >= 7.5), last in _POSSIBLE_KERNELS[CUDA] (kernels/linear/__init__.py); the WNA16 scheme takes 2–8 bits, with or without zero points (compressed_tensors/schemes/compressed_tensors_wNa16.py)',
+};
 const MARLIN_GROUPS: ['channel', 32, 64, 128] = ['channel', 32, 64, 128];
 
 const BF16: StackKernel = {
@@ -53,13 +60,11 @@ export const VLLM_0_33_0: ServingStackTableInput = {
       id: 'vllm.kernels.dense-linear',
       kind: 'kernels',
       moduleKind: 'dense-linear',
-      provenance: { source: `${Q}/utils/marlin_utils.py`, evidence: 'weight-only int kernels: Marlin; no 2/3-bit dense kernel is cited' },
-      // No cited vLLM kernel serves 2/3-bit ordinary linear layers: the reference stack's
-      // gemlite-lowbit entry stays a modelling choice until one (e.g. a GemLite/BitBLAS linear
-      // kernel in vLLM's mixed-precision kernel list) is read from the wheel and cited here.
+      provenance: { source: 'vllm/model_executor/kernels/linear/__init__.py', evidence: '_POSSIBLE_KERNELS[CUDA]: the mixed-precision (weight-only int) kernels in the order choose_mp_linear_kernel tries them' },
       kernels: [
         BF16,
-        { id: 'marlin', weight: 'int', bits: [4, 8], groupSizes: MARLIN_GROUPS, asymmetricBits: [4, 8], activations: ['bf16'], minSm: 80, nMultiple: 64, kMultiple: 128, provenance: MARLIN_SRC },
+        { id: 'marlin', weight: 'int', bits: [4, 8], groupSizes: MARLIN_GROUPS, asymmetricBits: [4], activations: ['bf16'], minSm: 75, nMultiple: 64, kMultiple: 128, provenance: MARLIN_SRC },
+        { id: 'humming-linear', weight: 'int', bits: [2, 3, 4, 8], asymmetricBits: [2, 3, 4, 8], activations: ['bf16'], minSm: 75, provenance: HUMMING_LINEAR_SRC },
         {
           id: 'fp8-marlin',
           weight: 'fp8',
@@ -80,7 +85,7 @@ export const VLLM_0_33_0: ServingStackTableInput = {
           asymmetricBits: [],
           activations: ['fp8'],
           minSm: 89,
-          provenance: { source: `${Q}/kernels/scaled_mm/cutlass.py`, evidence: 'CUTLASS scaled_mm: FP8 W8A8 on SM >= 8.9' },
+          provenance: { source: 'vllm/model_executor/kernels/linear/scaled_mm/cutlass.py', evidence: 'CUTLASS scaled_mm: FP8 W8A8 on SM >= 8.9' },
         },
         {
           id: 'cutlass-scaled-mm-int8',
@@ -90,7 +95,7 @@ export const VLLM_0_33_0: ServingStackTableInput = {
           asymmetricBits: [],
           activations: ['int8'],
           minSm: 75,
-          provenance: { source: `${Q}/kernels/scaled_mm/cutlass.py`, evidence: 'CUTLASS scaled_mm: INT8 W8A8, per-channel symmetric weights' },
+          provenance: { source: 'vllm/model_executor/kernels/linear/scaled_mm/cutlass.py', evidence: 'CUTLASS scaled_mm: INT8 W8A8, per-channel symmetric weights' },
         },
       ],
     },
@@ -101,7 +106,7 @@ export const VLLM_0_33_0: ServingStackTableInput = {
       provenance: { source: `${MOE}/oracle/int_wna16.py`, evidence: 'selection order of the WNA16 fused-MoE kernels' },
       kernels: [
         { ...BF16, id: 'vllm-fused-moe-bf16', provenance: { source: `${MOE}/layer.py`, evidence: 'UnquantizedFusedMoEMethod' } },
-        { id: 'marlin-moe', weight: 'int', bits: [4, 8], groupSizes: MARLIN_GROUPS, asymmetricBits: [4, 8], activations: ['bf16'], minSm: 80, nMultiple: 64, kMultiple: 128, provenance: MARLIN_SRC },
+        { id: 'marlin-moe', weight: 'int', bits: [4, 8], groupSizes: MARLIN_GROUPS, asymmetricBits: [4], activations: ['bf16'], minSm: 75, nMultiple: 64, kMultiple: 128, provenance: MARLIN_SRC },
         {
           id: 'humming-moe',
           weight: 'int',
@@ -149,22 +154,39 @@ export const VLLM_0_33_0: ServingStackTableInput = {
       id: 'vllm.kernels.router',
       kind: 'kernels',
       moduleKind: 'router',
-      provenance: { source: 'vllm/model_executor/models/qwen3_moe.py', evidence: 'the gate is a ReplicatedLinear built with quant_config=None' },
+      provenance: {
+        source: 'vllm/model_executor/models/mixtral.py',
+        evidence: 'Mixtral builds its GateLinear without a quant_config; Qwen3-MoE passes one, but a quantized gate loses every specialised router kernel (fused_moe/router/gate_linear.py)',
+      },
       kernels: [{ ...BF16, id: 'vllm-router-bf16' }],
     },
     {
       id: 'vllm.kernels.embeddings',
       kind: 'kernels',
       moduleKind: 'embeddings',
-      provenance: { source: 'vllm/model_executor/layers/vocab_parallel_embedding.py', evidence: 'VocabParallelEmbedding gathers unquantized rows' },
-      kernels: [{ ...BF16, id: 'vllm-embedding-bf16' }],
+      provenance: { source: `${Q}/compressed_tensors/compressed_tensors.py`, evidence: 'VocabParallelEmbedding: unquantized, or weight-only INT group/channel (WNA16) through CompressedTensorsEmbeddingWNA16Int' },
+      kernels: [
+        { ...BF16, id: 'vllm-embedding-bf16', provenance: { source: 'vllm/model_executor/layers/vocab_parallel_embedding.py', evidence: 'VocabParallelEmbedding gathers unquantized rows' } },
+        {
+          id: 'ct-embedding-wna16',
+          weight: 'int',
+          bits: [2, 4, 8],
+          asymmetricBits: [],
+          activations: ['bf16'],
+          minSm: 70,
+          provenance: {
+            source: `${Q}/compressed_tensors/compressed_tensors_embedding.py`,
+            evidence: 'weight_packed (32 // bits codes per int32) and weight_scale only, no zero point: symmetric; a Triton dequant-gather (Triton needs SM >= 7.0)',
+          },
+        },
+      ],
     },
     {
       id: 'vllm.transform.hadamard-linear-only',
       kind: 'unsupported',
       feature: 'rotation',
       moduleKinds: ['moe-experts', 'router', 'embeddings'],
-      provenance: { source: `${Q}/compressed_tensors/transform`, evidence: 'transform_config (online Hadamard) applies to ordinary linear layers, not fused MoE experts' },
+      provenance: { source: `${Q}/compressed_tensors/transform/linear.py`, evidence: 'transform_config (online Hadamard) wraps ordinary linear methods only, not fused MoE experts' },
     },
     {
       id: 'vllm.outliers.none',
@@ -186,8 +208,8 @@ export const VLLM_0_33_0: ServingStackTableInput = {
     {
       id: 'vllm.kv-cache.dtypes',
       kind: 'kv-cache',
-      bits: [16, 8],
-      provenance: { source: 'vllm/config/cache.py', evidence: 'cache_dtype auto/bf16 or fp8 (e4m3/e5m2); no 4-bit KV cache' },
+      bits: [16, 8, 4],
+      provenance: { source: 'vllm/config/cache.py', evidence: 'CacheDType: auto/bfloat16, fp8 (e4m3/e5m2), int4_per_token_head (Triton attention backend, v1/attention/backends/triton_attn.py)' },
     },
     {
       id: 'vllm.checkpoint.gptq',
