@@ -1,12 +1,15 @@
-// llama.cpp (GGUF via llama-quantize), as read from its tools. The build is not pinned yet: the
-// rules below are the ones issue #7 read; re-check them against the build a deployment uses.
+// llama.cpp (GGUF via llama-quantize), as read from the llama.cpp source that llama-cpp-python
+// 0.3.36 vendors (PyPI sdist, vendor/llama.cpp); paths below are inside that tree. Re-read them
+// when the pinned build moves.
 import type { ServingStackTableInput } from '../../schema/serving-stack.js';
 
 const GGML_TYPES = { source: 'ggml/src/ggml-common.h', evidence: 'block types: Q4_0/Q8_0 blocks of 32, K-quants (Q2_K..Q6_K) in 256-wide super-blocks of 16/32' };
 
+const ROUTER_KEPT = { source: 'src/llama-quant.cpp', evidence: 'tensor_allows_quantization never quantizes ffn_gate_inp.weight (the router) or norms' };
+
 export const LLAMA_CPP: ServingStackTableInput = {
   stack: 'llama.cpp',
-  version: 'unpinned (tools read for issue #7)',
+  version: 'vendored by llama-cpp-python 0.3.36',
   researchOnly: false,
   description: 'llama.cpp: GGUF tensors typed per tensor by llama-quantize --tensor-type REGEX=type (first match wins)',
   checkpoints: ['gguf'],
@@ -15,7 +18,7 @@ export const LLAMA_CPP: ServingStackTableInput = {
       id: 'llama.cpp.moe.one-type-per-expert-tensor',
       kind: 'same-scheme',
       group: 'expert-tensor',
-      provenance: { source: 'src/llama-arch.cpp', evidence: 'a layer\'s experts are one 3-D tensor (blk.N.ffn_{gate,up,down}_exps.weight), so one type per layer and projection' },
+      provenance: { source: 'src/llama-arch.cpp', evidence: 'a layer\'s experts are one 3-D tensor (blk.%d.ffn_{gate,up,down}_exps), so one type per layer and projection; llama-quantize types whole tensors (tools/quantize/quantize.cpp --tensor-type, first regex_search match in src/llama-quant.cpp)' },
     },
     {
       id: 'llama.cpp.kernels.dense-linear',
@@ -42,10 +45,9 @@ export const LLAMA_CPP: ServingStackTableInput = {
       id: 'llama.cpp.kernels.router',
       kind: 'kernels',
       moduleKind: 'router',
-      provenance: GGML_TYPES,
+      provenance: ROUTER_KEPT,
       kernels: [
-        { id: 'ggml-bf16-router', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
-        { id: 'ggml-quant-router', weight: 'int', bits: [2, 3, 4, 8], groupSizes: [32], asymmetricBits: [2, 3, 4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-bf16-router', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: ROUTER_KEPT },
       ],
     },
     {
@@ -83,7 +85,7 @@ export const LLAMA_CPP: ServingStackTableInput = {
       id: 'llama.cpp.kv-cache.types',
       kind: 'kv-cache',
       bits: [16, 8, 4],
-      provenance: { source: 'common/arg.cpp', evidence: '--cache-type-k/--cache-type-v: f16, q8_0, q4_0' },
+      provenance: { source: 'common/arg.cpp', evidence: 'kv_cache_types for --cache-type-k/-v: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1' },
     },
   ],
 };
