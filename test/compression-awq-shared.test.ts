@@ -8,9 +8,12 @@ import { quantizeProxy, specsFor } from '../science/compression/quantize-model.j
 import { loadBrown } from '../science/corpus/brown.js';
 import { linear } from '../science/kernels/matmul.js';
 import { siteKey } from '../science/model/calibration-site.js';
+import { awqSearchSharedScales } from '../science/quantization/awq.js';
+import { CalibrationStats } from '../science/quantization/calibration-stats.js';
 import { quantizeLinear } from '../science/quantization/quantize-linear.js';
+import { SyntheticInputs, syntheticWeight } from '../science/quantization/synthetic.js';
 import { dequantize } from '../science/quantization/quantized-linear.js';
-import { parseRecipe, type QuantMethod, type RecipeInput } from '../schema/recipe.js';
+import { parseRecipe, QuantSpec, type QuantMethod, type RecipeInput } from '../schema/recipe.js';
 import { recipeHash } from '../schema/content-hash.js';
 import { proxy } from './helpers/proxy.js';
 
@@ -88,6 +91,39 @@ test('shared-input AWQ gives every module of an input bit-identical channel scal
   a.modules.forEach((q, i) => {
     if (q.stored.channelScales) t.deepEqual(again.modules[i].stored.channelScales, q.stored.channelScales);
   });
+});
+
+test('the joint search of one module is that module\'s own AWQ, bit for bit; of two, it minimises their summed loss', async (t) => {
+  const n = 128;
+  const dist = new SyntheticInputs(n, 2);
+  const x = dist.sample(1024, 3);
+  const stats = new CalibrationStats(n, { maxSamples: 256 });
+  await stats.addRows(x, 1024);
+  const a = syntheticWeight(48, n, 1);
+  const b = syntheticWeight(32, n, 5, { });
+  const spec = QuantSpec.parse({ bits: 3, groupSize: 64, method: { kind: 'awq', scaleGrid: 10, clipGrid: 4 } });
+  const member = (w: Float32Array, out: number) => ({ w, outFeatures: out, samples: stats.samples(), rows: stats.sampleCount, bits: 3, groupSize: 64 as const, symmetric: false });
+  const own = await quantizeLinear(a, 48, n, stats, spec);
+  const one = await awqSearchSharedScales([member(a, 48)], stats.meanAbs(), 10);
+  t.deepEqual(one.channelScales, own.channelScales);
+  const viaShared = await quantizeLinear(a, 48, n, stats, spec, { sharedChannelScales: one.channelScales });
+  t.deepEqual(viaShared.codes, own.codes);
+  t.deepEqual(viaShared.scales, own.scales);
+  const two = await awqSearchSharedScales([member(a, 48), member(b, 32)], stats.meanAbs(), 10);
+  const onlyB = await awqSearchSharedScales([member(b, 32)], stats.meanAbs(), 10);
+  for (let i = 0; i < 10; i++) t.true(Math.abs(two.losses[i] - (one.losses[i] + onlyB.losses[i])) <= 1e-9 * two.losses[i], `α ${i / 10}: the losses add`);
+  const best = Math.min(...two.losses);
+  t.true(two.losses[Math.round(two.alpha * 10)] <= best * (1 + 1e-4));
+  // A spec without AWQ cannot take a shared s.
+  await t.throwsAsync(quantizeLinear(a, 48, n, stats, QuantSpec.parse({ bits: 3, groupSize: 64 }), { sharedChannelScales: one.channelScales }), { instanceOf: RangeError });
+});
+
+test('one input with two α grids is refused by name before any search', async (t) => {
+  const r = recipe({ ...AWQ, scales: 'shared-input' }, 4, 128);
+  r.roles = { ...r.roles, attn_k: { bits: 4, groupSize: 128, method: { ...AWQ, scaleGrid: 10, scales: 'shared-input' } } };
+  const plan = planOf(r);
+  const group = sharedInputGroups(plan).find((g) => g.site.kind === 'attention_input')!;
+  await t.throwsAsync(searchSharedScales(plan, group, proxy().weights, calibration), { instanceOf: RangeError, message: /layers\.0\.self_attn\.k_proj.*differs.*scaleGrid or rotation/ });
 });
 
 /** Σ ‖X Wᵀ − X Ŵᵀ‖² / Σ ‖X Wᵀ‖² over the modules of one input, each on its own held-out rows. */
