@@ -202,6 +202,11 @@ test('per-expert AWQ scales cannot fold into the shared norm: vllm.awq.fold-shar
   t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, expert_down: shared } }))), []);
   // So do q/k/v into input_layernorm.
   t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, attn_q: shared, attn_k: shared, attn_v: shared } }))), []);
+  // Behind an online Hadamard s lives in the rotated basis: nothing before the layer can hold it.
+  const rotated = { ...shared, rotation: { kind: 'hadamard', seed: 3 } } as const;
+  const r2 = compileTarget(VLLM, w4({ roles: { ...roles, attn_q: rotated, attn_k: rotated, attn_v: rotated } }));
+  t.deepEqual(rulesOf(r2), ['vllm.awq.rotated-input']);
+  t.regex(String(firing(r2, 'vllm.awq.rotated-input')[0].detail.source), /compressed_tensors\/transform\/linear\.py$/);
 });
 
 test('a shared AWQ scale that a sibling of the same input does not take: vllm.awq.fold-shared-input', (t) => {

@@ -67,6 +67,7 @@ const FEATURE_LABEL = {
   outliers: 'sparse fp16 outliers',
   'awq-unshared-scales': 'a per-module AWQ scale vector on a shared input (use method.scales: shared-input)',
   'awq-gqa-output': 'AWQ scales on attn_o: with grouped KV heads they cannot fold into v_proj',
+  'awq-rotated': 'AWQ scales behind an online Hadamard rotation (they live in the rotated basis, after the op before the layer)',
 } as const;
 
 function hasFeature(feature: keyof typeof FEATURE_LABEL, m: LinearModule, spec: QuantSpec, heads: AttentionHeads | undefined): boolean {
@@ -74,6 +75,7 @@ function hasFeature(feature: keyof typeof FEATURE_LABEL, m: LinearModule, spec: 
   if (feature === 'rotation') return spec.rotation !== undefined;
   if (feature === 'outliers') return spec.outliers !== undefined;
   if (spec.method.kind !== 'awq') return false;
+  if (feature === 'awq-rotated') return spec.rotation !== undefined;
   if (feature === 'awq-gqa-output') return m.role === 'attn_o' && heads !== undefined && heads.numAttentionHeads !== heads.numKeyValueHeads;
   return sharedInputOf(m) !== null && !awqSharesScales(spec.method);
 }

@@ -185,6 +185,16 @@ export const VLLM_0_33_0: ServingStackTableInput = {
       },
     },
     {
+      id: 'vllm.awq.rotated-input',
+      kind: 'unsupported',
+      feature: 'awq-rotated',
+      moduleKinds: ['dense-linear'],
+      provenance: {
+        source: `${Q}/compressed_tensors/transform/linear.py`,
+        evidence: 'apply() runs input_transform(x) and then the quantized matmul directly: an AWQ s searched in the rotated basis has no op between the rotation and the weight to fold into',
+      },
+    },
+    {
       id: 'vllm.awq.o-proj-gqa',
       kind: 'unsupported',
       feature: 'awq-gqa-output',
