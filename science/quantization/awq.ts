@@ -2,6 +2,7 @@
 // s_j = mean|x_j|^α (normalised by √(max·min)) before quantizing, so salient channels get a finer
 // effective grid; the effective weight is Q(W·diag(s))·diag(s)⁻¹. α is grid-searched on the
 // output error over the sampled calibration rows, then each group's clipping range is searched.
+// Modules that share one input (and so one foldable s) search α jointly: awqSearchSharedScales.
 import type { GroupSize } from '../../schema/recipe.js';
 import { linear } from '../kernels/matmul.js';
 import { dequantizeIntGroups, groupCount, groupWidth, intGrid, maxCode, quantizeInt, rangeOf, type GroupedCodes } from './grid.js';
