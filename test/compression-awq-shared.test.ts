@@ -118,12 +118,12 @@ test('the joint search of one module is that module\'s own AWQ, bit for bit; of 
   await t.throwsAsync(quantizeLinear(a, 48, n, stats, QuantSpec.parse({ bits: 3, groupSize: 64 }), { sharedChannelScales: one.channelScales }), { instanceOf: RangeError });
 });
 
-test('one input with two α grids is refused by name before any search', async (t) => {
+test('one input with two α grids makes two searches (a research design the reference executor runs)', (t) => {
   const r = recipe({ ...AWQ, scales: 'shared-input' }, 4, 128);
   r.roles = { ...r.roles, attn_k: { bits: 4, groupSize: 128, method: { ...AWQ, scaleGrid: 10, scales: 'shared-input' } } };
   const plan = planOf(r);
-  const group = sharedInputGroups(plan).find((g) => g.site.kind === 'attention_input')!;
-  await t.throwsAsync(searchSharedScales(plan, group, proxy().weights, calibration), { instanceOf: RangeError, message: /layers\.0\.self_attn\.k_proj.*differs.*scaleGrid or rotation/ });
+  const attn = sharedInputGroups(plan).filter((g) => g.site.kind === 'attention_input' && g.site.layer === 0);
+  t.deepEqual(attn.map((g) => g.members.map((i) => plan[i].module.role)), [['attn_q', 'attn_v'], ['attn_k']]);
 });
 
 /** Σ ‖X Wᵀ − X Ŵᵀ‖² / Σ ‖X Wᵀ‖² over the modules of one input, each on its own held-out rows. */

@@ -42,6 +42,8 @@ export interface PlannedModule {
 /** Modules of one shared input that take a shared AWQ scale, by their index in the plan. */
 export interface SharedInputGroup {
   site: CalibrationSite;
+  /** The α grid and rotation the members share (the basis s lives in). */
+  basis: string;
   members: number[];
 }
 
@@ -49,27 +51,30 @@ function takesSharedScale(spec: QuantSpec): boolean {
   return spec.bits !== 16 && spec.format === 'int' && awqSharesScales(spec.method);
 }
 
+/** What one search needs its members to agree on besides the input: the α grid and the basis of s. */
+function searchBasis(spec: QuantSpec): string {
+  const grid = spec.method.kind === 'awq' ? spec.method.scaleGrid : 0;
+  return JSON.stringify({ grid, rotation: spec.rotation ?? null });
+}
+
 /**
  * The plan's shared-input groups, in plan order. Modules of the input kept in bf16 fold s exactly
  * and are left out; a module with its own input (attn_o, expert_down) keeps a per-module search.
+ * Modules of one input with different α grids or rotations get one search each: the reference
+ * executor runs that research design, and real stacks refuse it (their s would not be one vector).
  */
 export function sharedInputGroups(plan: readonly PlannedModule[]): SharedInputGroup[] {
   const groups = new Map<string, SharedInputGroup>();
   plan.forEach(({ module, spec }, i) => {
     const site = sharedInputOf(module);
     if (site === null || !takesSharedScale(spec)) return;
-    const key = siteKey(site);
-    const g = groups.get(key) ?? { site, members: [] };
+    const basis = searchBasis(spec);
+    const key = `${siteKey(site)}|${basis}`;
+    const g = groups.get(key) ?? { site, basis, members: [] };
     g.members.push(i);
     groups.set(key, g);
   });
   return [...groups.values()];
-}
-
-/** The one thing all members must agree on besides the input: the α grid and the basis s lives in. */
-function searchBasis(spec: QuantSpec): string {
-  const grid = spec.method.kind === 'awq' ? spec.method.scaleGrid : 0;
-  return JSON.stringify({ grid, rotation: spec.rotation ?? null });
 }
 
 /**
@@ -84,13 +89,10 @@ export async function searchSharedScales(
 ): Promise<SharedScaleSearch> {
   const where = siteKey(group.site);
   const first = plan[group.members[0]].spec;
-  const basis = searchBasis(first);
   const members: AwqMember[] = [];
   for (const i of group.members) {
     const { module, spec } = plan[i];
-    if (searchBasis(spec) !== basis) {
-      throw new RangeError(`shared AWQ scales on ${where}: ${module.tensor} differs from ${plan[group.members[0]].module.tensor} in scaleGrid or rotation; one scale vector needs one search`);
-    }
+    if (searchBasis(spec) !== group.basis) throw new RangeError(`shared AWQ scales on ${where}: ${module.tensor} is not of the group's basis ${group.basis}`);
     const weight = weights.tensors.get(module.tensor);
     if (!weight) throw new Error(`quantize: model has no tensor ${module.tensor}`);
     const stats = module.calibration ? calibration.stats.get(siteKey(module.calibration)) ?? null : null;
