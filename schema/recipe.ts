@@ -48,6 +48,8 @@ export const GptqMethod = z
     actOrder: z.boolean().default(true),
   })
   .strict();
+export const AwqScales = z.enum(['per-module', 'shared-input']);
+export type AwqScales = z.infer<typeof AwqScales>;
 export const AwqMethod = z
   .object({
     kind: z.literal('awq'),
@@ -58,8 +60,21 @@ export const AwqMethod = z
     clipGrid: z.number().int().min(2).max(100).default(10),
     /** Smallest clipping ratio tried (max |w| is shrunk to this fraction at most). */
     maxShrink: z.number().gt(0).lt(1).default(0.5),
+    /**
+     * per-module (the default): each module searches its own s. shared-input: the modules that read
+     * one input (a layer's q/k/v; every routed expert's gate/up and the router) search one α jointly
+     * and share one s, which folds into the norm before them, so a serving stack can run it.
+     */
+    scales: AwqScales.optional(),
   })
-  .strict();
+  .strict()
+  // The default is left out of the parsed method, so recipes from before this field keep their
+  // content hash and an explicit `per-module` hashes the same as none.
+  .transform(({ scales, ...rest }) => (scales === 'shared-input' ? { ...rest, scales } : rest));
+/** Whether AWQ's channel scales are searched per module or shared by the modules of one input. */
+export function awqSharesScales(method: QuantMethod): boolean {
+  return method.kind === 'awq' && 'scales' in method && method.scales === 'shared-input';
+}
 export const QuantMethod = z.discriminatedUnion('kind', [RtnMethod, GptqMethod, AwqMethod]);
 export type QuantMethod = z.infer<typeof QuantMethod>;
 

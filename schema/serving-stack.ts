@@ -81,8 +81,13 @@ export const UnsupportedRule = z
   .object({
     ...ruleBase,
     kind: z.literal('unsupported'),
-    /** rotation: online Hadamard; outliers: sparse fp16 outliers; awq-unshared-scales: one AWQ scale vector per module where modules share their input. */
-    feature: z.enum(['rotation', 'outliers', 'awq-unshared-scales']),
+    /**
+     * rotation: online Hadamard; outliers: sparse fp16 outliers; awq-unshared-scales: one AWQ scale
+     * vector per module where modules share their input; awq-gqa-output: AWQ scales on attn_o when
+     * query heads share KV heads (they would have to fold into v_proj's output rows); awq-rotated:
+     * AWQ scales in the basis of an online rotation, which nothing before the layer can hold.
+     */
+    feature: z.enum(['rotation', 'outliers', 'awq-unshared-scales', 'awq-gqa-output', 'awq-rotated']),
     moduleKinds: z.array(ModuleKind).min(1),
   })
   .strict();

@@ -192,8 +192,56 @@ test('per-expert AWQ scales cannot fold into the shared norm: vllm.awq.fold-shar
   const r = compileTarget(VLLM, w4({ roles: { ...roles, expert_gate: { method: { kind: 'awq' } }, expert_up: { method: { kind: 'awq' } } } }));
   t.deepEqual(rulesOf(r), ['vllm.awq.fold-shared-input']);
   t.deepEqual(firing(r, 'vllm.awq.fold-shared-input').map((v) => v.role).sort(), ['expert_gate', 'expert_up']);
-  // down_proj's scales fold into its own expert's up_proj: not a shared input.
+  t.regex(firing(r, 'vllm.awq.fold-shared-input')[0].message, /method\.scales: shared-input/);
+  // One scale vector per layer's experts folds into post_attention_layernorm: servable.
+  const shared = { method: { kind: 'awq', scales: 'shared-input' } } as const;
+  t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, expert_gate: shared, expert_up: shared } }))), []);
+  // down_proj's scales fold into its own expert's up_proj: not a shared input, per-module or not.
   t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, expert_down: { method: { kind: 'awq' } } } }))), []);
+  t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, expert_down: shared } }))), []);
+  // So do q/k/v into input_layernorm.
+  t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, attn_q: shared, attn_k: shared, attn_v: shared } }))), []);
+  // Behind an online Hadamard s lives in the rotated basis: nothing before the layer can hold it.
+  const rotated = { ...shared, rotation: { kind: 'hadamard', seed: 3 } } as const;
+  const r2 = compileTarget(VLLM, w4({ roles: { ...roles, attn_q: rotated, attn_k: rotated, attn_v: rotated } }));
+  t.deepEqual(rulesOf(r2), ['vllm.awq.rotated-input']);
+  t.regex(String(firing(r2, 'vllm.awq.rotated-input')[0].detail.source), /compressed_tensors\/transform\/linear\.py$/);
+});
+
+test('a shared AWQ scale that a sibling of the same input does not take: vllm.awq.fold-shared-input', (t) => {
+  const roles = builtin('w4a16-g128-gptq').roles;
+  const shared = { method: { kind: 'awq', scales: 'shared-input' } } as const;
+  // q takes the shared s, k and v stay GPTQ: the norm would fold s into k and v too.
+  const partial = compileTarget(VLLM, w4({ roles: { ...roles, attn_q: shared } }));
+  t.deepEqual(rulesOf(partial), ['vllm.awq.fold-shared-input']);
+  const v = firing(partial, 'vllm.awq.fold-shared-input')[0];
+  t.is(v.detail.roles, 'attn_k,attn_v');
+  t.is(v.detail.layers, 94);
+  t.regex(v.message, /quantized without the shared AWQ scale of their input/);
+  // Two α grids on one input are two searches, hence two vectors.
+  const split = compileTarget(VLLM, w4({ roles: { ...roles, expert_gate: shared, expert_up: { method: { kind: 'awq', scales: 'shared-input', scaleGrid: 10 } } } }));
+  t.regex(firing(split, 'vllm.awq.fold-shared-input')[0]?.message ?? '', /different AWQ scale grids or rotations/);
+  // A module of the input kept in bf16 takes W·diag(s) exactly: the router here.
+  t.deepEqual(notServable(compileTarget(VLLM, w4({ roles: { ...roles, expert_gate: shared, expert_up: shared, router: { bits: 16 } } }))), []);
+  // The reference executor runs what it measured.
+  t.deepEqual(notServable(compileTarget({ ...QWEN235_A100_TP2, stack: 'reference' }, w4({ roles: { ...roles, attn_q: shared } }))), []);
+});
+
+test('AWQ on attn_o folds into v_proj only without grouped KV heads: vllm.awq.o-proj-gqa', (t) => {
+  const roles = builtin('w4a16-g128-gptq').roles;
+  const awqO = w4({ roles: { ...roles, attn_o: { method: { kind: 'awq', scales: 'shared-input' } } } });
+  // Qwen3-235B-A22B: 64 query heads on 4 KV heads.
+  const gqa = compileTarget(VLLM, awqO);
+  t.deepEqual(rulesOf(gqa), ['vllm.awq.o-proj-gqa']);
+  t.is(firing(gqa, 'vllm.awq.o-proj-gqa')[0].role, 'attn_o');
+  t.deepEqual(rulesOf(compileTarget({ ...QWEN235_A100_TP2, stack: 'llama.cpp' }, awqO)).filter((r) => r.includes('awq')), ['llama.cpp.awq.o-proj-gqa']);
+  // One KV head per query head (multi-head attention): the fold exists.
+  const llama = normaliseModelConfig(LLAMA3_8B, 'llama3-8b');
+  const mha = { ...llama, numKeyValueHeads: llama.numAttentionHeads };
+  const deployment = { gpus: 1, tensorParallel: 1 };
+  const hardware = getHardwareProfile('a100-80gb');
+  t.deepEqual(notServable(compile({ model: mha, hardware, deployment, recipe: awqO, stack: 'vllm' })), []);
+  t.deepEqual(rulesOf(compile({ model: llama, hardware, deployment, recipe: awqO, stack: 'vllm' })), ['vllm.awq.o-proj-gqa']);
 });
 
 test('FP8 activations on A100 stay kernel-unsupported (the GPU check); on H100 vLLM serves them through CUTLASS', (t) => {
@@ -239,12 +287,13 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (the un
     'w4a16-g128-gptq: servable',
     'w3a16-g128-gptq: servable',
     'w2a16-g64-gptq: servable',
-    'w4a16-g128-awq: not-servable (vllm.awq.fold-shared-input)',
-    'w3a16-g128-awq: not-servable (vllm.awq.fold-shared-input)',
-    'w2a16-g64-awq: not-servable (vllm.awq.fold-shared-input)',
+    'w4a16-g128-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
+    'w3a16-g128-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
+    'w2a16-g64-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
     'moe-hot4-cold3: not-servable (vllm.moe.one-scheme-per-layer)',
     'moe-sensitive4-rest2-outliers: not-servable (vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
-    'moe-edges8-experts3: not-servable (vllm.awq.fold-shared-input, vllm.kernels.router)',
+    'moe-edges8-experts3: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa, vllm.kernels.router)',
+    'w4a16-g128-awq-shared: servable',
   ]);
 });
 

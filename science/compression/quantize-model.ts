@@ -8,6 +8,7 @@ import { resolveSpec, type ModuleRole, type QuantSpec, type Recipe } from '../..
 import type { CalibrationSet } from './calibration.js';
 import { siteKey } from '../model/calibration-site.js';
 import { expertQuantiles, type ExpertEvidence } from './expert-ranking.js';
+import { searchSharedScales, sharedInputGroups } from './awq-shared-input.js';
 
 export interface QuantizedModule {
   module: ProxyModule;
@@ -59,11 +60,17 @@ export async function quantizeProxy(weights: ProxyWeights, recipe: Recipe, optio
   const modules: QuantizedModule[] = [];
   const byRole: Partial<Record<ModuleRole | 'norms', number>> = {};
   let total = 0;
+  // One s per shared input, searched jointly before its modules are quantized (clipping stays per module).
+  const sharedScales = new Map<number, Uint16Array>();
+  for (const group of sharedInputGroups(plan)) {
+    const { channelScales } = await searchSharedScales(plan, group, weights, options.calibration);
+    for (const i of group.members) sharedScales.set(i, channelScales);
+  }
   for (const [i, { module, spec }] of plan.entries()) {
     const weight = weights.tensors.get(module.tensor);
     if (!weight) throw new Error(`quantize: model has no tensor ${module.tensor}`);
     const stats = module.calibration ? options.calibration.stats.get(siteKey(module.calibration)) ?? null : null;
-    const stored = await quantizeLinear(weight, module.outFeatures, module.inFeatures, stats, spec, { label: module.tensor });
+    const stored = await quantizeLinear(weight, module.outFeatures, module.inFeatures, stats, spec, { label: module.tensor, sharedChannelScales: sharedScales.get(i) });
     tensors.set(module.tensor, dequantize(stored));
     modules.push({ module, spec, stored });
     const bytes = storedBytes(stored);

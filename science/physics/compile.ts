@@ -16,7 +16,7 @@ import { runtimeOverhead } from './overhead.js';
 import { countParameters, zeroPerRole, type ParameterCount, type RoleRecord } from './parameters.js';
 import { decodeRoofline, emptyTraffic, expertTouchProbability, type StageTraffic } from './roofline.js';
 import { parallelismViolations, pipelineLayout, shardOf, stageOfModule, type PipelineStage, type Shard } from './sharding.js';
-import { checkModuleOnStack, kvCacheViolations, notServable, sameSchemeViolations, type StackVerdict } from './serving-check.js';
+import { checkModuleOnStack, kvCacheViolations, notServable, sameSchemeViolations, sharedInputAwqViolations, type StackVerdict } from './serving-check.js';
 import { createSpecResolver, type SpecResolver } from './specs.js';
 import { addBreakdown, BF16_BYTES, breakdownTotal, emptyBreakdown, matrixBytes, outlierCount, type ByteBreakdown } from './weight-bytes.js';
 import { sortViolations } from './violations.js';
@@ -188,7 +188,7 @@ function modulePricer(ctx: CompileContext): (m: LinearModule) => PricedModule {
         act,
         // Embeddings are a row gather (dequantized per row), not a GEMM: no kernel to check.
         verdict: m.projection === 'embed' ? null : checkKernel(hw, spec, recipe.activations, shard, m.inFeatures),
-        stackVerdict: ctx.stack.rules.length === 0 ? null : checkModuleOnStack(ctx.stack, ctx.checkpoint, hw, m, spec, act, shard),
+        stackVerdict: ctx.stack.rules.length === 0 ? null : checkModuleOnStack(ctx.stack, ctx.checkpoint, hw, m, spec, act, shard, arch),
       };
       costs.set(key, cost);
     }
@@ -373,7 +373,7 @@ function stackViolations(ctx: CompileContext, t: ModuleTally, kvBits: KvBits): V
   const perModule = [...t.notServable.values()].map((g) =>
     notServable(stack, g.rule, g.source, `${g.reason} (${g.modules} module${g.modules === 1 ? '' : 's'}${layerSpan(g.firstLayer, g.lastLayer)})`, { modules: g.modules, firstLayer: g.firstLayer, lastLayer: g.lastLayer, hardware: ctx.hw.id }, g.role),
   );
-  return [...perModule, ...sameSchemeViolations(stack, ctx.modules, ctx.specOf), ...kvCacheViolations(stack, kvBits)];
+  return [...perModule, ...sameSchemeViolations(stack, ctx.modules, ctx.specOf), ...sharedInputAwqViolations(stack, ctx.modules, ctx.specOf), ...kvCacheViolations(stack, kvBits)];
 }
 
 function doesNotFit(ctx: CompileContext, { fullest, capacity }: MemoryPlan): Violation {

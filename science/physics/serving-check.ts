@@ -3,7 +3,7 @@
 // shared-scheme rules. Every failure names its rule and the file that justifies it.
 import type { Violation } from '../../schema/compile-report.js';
 import type { ActivationFormat, HardwareProfile } from '../../schema/hardware.js';
-import type { ModuleRole, QuantSpec } from '../../schema/recipe.js';
+import { awqSharesScales, type ModuleRole, type QuantSpec } from '../../schema/recipe.js';
 import type { CheckpointFormat, ModuleKind, ServingStackTable, StackKernel, StackRule } from '../../schema/serving-stack.js';
 import { formatLabel } from './kernel-check.js';
 import type { LinearModule } from './modules.js';
@@ -24,10 +24,22 @@ export function moduleKindOf(m: LinearModule): ModuleKind {
   return 'dense-linear';
 }
 
-/** Modules whose AWQ scales would have to fold into an input (norm) they share with others. */
-function sharesInput(m: LinearModule): boolean {
-  if (m.role === 'attn_q' || m.role === 'attn_k' || m.role === 'attn_v') return true;
-  return m.projection === 'gate' || m.projection === 'up';
+/**
+ * The input (norm output) a module shares with others, or null when its input is its own (attn_o,
+ * down_proj): q/k/v read input_layernorm; the router, the experts' and a shared expert's gate/up
+ * and a dense MLP's gate/up read post_attention_layernorm. AWQ scales fold into that norm.
+ */
+export function sharedInputOf(m: LinearModule): string | null {
+  if (m.layer === null) return null;
+  if (m.role === 'attn_q' || m.role === 'attn_k' || m.role === 'attn_v') return `${m.layer}|attention`;
+  if (m.projection === 'gate' || m.projection === 'up' || m.projection === 'router' || m.projection === 'shared_gate') return `${m.layer}|mlp`;
+  return null;
+}
+
+/** Query heads per KV head > 1: one v_proj output row feeds several attn_o inputs. */
+export interface AttentionHeads {
+  numAttentionHeads: number;
+  numKeyValueHeads: number;
 }
 
 function groupLabel(g: StackKernel['groupSizes'] & object): string {
@@ -50,13 +62,22 @@ function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: A
   return null;
 }
 
-const FEATURE_LABEL = { rotation: 'Hadamard rotation', outliers: 'sparse fp16 outliers', 'awq-unshared-scales': 'a per-module AWQ scale vector on a shared input' } as const;
+const FEATURE_LABEL = {
+  rotation: 'Hadamard rotation',
+  outliers: 'sparse fp16 outliers',
+  'awq-unshared-scales': 'a per-module AWQ scale vector on a shared input (use method.scales: shared-input)',
+  'awq-gqa-output': 'AWQ scales on attn_o: with grouped KV heads they cannot fold into v_proj',
+  'awq-rotated': 'AWQ scales behind an online Hadamard rotation (they live in the rotated basis, after the op before the layer)',
+} as const;
 
-function hasFeature(feature: keyof typeof FEATURE_LABEL, m: LinearModule, spec: QuantSpec): boolean {
+function hasFeature(feature: keyof typeof FEATURE_LABEL, m: LinearModule, spec: QuantSpec, heads: AttentionHeads | undefined): boolean {
   if (spec.bits === 16) return false;
   if (feature === 'rotation') return spec.rotation !== undefined;
   if (feature === 'outliers') return spec.outliers !== undefined;
-  return spec.method.kind === 'awq' && sharesInput(m);
+  if (spec.method.kind !== 'awq') return false;
+  if (feature === 'awq-rotated') return spec.rotation !== undefined;
+  if (feature === 'awq-gqa-output') return m.role === 'attn_o' && heads !== undefined && heads.numAttentionHeads !== heads.numKeyValueHeads;
+  return sharedInputOf(m) !== null && !awqSharesScales(spec.method);
 }
 
 /** The stack's verdict on one module: the kernel that serves it, or every rule it breaks. */
@@ -68,6 +89,8 @@ export function checkModuleOnStack(
   spec: QuantSpec,
   act: ActivationFormat,
   shard: Shard,
+  /** The model's heads, for the rule on attn_o's AWQ scales under grouped KV heads. */
+  heads?: AttentionHeads,
 ): StackVerdict {
   const kind = moduleKindOf(m);
   const label = formatLabel(spec, act);
@@ -97,7 +120,7 @@ export function checkModuleOnStack(
         const why = near.length ? near.map((k) => misses[rule.kernels.indexOf(k)]).join('; ') : 'no kernel for the format';
         failures.push({ rule: rule.id, source: near[0]?.provenance.source ?? rule.provenance.source, reason: `no ${kind} kernel for ${label} on SM ${(hw.sm / 10).toFixed(1)} (${why})` });
       }
-    } else if (rule.kind === 'unsupported' && rule.moduleKinds.includes(kind) && hasFeature(rule.feature, m, spec)) {
+    } else if (rule.kind === 'unsupported' && rule.moduleKinds.includes(kind) && hasFeature(rule.feature, m, spec, heads)) {
       failures.push({ rule: rule.id, source: rule.provenance.source, reason: `no ${kind} format for ${FEATURE_LABEL[rule.feature]}` });
     }
   }
@@ -182,6 +205,62 @@ export function sameSchemeViolations(
     );
   }
   return out;
+}
+
+/** Where a module's s lives when it takes a shared AWQ scale: the α grid and the basis (rotation). */
+function sharedBasis(spec: QuantSpec): string | null {
+  if (spec.bits === 16 || spec.format !== 'int' || spec.method.kind !== 'awq' || !awqSharesScales(spec.method)) return null;
+  return JSON.stringify({ grid: spec.method.scaleGrid, rotation: spec.rotation ?? null });
+}
+
+/**
+ * A shared AWQ scale folds into the norm, so every quantized module reading that norm is stored as
+ * W·diag(s): one that is quantized without it (another method) or with another s (another α grid
+ * or rotation) would be served as a different model than the one measured. One violation per rule.
+ */
+export function sharedInputAwqViolations(table: ServingStackTable, modules: readonly LinearModule[], specOf: (m: LinearModule) => QuantSpec): Violation[] {
+  const rules = table.rules.filter((r) => r.kind === 'unsupported' && r.feature === 'awq-unshared-scales');
+  if (rules.length === 0) return [];
+  interface Input { layer: number; bases: Set<string>; others: LinearModule[]; members: number }
+  const inputs = new Map<string, Input>();
+  for (const m of modules) {
+    const key = sharedInputOf(m);
+    if (key === null || m.layer === null) continue;
+    const spec = specOf(m);
+    if (spec.bits === 16) continue;
+    const g = inputs.get(key) ?? { layer: m.layer, bases: new Set<string>(), others: [], members: 0 };
+    const basis = sharedBasis(spec);
+    if (basis !== null) {
+      g.bases.add(basis);
+      g.members += 1;
+    } else if (spec.method.kind !== 'awq') {
+      // Per-module AWQ is reported module by module (awq-unshared-scales).
+      g.others.push(m);
+    }
+    inputs.set(key, g);
+  }
+  const bad = [...inputs.values()].filter((g) => g.bases.size > 1 || (g.bases.size === 1 && g.others.length > 0));
+  if (bad.length === 0) return [];
+  const layers = [...new Set(bad.map((g) => g.layer))].sort((a, b) => a - b);
+  const others = bad.flatMap((g) => g.others);
+  const roles = [...new Set(others.map((m) => m.role))].sort();
+  const split = bad.some((g) => g.bases.size > 1);
+  const what = [
+    ...(others.length ? [`${roles.join('/')} quantized without the shared AWQ scale of their input`] : []),
+    ...(split ? ['modules of one input with different AWQ scale grids or rotations'] : []),
+  ].join('; ');
+  const first = layers[0];
+  const last = layers[layers.length - 1];
+  const span = first === last ? `layer ${first}` : `${layers.length} layers (${first}–${last})`;
+  return rules.map((rule) =>
+    notServable(table, rule.id, rule.provenance.source, `${what} in ${span}; the norm folds one s for every module that reads it`, {
+      modules: others.length + bad.reduce((s, g) => s + g.members, 0),
+      layers: layers.length,
+      firstLayer: first,
+      lastLayer: last,
+      roles: roles.join(','),
+    }),
+  );
 }
 
 /** The KV-cache element width the stack cannot store, if it is one. */

@@ -2,6 +2,7 @@
 // s_j = mean|x_j|^α (normalised by √(max·min)) before quantizing, so salient channels get a finer
 // effective grid; the effective weight is Q(W·diag(s))·diag(s)⁻¹. α is grid-searched on the
 // output error over the sampled calibration rows, then each group's clipping range is searched.
+// Modules that share one input (and so one foldable s) search α jointly: awqSearchSharedScales.
 import type { GroupSize } from '../../schema/recipe.js';
 import { linear } from '../kernels/matmul.js';
 import { dequantizeIntGroups, groupCount, groupWidth, intGrid, maxCode, quantizeInt, rangeOf, type GroupedCodes } from './grid.js';
@@ -22,6 +23,30 @@ export interface AwqOptions {
   /** [out, in] outliers: kept exactly, left out of the grids and of the error. */
   outlierMask?: Uint8Array | null;
   onProgress?: (done: number, total: number) => void;
+  /** fp16 bits of an s already chosen (jointly, for a shared input): only the clipping is searched. */
+  channelScales?: Uint16Array;
+}
+
+/** One module of a shared input, as the joint scale search sees it. */
+export interface AwqMember {
+  /** [out, in] weight in the working basis. */
+  w: Float32Array;
+  outFeatures: number;
+  /** [rows, in] the rows this module multiplies (an expert: its routed tokens). */
+  samples: Float32Array;
+  rows: number;
+  bits: number;
+  groupSize: GroupSize;
+  symmetric: boolean;
+  outlierMask?: Uint8Array | null;
+}
+
+export interface SharedScaleSearch {
+  /** fp16 bits of the one s every member takes, [in]. */
+  channelScales: Uint16Array;
+  alpha: number;
+  /** Σ over members of ‖X·Wᵀ − X·Ŵᵀ‖² at each α of the grid. */
+  losses: Float64Array;
 }
 
 /** What AWQ needs from calibration. */
@@ -36,6 +61,7 @@ export interface AwqCalibration {
 export interface AwqResult extends GroupedCodes {
   /** fp16 bits of s, [in]. */
   channelScales: Uint16Array;
+  /** The α searched; NaN when s was given (shared with the modules of the same input). */
   alpha: number;
   /** ‖X·Wᵀ − X·Ŵᵀ‖² on the samples before and after the clipping search. */
   scaleLoss: number;
@@ -75,6 +101,62 @@ async function outputError(x: Float32Array, delta: Float32Array, rows: number, k
   return sum;
 }
 
+/** ‖X·(W − Q(W·diag(s))·diag(s)⁻¹)ᵀ‖² on the samples, outliers left out: AWQ's objective. */
+async function scaledLoss(
+  w: Float32Array,
+  outFeatures: number,
+  n: number,
+  s: Float64Array,
+  x: Float32Array,
+  rows: number,
+  grid: { bits: number; groupSize: GroupSize; symmetric: boolean },
+  mask: Uint8Array | null,
+): Promise<number> {
+  const ws = new Float32Array(w.length);
+  for (let r = 0; r < outFeatures; r++) for (let j = 0; j < n; j++) ws[r * n + j] = w[r * n + j] * s[j];
+  const q = rtnQuantize(ws, outFeatures, n, grid, { outlierMask: mask });
+  const deq = dequantizeIntGroups(q, outFeatures, n, grid.bits, grid.groupSize);
+  const delta = new Float32Array(w.length);
+  for (let r = 0; r < outFeatures; r++) {
+    for (let j = 0; j < n; j++) {
+      const t = r * n + j;
+      delta[t] = mask && mask[t] ? 0 : w[t] - deq[t] / s[j];
+    }
+  }
+  return outputError(x, delta, rows, n, outFeatures);
+}
+
+/**
+ * One α for every module that reads one input (a layer's q/k/v; a layer's routed experts'
+ * gate/up): s = mean|x|^α of that input minimises the summed output error of all of them, as in
+ * llm-compressor's AWQ, whose mappings balance all of a norm's consumers against one scale vector.
+ * Members are visited in the order given, so the search is as deterministic as its inputs.
+ */
+export async function awqSearchSharedScales(members: readonly AwqMember[], meanAbs: Float64Array, scaleGrid: number, onProgress?: (done: number, total: number) => void): Promise<SharedScaleSearch> {
+  if (members.length === 0) throw new RangeError('shared AWQ search needs at least one module');
+  const n = meanAbs.length;
+  for (const m of members) {
+    if (m.w.length !== m.outFeatures * n) throw new RangeError(`shared AWQ member has ${m.w.length} weights, expected ${m.outFeatures}×${n}`);
+    if (m.samples.length !== m.rows * n) throw new RangeError(`shared AWQ member has ${m.samples.length} sample values, expected ${m.rows}×${n}`);
+  }
+  const losses = new Float64Array(scaleGrid);
+  const scaleBits: Uint16Array[] = [];
+  for (let i = 0; i < scaleGrid; i++) {
+    const sBits = awqChannelScales(meanAbs, i / scaleGrid);
+    const s = Float64Array.from(sBits, fromFp16Bits);
+    let loss = 0;
+    for (const m of members) {
+      if (m.rows === 0) continue;
+      loss += await scaledLoss(m.w, m.outFeatures, n, s, m.samples, m.rows, m, m.outlierMask ?? null);
+    }
+    losses[i] = loss;
+    scaleBits.push(sBits);
+    onProgress?.(i + 1, scaleGrid);
+  }
+  const pick = pickWithMargin(losses, AWQ_LOSS_MARGIN);
+  return { channelScales: scaleBits[pick], alpha: pick / scaleGrid, losses };
+}
+
 export async function awqQuantize(w: Float32Array, outFeatures: number, inFeatures: number, calib: AwqCalibration, opts: AwqOptions): Promise<AwqResult> {
   const n = inFeatures;
   const grid = { bits: opts.bits, groupSize: opts.groupSize, symmetric: opts.symmetric };
@@ -82,7 +164,10 @@ export async function awqQuantize(w: Float32Array, outFeatures: number, inFeatur
   const { samples: x, rows } = calib;
   const gw = groupWidth(opts.groupSize, n);
   const nGroups = groupCount(opts.groupSize, n);
-  const total = opts.scaleGrid + (opts.clip ? nGroups : 0);
+  const fixed = opts.channelScales ?? null;
+  if (fixed && fixed.length !== n) throw new RangeError(`AWQ channel scales have ${fixed.length} entries, the layer ${n} inputs`);
+  const searched = fixed ? 0 : opts.scaleGrid;
+  const total = searched + (opts.clip ? nGroups : 0);
 
   const scaled = (s: Float64Array): Float32Array => {
     const ws = new Float32Array(w.length);
@@ -91,28 +176,23 @@ export async function awqQuantize(w: Float32Array, outFeatures: number, inFeatur
   };
 
   // 1. Scale search: α = 0 is plain RTN, so the search never does worse than RTN on the samples
-  // (beyond the margin).
-  const scaleLosses = new Float64Array(opts.scaleGrid);
-  const scaleBits: Uint16Array[] = [];
-  for (let i = 0; i < opts.scaleGrid; i++) {
-    const alpha = i / opts.scaleGrid;
-    const sBits = awqChannelScales(calib.meanAbs, alpha);
-    const s = Float64Array.from(sBits, fromFp16Bits);
-    const q = rtnQuantize(scaled(s), outFeatures, n, grid, { outlierMask: mask });
-    const deq = dequantizeIntGroups(q, outFeatures, n, opts.bits, opts.groupSize);
-    const delta = new Float32Array(w.length);
-    for (let r = 0; r < outFeatures; r++) {
-      for (let j = 0; j < n; j++) {
-        const t = r * n + j;
-        delta[t] = mask && mask[t] ? 0 : w[t] - deq[t] / s[j];
-      }
+  // (beyond the margin). A shared s was searched with the input's other modules: keep it.
+  let best: { alpha: number; loss: number; bits: Uint16Array };
+  if (fixed) {
+    const sFixed = Float64Array.from(fixed, fromFp16Bits);
+    best = { alpha: Number.NaN, loss: await scaledLoss(w, outFeatures, n, sFixed, x, rows, grid, mask), bits: fixed };
+  } else {
+    const scaleLosses = new Float64Array(opts.scaleGrid);
+    const scaleBits: Uint16Array[] = [];
+    for (let i = 0; i < opts.scaleGrid; i++) {
+      const sBits = awqChannelScales(calib.meanAbs, i / opts.scaleGrid);
+      scaleLosses[i] = await scaledLoss(w, outFeatures, n, Float64Array.from(sBits, fromFp16Bits), x, rows, grid, mask);
+      scaleBits.push(sBits);
+      opts.onProgress?.(i + 1, total);
     }
-    scaleLosses[i] = await outputError(x, delta, rows, n, outFeatures);
-    scaleBits.push(sBits);
-    opts.onProgress?.(i + 1, total);
+    const pick = pickWithMargin(scaleLosses, AWQ_LOSS_MARGIN);
+    best = { alpha: pick / opts.scaleGrid, loss: scaleLosses[pick], bits: scaleBits[pick] };
   }
-  const pick = pickWithMargin(scaleLosses, AWQ_LOSS_MARGIN);
-  const best = { alpha: pick / opts.scaleGrid, loss: scaleLosses[pick], bits: scaleBits[pick] };
   const s = Float64Array.from(best.bits, fromFp16Bits);
   const ws = scaled(s);
 
@@ -152,7 +232,7 @@ export async function awqQuantize(w: Float32Array, outFeatures: number, inFeatur
         for (let k = 0; k < opts.clipGrid; k++) rowErrs[k] = errs[k * outFeatures + r];
         clipRatios[r * nGroups + g] = ratios[pickWithMargin(rowErrs, AWQ_LOSS_MARGIN)];
       }
-      opts.onProgress?.(opts.scaleGrid + g + 1, total);
+      opts.onProgress?.(searched + g + 1, total);
     }
   }
 

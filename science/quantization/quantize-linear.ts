@@ -18,6 +18,38 @@ export interface QuantizeLinearOptions {
   onProgress?(done: number, total: number): void;
   /** Names the layer in error messages (e.g. "layers.3.mlp.experts.17.down_proj"). */
   label?: string;
+  /**
+   * AWQ only: fp16 bits of an s searched jointly with the other modules of a shared input (in the
+   * rotated basis when the spec rotates); the module then searches only its clipping.
+   */
+  sharedChannelScales?: Uint16Array;
+}
+
+/** What a method quantizes: the weight in its working basis, its calibration there, its outliers. */
+export interface PreparedLinear {
+  w: Float32Array;
+  calib: CalibrationStats | null;
+  outliers: OutlierSelection | null;
+}
+
+/**
+ * Checks the calibration a spec needs, rotates the weight and (consistently) its inputs' statistics,
+ * and selects the outliers: the common prelude of every method, shared with the joint AWQ search.
+ */
+export function prepareLinear(weight: Float32Array, outFeatures: number, inFeatures: number, stats: CalibrationStats | null, spec: QuantSpec, label?: string): PreparedLinear {
+  let calib = requireStats(spec, stats, inFeatures, label);
+  let w = weight;
+  if (spec.rotation) {
+    const rotation = new HadamardRotation(inFeatures, spec.rotation.seed, spec.rotation.blockSize);
+    w = rotation.rotateRows(weight.slice(), outFeatures);
+    if (calib && calib.count > 0) calib = rotation.rotateStats(calib);
+  }
+  let outliers: OutlierSelection | null = null;
+  if (spec.outliers) {
+    const rms = spec.outliers.criterion === 'activation-weighted' && calib ? calib.rms() : null;
+    outliers = selectOutliers(w, outFeatures, inFeatures, spec.outliers, rms);
+  }
+  return { w, calib, outliers };
 }
 
 function firstNonFinite(a: ArrayLike<number>): number {
@@ -82,21 +114,9 @@ export async function quantizeLinear(
     opts.onProgress?.(1, 1);
     return q;
   }
-  let calib = requireStats(spec, stats, inFeatures, label);
-
-  // Rotate the weight and, consistently, its inputs' statistics: everything below runs on W·R.
-  let w = weight;
-  if (spec.rotation) {
-    const rotation = new HadamardRotation(inFeatures, spec.rotation.seed, spec.rotation.blockSize);
-    w = rotation.rotateRows(weight.slice(), outFeatures);
-    if (calib && calib.count > 0) calib = rotation.rotateStats(calib);
-  }
-
-  let outliers: OutlierSelection | null = null;
-  if (spec.outliers) {
-    const rms = spec.outliers.criterion === 'activation-weighted' && calib ? calib.rms() : null;
-    outliers = selectOutliers(w, outFeatures, inFeatures, spec.outliers, rms);
-  }
+  // Everything below runs on W·R (the rotated weight) and the inputs' statistics in that basis.
+  const { w, calib, outliers } = prepareLinear(weight, outFeatures, inFeatures, stats, spec, label);
+  if (opts.sharedChannelScales && !(spec.method.kind === 'awq' && spec.format === 'int')) throw new RangeError(`shared AWQ channel scales given for a ${spec.format} ${spec.method.kind} spec`);
   const mask = outliers?.mask ?? null;
   const grid = { bits: spec.bits, groupSize: spec.groupSize, symmetric: spec.symmetric };
 
@@ -115,7 +135,13 @@ export async function quantizeLinear(
     result = g;
     outlierValues = g.outlierValues;
   } else if (method.kind === 'awq' && calib) {
-    const a = await awqQuantize(w, outFeatures, inFeatures, { meanAbs: calib.meanAbs(), samples: calib.samples(), rows: calib.sampleCount }, { ...grid, ...method, outlierMask: mask, onProgress: opts.onProgress });
+    const a = await awqQuantize(w, outFeatures, inFeatures, { meanAbs: calib.meanAbs(), samples: calib.samples(), rows: calib.sampleCount }, {
+      ...grid,
+      ...method,
+      outlierMask: mask,
+      onProgress: opts.onProgress,
+      channelScales: opts.sharedChannelScales,
+    });
     result = a;
     channelScales = a.channelScales;
   } else {

@@ -72,6 +72,17 @@ const inputs: RecipeInput[] = [
       { from: 0.9, to: 1, override: { bits: 8, groupSize: 'channel', method: METHODS.rtn } },
     ],
   },
+  // ── AWQ with one scale vector per shared input (helper awqshared) ──────────────────────────────
+  // The servable AWQ: q/k/v share input_layernorm's s and every expert's gate/up share
+  // post_attention_layernorm's, so the scales fold into the norms; each down_proj's s folds into its
+  // own expert's up_proj rows. attn_o takes no scale (as AutoAWQ and llm-compressor do under grouped
+  // KV heads, where it cannot fold into v_proj). The per-module w*-awq above stay as research baselines.
+  {
+    name: 'w4a16-g128-awq-shared',
+    description: '4-bit weight-only, group 128, asymmetric, AWQ with one scale vector per shared input (foldable into the norms); attn_o RTN',
+    default: { bits: 4, groupSize: 128, symmetric: false, method: { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5, scales: 'shared-input' } },
+    roles: { ...KEEP_SMALL_ROLES, attn_o: { method: METHODS.rtn } },
+  },
 ];
 
 export const BUILTIN_RECIPES: ReadonlyMap<string, Recipe> = new Map(inputs.map((r) => {

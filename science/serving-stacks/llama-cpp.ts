@@ -79,7 +79,21 @@ export const LLAMA_CPP: ServingStackTableInput = {
       kind: 'unsupported',
       feature: 'awq-unshared-scales',
       moduleKinds: ['dense-linear', 'moe-experts'],
-      provenance: { ...GGML_TYPES, evidence: 'no per-input-channel scale tensor: AWQ scales must fold into the preceding norm, one vector per shared input' },
+      provenance: {
+        source: 'awq-py/awq/apply_awq.py',
+        evidence:
+          'GGUF has no per-input-channel scale tensor (ggml-common.h); AWQ reaches llama.cpp only folded into the float weights before conversion, as the since-removed awq-py did: scale_ln_fcs divides the norm by s and multiplies every fc reading it, so modules sharing a norm need one vector (method.scales: shared-input); llama-quantize then re-quantizes the scaled weights in its own types',
+      },
+    },
+    {
+      id: 'llama.cpp.awq.o-proj-gqa',
+      kind: 'unsupported',
+      feature: 'awq-gqa-output',
+      moduleKinds: ['dense-linear'],
+      provenance: {
+        source: 'awq-py/awq/apply_awq.py',
+        evidence: 'scale_fc_fc folds o_proj\'s s into v_proj\'s last len(s) output rows: with grouped KV heads v_proj has fewer rows than o_proj has inputs, so the fold does not exist',
+      },
     },
     {
       id: 'llama.cpp.kv-cache.types',

@@ -201,8 +201,30 @@ export const VLLM_0_33_0: ServingStackTableInput = {
       feature: 'awq-unshared-scales',
       moduleKinds: ['dense-linear', 'moe-experts'],
       provenance: {
-        source: `${Q}/compressed_tensors/utils.py`,
-        evidence: 'no per-input-channel scale tensor: AWQ scales must fold into the op before the layer, so modules sharing an input norm (a layer\'s experts, q/k/v, gate/up) need one shared scale vector',
+        source: `${Q}/compressed_tensors/schemes/compressed_tensors_wNa16.py`,
+        evidence:
+          'create_weights registers weight_packed, weight_scale, weight_zero_point and weight_shape only (the WNA16 MoE method its w13_/w2_ twins, auto_awq.py qweight/qzeros/scales): no per-input-channel scale tensor, so AWQ\'s s must fold into the op before the layer and the modules sharing an input norm (q/k/v; the router and every expert\'s gate/up) need one shared vector (method.scales: shared-input), as llm-compressor\'s AWQ mappings balance them',
+      },
+    },
+    {
+      id: 'vllm.awq.rotated-input',
+      kind: 'unsupported',
+      feature: 'awq-rotated',
+      moduleKinds: ['dense-linear'],
+      provenance: {
+        source: `${Q}/compressed_tensors/transform/linear.py`,
+        evidence: 'apply() runs input_transform(x) and then the quantized matmul directly: an AWQ s searched in the rotated basis has no op between the rotation and the weight to fold into',
+      },
+    },
+    {
+      id: 'vllm.awq.o-proj-gqa',
+      kind: 'unsupported',
+      feature: 'awq-gqa-output',
+      moduleKinds: ['dense-linear'],
+      provenance: {
+        source: `${Q}/compressed_tensors/schemes/compressed_tensors_wNa16.py`,
+        evidence:
+          'no per-input-channel scale tensor, so attn_o\'s s must fold into v_proj\'s output rows; with grouped KV heads one v row feeds several o_proj inputs, so the fold does not exist (llm-compressor 0.14 modifiers/transform/awq/base.py skips v_proj→o_proj when v out ≠ o in, after llm-awq PR #67)',
       },
     },
     {
