@@ -80,16 +80,16 @@ export function gptqModelConfig(view: QuantizedModelView): GptqModelConfig {
     else if (rule.key !== baseKey) dynamic[`+:${regex}`] = gptqOverride(rule.value);
   }
   const lmHead = view.modules.find((m) => m.projection === 'lm_head');
+  // Fields in GPTQModel's own to_dict order, the per-method ones before the rules.
   const config: GptqModelConfig = {
     ...gptqOverride(base.spec),
     desc_act: method.kind === 'gptq' ? method.actOrder : false,
     method: 'gptq',
     format: 'gptq',
     lm_head: lmHead !== undefined && lmHead.spec.bits !== 16,
+    ...(method.kind === 'gptq' ? { damp_percent: method.damp } : { weight_only: { method: 'rtn' as const } }),
     dynamic,
   };
-  if (method.kind === 'gptq') config.damp_percent = method.damp;
-  else config.weight_only = { method: 'rtn' };
   return config;
 }
 
