@@ -212,11 +212,13 @@ const maybeBf16 = (p: number): fc.Arbitrary<{ bits: 16 } | null> => fc.double({ 
 const denseArb = fc.record({ bits: fc.constantFrom<4 | 8>(4, 8), groupSize: groupArb, symmetric: fc.constantFrom(true, true, false) });
 const chance = (p: number): fc.Arbitrary<boolean> => fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }).map((x) => x < p);
 
-// Two thirds of the draws aim at what the stacks serve (4/8-bit dense layers, bf16 routers and
-// embeddings, one scheme per fused group); the rest take any value, so both sides of the property run.
+// Most draws aim at what a stack serves: vLLM (4/8-bit dense layers, bf16 routers and embeddings,
+// one scheme per fused group) or llama.cpp (the same with 32-wide groups everywhere); the rest take
+// any value, so both sides of the property run for every format.
 const recipeArb: fc.Arbitrary<RecipeInput> = fc
   .record({
-    aim: chance(2 / 3),
+    aim: chance(0.7),
+    llama: chance(0.4),
     method: fc.constantFrom<RecipeInput['default']['method']>({ kind: 'rtn' }, { kind: 'rtn' }, { kind: 'rtn' }, { kind: 'gptq', actOrder: true }, { kind: 'gptq', actOrder: false }),
     base: specArb,
     attn: specArb,
@@ -251,12 +253,16 @@ const recipeArb: fc.Arbitrary<RecipeInput> = fc
       lm_head: (wild ? g.lmHead : g.lmHeadServed) ?? BF16,
     };
     if (wild && g.outliers) roles.expert_down = { ...roles.expert_down, outliers: { fraction: 0.01, criterion: 'magnitude' } };
+    if (g.aim && g.llama) {
+      for (const [role, spec] of Object.entries(roles)) if (spec && spec.bits !== 16) roles[role as keyof typeof roles] = { ...spec, groupSize: 32 };
+    }
+    const g32 = <T extends object>(spec: T): T => (g.aim && g.llama ? { ...spec, groupSize: 32 } : spec);
     return {
       name: 'export-property',
       kvCacheBits: wild ? g.kv : g.kv === 4 ? 8 : g.kv,
-      default: { ...g.base, method: g.method },
+      default: { ...g32(g.base), method: g.method },
       roles,
-      depth: g.deepExperts ? [{ from: 0.5, to: 1, roles: [...EXPERT_ROLES], override: g.deepExperts }] : [],
+      depth: g.deepExperts ? [{ from: 0.5, to: 1, roles: [...EXPERT_ROLES], override: g32(g.deepExperts) }] : [],
       ...(wild && g.tiers ? { experts: { rankBy: 'routing-frequency' as const, tiers: [{ below: 0.5, override: { bits: 8 as const } }] } } : {}),
     };
   });
