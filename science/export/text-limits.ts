@@ -1,0 +1,26 @@
+// What the calibration-recipe formats (gptqmodel, llmcompressor) cannot carry: they tell a tool how
+// to quantize the original model, with one algorithm run over the whole model. Genes that have no
+// field there are refused by name rather than silently dropped.
+import type { ExportModule } from './modules.js';
+import { specKey } from './modules.js';
+import { ExportRefusedError } from './errors.js';
+import type { QuantMethod } from '../../schema/recipe.js';
+
+export function quantized(modules: readonly ExportModule[]): ExportModule[] {
+  return modules.filter((m) => m.spec.bits !== 16);
+}
+
+/** The one method every quantized module uses; refuses rotation, outliers and mixed methods. */
+export function singleMethod(format: string, modules: readonly ExportModule[]): QuantMethod {
+  const q = quantized(modules);
+  const first = q[0];
+  if (!first) throw new ExportRefusedError(`${format}: the recipe quantizes no module (all bf16); there is nothing for the tool to do`);
+  for (const m of q) {
+    if (m.spec.rotation) throw new ExportRefusedError(`${format}: ${m.tensor} uses a Hadamard rotation with evoquant's seeded signs, which ${format} has no field for`);
+    if (m.spec.outliers) throw new ExportRefusedError(`${format}: ${m.tensor} keeps sparse fp16 outliers, which ${format} has no field for`);
+    if (specKey(m.spec.method) !== specKey(first.spec.method)) {
+      throw new ExportRefusedError(`${format}: the recipe mixes methods (${first.spec.method.kind} on ${first.tensor}, ${m.spec.method.kind} on ${m.tensor}); ${format} runs one algorithm per model`);
+    }
+  }
+  return first.spec.method;
+}
