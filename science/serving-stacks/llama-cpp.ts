@@ -3,7 +3,13 @@
 // when the pinned build moves.
 import type { ServingStackTableInput } from '../../schema/serving-stack.js';
 
-const GGML_TYPES = { source: 'ggml/src/ggml-common.h', evidence: 'block types: Q4_0/Q8_0 blocks of 32, K-quants (Q2_K..Q6_K) in 256-wide super-blocks of 16/32' };
+const GGML_TYPES = { source: 'ggml/src/ggml-common.h', evidence: 'blocks of 32: Q8_0 (scale only), Q4_0 (scale only), Q4_1 (scale and min)' };
+// The recipe's grid is re-quantized into the nearest ggml type: 2/3-bit become K-quants, whose rows
+// must be whole 256-wide super-blocks (else llama-quantize falls back to another type).
+const K_QUANTS = {
+  source: 'src/llama-quant.cpp',
+  evidence: 'Q2_K (scales and mins) / Q3_K (scales only) in QK_K = 256 super-blocks of 16 (ggml-common.h); tensor_type_fallback replaces them when a row is not a multiple of 256',
+};
 
 const ROUTER_KEPT = { source: 'src/llama-quant.cpp', evidence: 'tensor_allows_quantization never quantizes ffn_gate_inp.weight (the router) or norms' };
 
@@ -27,8 +33,8 @@ export const LLAMA_CPP: ServingStackTableInput = {
       provenance: GGML_TYPES,
       kernels: [
         { id: 'ggml-bf16', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
-        // The recipe's grid is re-quantized into the nearest ggml type: only 32-wide groups map onto a block.
-        { id: 'ggml-quant', weight: 'int', bits: [2, 3, 4, 8], groupSizes: [32], asymmetricBits: [2, 3, 4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant', weight: 'int', bits: [4, 8], groupSizes: [32], asymmetricBits: [4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant-k', weight: 'int', bits: [2, 3], groupSizes: [32], asymmetricBits: [2], activations: ['bf16'], minSm: 0, kMultiple: 256, provenance: K_QUANTS },
       ],
     },
     {
@@ -38,7 +44,8 @@ export const LLAMA_CPP: ServingStackTableInput = {
       provenance: GGML_TYPES,
       kernels: [
         { id: 'ggml-bf16-exps', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
-        { id: 'ggml-quant-exps', weight: 'int', bits: [2, 3, 4, 8], groupSizes: [32], asymmetricBits: [2, 3, 4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant-exps', weight: 'int', bits: [4, 8], groupSizes: [32], asymmetricBits: [4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant-exps-k', weight: 'int', bits: [2, 3], groupSizes: [32], asymmetricBits: [2], activations: ['bf16'], minSm: 0, kMultiple: 256, provenance: K_QUANTS },
       ],
     },
     {
@@ -57,7 +64,8 @@ export const LLAMA_CPP: ServingStackTableInput = {
       provenance: GGML_TYPES,
       kernels: [
         { id: 'ggml-bf16-embd', weight: 'bf16', bits: [16], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
-        { id: 'ggml-quant-embd', weight: 'int', bits: [2, 3, 4, 8], groupSizes: [32], asymmetricBits: [2, 3, 4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant-embd', weight: 'int', bits: [4, 8], groupSizes: [32], asymmetricBits: [4], activations: ['bf16'], minSm: 0, provenance: GGML_TYPES },
+        { id: 'ggml-quant-embd-k', weight: 'int', bits: [2, 3], groupSizes: [32], asymmetricBits: [2], activations: ['bf16'], minSm: 0, kMultiple: 256, provenance: K_QUANTS },
       ],
     },
     {
