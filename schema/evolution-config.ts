@@ -23,7 +23,7 @@ export const EvolutionTarget = z
     tensorParallel: z.number().int().min(1).max(64).optional(),
     context: z.number().int().min(1).max(1_048_576).default(4096),
     batch: z.number().int().min(1).max(4096).default(1),
-    /** Serving stack whose rules every candidate must respect; absent means reference (runs every design). */
+    /** Serving stack whose rules every candidate must respect; absent means vllm (DEFAULT_STACK). */
     stack: ServingStackId.optional(),
   })
   .strict();
