@@ -25,7 +25,7 @@ export function moduleKindOf(m: LinearModule): ModuleKind {
 }
 
 /** Modules whose AWQ scales would have to fold into an input (norm) they share with others. */
-function sharesInput(m: LinearModule): boolean {
+function sharesInput(m: Pick<LinearModule, 'role' | 'projection'>): boolean {
   if (m.role === 'attn_q' || m.role === 'attn_k' || m.role === 'attn_v') return true;
   return m.projection === 'gate' || m.projection === 'up';
 }
@@ -34,8 +34,11 @@ function groupLabel(g: StackKernel['groupSizes'] & object): string {
   return g.map(String).join('/');
 }
 
-/** Why one kernel does not take the module, or null when it does. */
-function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: ActivationFormat, shard: Shard): string | null {
+/**
+ * Why one kernel does not take the module, or null when it does. Without a shard (a recipe seen
+ * apart from any model, as the proposer sees it) only the format is checked, not the shapes.
+ */
+export function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: ActivationFormat, shard: Shard | null): string | null {
   const weight = spec.bits === 16 ? 'bf16' : spec.format;
   if (k.weight !== weight) return `${k.id}: ${k.weight} weights only`;
   if (!(k.bits as number[]).includes(spec.bits)) return `${k.id}: ${k.bits.join('/')} bits only`;
@@ -44,6 +47,7 @@ function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: A
   if (spec.bits === 16) return null;
   if (k.groupSizes && !k.groupSizes.includes(spec.groupSize)) return `${k.id}: group ${spec.groupSize} not in ${groupLabel(k.groupSizes)}`;
   if (spec.format === 'int' && !spec.symmetric && !k.asymmetricBits.includes(spec.bits)) return `${k.id}: no zero points at ${spec.bits} bits`;
+  if (shard === null) return null;
   if (typeof spec.groupSize === 'number' && shard.inFeatures % spec.groupSize !== 0) return `${k.id}: shard K ${shard.inFeatures} not a multiple of group ${spec.groupSize}`;
   if (shard.outFeatures % k.nMultiple !== 0) return `${k.id}: shard N ${shard.outFeatures} not a multiple of ${k.nMultiple}`;
   if (shard.inFeatures % k.kMultiple !== 0) return `${k.id}: shard K ${shard.inFeatures} not a multiple of ${k.kMultiple}`;
@@ -52,7 +56,7 @@ function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: A
 
 const FEATURE_LABEL = { rotation: 'Hadamard rotation', outliers: 'sparse fp16 outliers', 'awq-unshared-scales': 'a per-module AWQ scale vector on a shared input' } as const;
 
-function hasFeature(feature: keyof typeof FEATURE_LABEL, m: LinearModule, spec: QuantSpec): boolean {
+export function hasFeature(feature: keyof typeof FEATURE_LABEL, m: Pick<LinearModule, 'role' | 'projection'>, spec: QuantSpec): boolean {
   if (spec.bits === 16) return false;
   if (feature === 'rotation') return spec.rotation !== undefined;
   if (feature === 'outliers') return spec.outliers !== undefined;
