@@ -118,7 +118,7 @@ export function propose(input: ProposeInput): Proposal[] {
     );
     for (const technique of techniques) {
       const mutated = technique.apply(parent.recipe, rng, input.serving);
-      const child = mutated && input.serving ? servableRecipe(input.serving.table, input.serving.hw, mutated) : mutated;
+      const child = mutated && input.serving ? servableRecipe(input.serving.table, input.serving.hw, mutated, input.serving.roles) : mutated;
       if (!child) continue;
       child.name = `${parent.recipe.name}+${technique.id}`.slice(0, 120);
       if (add(child, [parent.id], technique.id)) {

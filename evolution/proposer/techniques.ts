@@ -11,6 +11,8 @@ import { stackRefuses, stackRefusesPerExpertTiers } from '../../science/serving-
 export interface ServingContext {
   table: ServingStackTable;
   hw: HardwareProfile;
+  /** The roles the target model has (absent: every role a recipe can address). */
+  roles?: ReadonlySet<ModuleRole>;
 }
 
 export interface Technique {

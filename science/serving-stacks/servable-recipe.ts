@@ -127,11 +127,14 @@ interface Site {
   site: ModuleSite;
 }
 
-function sitesOf(recipe: Recipe): Site[] {
+/** The model's roles, when known: fixes for roles it does not have would only clutter the recipe. */
+export type RoleSet = ReadonlySet<ModuleRole>;
+
+function sitesOf(recipe: Recipe, roles?: RoleSet): Site[] {
   const cuts = [...new Set([0, 1, ...recipe.depth.flatMap((b) => [b.from, b.to])])].sort((a, b) => a - b);
   const regions: Region[] = cuts.slice(1).map((to, i) => ({ from: cuts[i], to }));
   const out: Site[] = [];
-  for (const role of MODULE_ROLES) {
+  for (const role of MODULE_ROLES.filter((r) => !roles || roles.has(r))) {
     if (role === 'embeddings' || role === 'lm_head') {
       out.push({ role, region: null, layerTier: -1, expertTier: -1, site: { role, layer: null, numLayers: GRID, expertQuantile: null } });
       continue;
@@ -215,9 +218,9 @@ function fusedRoleGroups(table: ServingStackTable): ModuleRole[][] {
 }
 
 /** One pass: every site the stack cannot serve gets its fix. Returns whether anything changed. */
-function fixPass(table: ServingStackTable, hw: HardwareProfile, recipe: Recipe): boolean {
+function fixPass(table: ServingStackTable, hw: HardwareProfile, recipe: Recipe, roles?: RoleSet): boolean {
   let changed = false;
-  const sites = sitesOf(recipe);
+  const sites = sitesOf(recipe, roles);
   for (const s of sites) {
     const fix = siteFix(table, hw, recipe, s, resolveSpec(recipe, s.site));
     if (fix) {
@@ -249,9 +252,9 @@ function fixPass(table: ServingStackTable, hw: HardwareProfile, recipe: Recipe):
 }
 
 /** Sites the stack still refuses (empty when the recipe is servable, shapes aside). */
-export function unservableSites(table: ServingStackTable, hw: HardwareProfile, recipe: Recipe): string[] {
+export function unservableSites(table: ServingStackTable, hw: HardwareProfile, recipe: Recipe, roles?: RoleSet): string[] {
   const out: string[] = [];
-  const sites = sitesOf(recipe);
+  const sites = sitesOf(recipe, roles);
   for (const s of sites) if (siteFix(table, hw, recipe, s, resolveSpec(recipe, s.site))) out.push(`${s.role}@${s.region?.from ?? '-'}/${s.layerTier}/${s.expertTier}`);
   for (const group of fusedRoleGroups(table)) {
     const schemes = new Map<string, Set<string>>();
@@ -269,9 +272,10 @@ export function unservableSites(table: ServingStackTable, hw: HardwareProfile, r
 
 /**
  * The recipe as the stack can serve it on this GPU, or null when no nearby servable recipe exists.
- * A stack without rules (reference) returns the recipe unchanged.
+ * A stack without rules (reference) returns the recipe unchanged. Given the model's roles, only
+ * those are checked; without them, every role a recipe can address.
  */
-export function servableRecipe(table: ServingStackTable, hw: HardwareProfile, input: Recipe): Recipe | null {
+export function servableRecipe(table: ServingStackTable, hw: HardwareProfile, input: Recipe, roles?: RoleSet): Recipe | null {
   if (table.rules.length === 0) return input;
   const recipe = structuredClone(input);
   // Per-expert tiers become tiers of layers: the same bits, given to whole layers' experts.
@@ -292,10 +296,10 @@ export function servableRecipe(table: ServingStackTable, hw: HardwareProfile, in
     if (!anyKernel) recipe.activations = 'bf16';
   }
   try {
-    for (let pass = 0; pass < 8 && fixPass(table, hw, recipe); pass++);
+    for (let pass = 0; pass < 8 && fixPass(table, hw, recipe, roles); pass++);
     const parsed = Recipe.safeParse(recipe);
     if (!parsed.success) return null;
-    return unservableSites(table, hw, parsed.data).length === 0 ? parsed.data : null;
+    return unservableSites(table, hw, parsed.data, roles).length === 0 ? parsed.data : null;
   } catch {
     // An override combination that resolves to an impossible spec (e.g. fp8 at 4 bits).
     return null;
