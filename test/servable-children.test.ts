@@ -10,6 +10,7 @@ import { propose } from '../evolution/proposer/propose.js';
 import { servingContext } from '../evolution/proposer/serving-context.js';
 import { TECHNIQUES } from '../evolution/proposer/techniques.js';
 import { formatEvolutionStatus } from '../engine/client/format.js';
+import { DEMO_CONFIG } from '../engine/cli/demo/demo-config.js';
 import { getHardwareProfile } from '../science/hardware/profiles.js';
 import { compileTarget } from '../science/physics/compile.js';
 import { BUILTIN_RECIPES, builtinRecipe } from '../science/recipes/builtin.js';
@@ -126,6 +127,17 @@ test('servableRecipe leaves servable builtins and the reference stack\'s researc
   const gguf = servableRecipe(getServingStack('llama.cpp'), getHardwareProfile('a100-80gb'), builtin('w4a16-g128-gptq'))!;
   t.is(gguf.roles.attn_q?.groupSize, 32);
   t.deepEqual(notServable(compileTarget({ ...PROXY_A100, stack: 'llama.cpp' }, gguf)), []);
+});
+
+test('the demo runs on vllm (the default stack) from seeds it serves', (t) => {
+  t.is(DEMO_CONFIG.target.stack, undefined, 'the demo takes the default stack');
+  const { model, hardware, gpus, tensorParallel, context, batch } = DEMO_CONFIG.target;
+  for (const seed of DEMO_CONFIG.seedRecipes) {
+    const recipe = typeof seed === 'string' ? builtin(seed) : seed;
+    const report = compileTarget({ model, hardware, gpus, tensorParallel: tensorParallel ?? gpus, contextLength: context, batch }, recipe);
+    t.is(report.stack.id, 'vllm');
+    t.deepEqual(notServable(report), [], recipe.name);
+  }
 });
 
 function summary(id: string, status: CandidateSummary['status'], parents: string[], violations: string[]): CandidateSummary {
