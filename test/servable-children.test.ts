@@ -15,7 +15,7 @@ import { getHardwareProfile } from '../science/hardware/profiles.js';
 import { compileTarget } from '../science/physics/compile.js';
 import { BUILTIN_RECIPES, builtinRecipe } from '../science/recipes/builtin.js';
 import { getServingStack } from '../science/serving-stacks/index.js';
-import { servableRecipe, unservableSites } from '../science/serving-stacks/servable-recipe.js';
+import { servableRecipe, unservableSites } from '../science/physics/servable-recipe.js';
 import type { CompileReport } from '../schema/compile-report.js';
 import type { Recipe } from '../schema/recipe.js';
 import type { CandidateSummary, EvolutionStatus } from '../schema/workflow-contracts.js';

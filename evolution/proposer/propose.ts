@@ -13,7 +13,7 @@ import type { ScoredCandidate } from '../archive/scored-candidate.js';
 import { ParetoSelection } from '../selection/pareto.js';
 import type { ParentSelection } from '../selection/strategy.js';
 import { TournamentSelection } from '../selection/tournament.js';
-import { servableRecipe } from '../../science/serving-stacks/servable-recipe.js';
+import { servableRecipe } from '../../science/physics/servable-recipe.js';
 import { TECHNIQUES, type ServingContext, type Technique } from './techniques.js';
 
 export interface TechniqueStats {

@@ -5,7 +5,7 @@ import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { Recipe, type ExpertPolicy, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
 import type { HardwareProfile } from '../../schema/hardware.js';
 import type { ServingStackTable } from '../../schema/serving-stack.js';
-import { stackRefuses, stackRefusesPerExpertTiers } from '../../science/serving-stacks/servable-recipe.js';
+import { stackRefuses, stackRefusesPerExpertTiers } from '../../science/physics/servable-recipe.js';
 
 /** The evolution's deployment as an operator sees it: the stack's table and the GPU. */
 export interface ServingContext {

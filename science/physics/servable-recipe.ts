@@ -16,9 +16,9 @@ import {
   type QuantSpec,
 } from '../../schema/recipe.js';
 import type { ModuleKind, ServingStackTable, StackKernel, StackRule } from '../../schema/serving-stack.js';
-import { activationOf } from '../physics/kernel-check.js';
-import type { Projection } from '../physics/modules.js';
-import { hasFeature, kernelMiss, schemeOf } from '../physics/serving-check.js';
+import { activationOf } from './kernel-check.js';
+import type { Projection } from './modules.js';
+import { hasFeature, kernelMiss, schemeOf } from './serving-check.js';
 
 /** How the stack sees a role's modules (serving-check.moduleKindOf, by role). */
 export function moduleKindOfRole(role: ModuleRole): ModuleKind {
