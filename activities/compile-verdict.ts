@@ -1,5 +1,5 @@
 // The compile verdict of one candidate on the evolution's target, its serving stack included
-// (absent: reference). Pure: the control activity only wraps it.
+// (absent: vllm, DEFAULT_STACK). Pure: the control activity only wraps it.
 import { compileTarget } from '../science/physics/compile.js';
 import type { CompileRequest, CompileVerdict } from '../schema/workflow-contracts.js';
 

@@ -8,6 +8,7 @@ import { createEvolution, finishGeneration, lockGeneration, setEvolutionStatus, 
 import { recordResult } from '../engine/db/results.js';
 import { relativeAccuracyLoss } from '../science/evaluation/relative-loss.js';
 import { policyHash, propose } from '../evolution/proposer/propose.js';
+import { servingContext } from '../evolution/proposer/serving-context.js';
 import { appliedTechnique, loadArchive } from '../evolution/knowledge/load-archive.js';
 import { recordOutcome, recordProposal } from '../evolution/knowledge/record-outcome.js';
 import { seedTechniques } from '../evolution/knowledge/seed.js';
@@ -81,6 +82,7 @@ export function createControlActivities({ db }: ControlDeps) {
           seedRecipes: config.seedRecipes,
           archive: await loadArchive(trx, evolutionId),
           techniqueStats: await techniqueStats(trx),
+          serving: servingContext(config.target),
         });
         await startGeneration(trx, evolutionId, generation);
         for (const p of proposals) {

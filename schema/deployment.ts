@@ -28,7 +28,7 @@ export type DeploymentInput = z.input<typeof Deployment>;
 
 /**
  * A compile target: model (shipped name or config.json path), hardware profile id, deployment, and
- * the serving stack (default reference) with the checkpoint format it loads (default its first).
+ * the serving stack (default vllm) with the checkpoint format it loads (default its first).
  */
 export const Target = z
   .object({ model: z.string().min(1), hardware: z.string().min(1), ...deploymentShape, stack: ServingStackId.optional(), checkpoint: CheckpointFormat.optional() })

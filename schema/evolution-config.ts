@@ -23,7 +23,7 @@ export const EvolutionTarget = z
     tensorParallel: z.number().int().min(1).max(64).optional(),
     context: z.number().int().min(1).max(1_048_576).default(4096),
     batch: z.number().int().min(1).max(4096).default(1),
-    /** Serving stack whose rules every candidate must respect; absent means reference (runs every design). */
+    /** Serving stack whose rules every candidate must respect; absent means vllm (DEFAULT_STACK). */
     stack: ServingStackId.optional(),
   })
   .strict();
@@ -43,7 +43,7 @@ export const EvolutionConfig = z
     populationSize: z.number().int().min(1).max(256).default(6),
     seed: z.number().int().min(0).default(1),
     /** Recipes of generation 0: builtin names or inline recipes. */
-    seedRecipes: z.array(z.union([z.string().min(1).max(120), Recipe])).min(1).max(MAX_SEED_RECIPES).default(['w4a16-g128-rtn', 'w4a16-g128-gptq', 'moe-hot4-cold3']),
+    seedRecipes: z.array(z.union([z.string().min(1).max(120), Recipe])).min(1).max(MAX_SEED_RECIPES).default(['w4a16-g128-rtn', 'w4a16-g128-gptq', 'moe-layers-sensitive4-rest3']),
     selection: z.enum(['tournament', 'pareto']).default('pareto'),
     evaluation: z
       .object({

@@ -171,6 +171,29 @@ export const ExpertPolicy = z
   });
 export type ExpertPolicy = z.infer<typeof ExpertPolicy>;
 
+/**
+ * Expert bits per layer: layers are ranked by the measured sensitivity of their experts (the
+ * damage of quantizing each expert alone, summed over the layer) and every routed expert of a
+ * layer (gate, up and down) takes its layer's tier. Serving stacks run one scheme per layer's
+ * fused experts, so this is the servable form of expert mixed precision; `experts` (per-expert
+ * tiers inside a layer) is a research gene of the reference executor.
+ */
+export const ExpertLayerPolicy = z
+  .object({
+    rankBy: z.enum(['sensitivity']),
+    /** `below` bounds a layer's rank quantile (0 = the layer whose experts are most sensitive). */
+    tiers: z.array(ExpertTier).min(1).max(64),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    for (let i = 1; i < p.tiers.length; i++) {
+      if (p.tiers[i].below <= p.tiers[i - 1].below) {
+        ctx.addIssue({ code: 'custom', path: ['tiers', i, 'below'], message: 'tiers must have increasing `below` bounds' });
+      }
+    }
+  });
+export type ExpertLayerPolicy = z.infer<typeof ExpertLayerPolicy>;
+
 export const DepthBand = z
   .object({
     /** Relative depth range [from, to) in [0, 1]; layer i of n sits at i / n. */
@@ -205,6 +228,7 @@ export const Recipe = z
     // Bounded so that a hostile file cannot make compile walk millions of bands.
     depth: z.array(DepthBand).max(256).default([]),
     experts: ExpertPolicy.optional(),
+    expertLayers: ExpertLayerPolicy.optional(),
   })
   .strict();
 export type Recipe = z.infer<typeof Recipe>;
@@ -217,6 +241,18 @@ export interface ModuleSite {
   numLayers: number;
   /** Rank quantile of the expert in [0, 1): 0 is the hottest or most sensitive. Null outside experts. */
   expertQuantile: number | null;
+  /**
+   * Rank quantile of the module's layer under the recipe's `expertLayers` ranking, in [0, 1):
+   * 0 is the layer whose experts are most sensitive. Absent or null: the layer's depth
+   * (layer / numLayers), the ranking compile uses when it has no sensitivity evidence.
+   */
+  layerQuantile?: number | null;
+}
+
+/** The layer quantile an `expertLayers` tier is chosen by. */
+export function layerQuantileOf(site: ModuleSite): number | null {
+  if (site.layer === null) return null;
+  return site.layerQuantile ?? site.layer / Math.max(1, site.numLayers);
 }
 
 const EXPERT_ROLES: ReadonlySet<ModuleRole> = new Set(['expert_gate', 'expert_up', 'expert_down']);
@@ -240,7 +276,8 @@ function applyOverride(spec: QuantSpec, o: QuantOverride | undefined): QuantSpec
 }
 
 /**
- * The spec a recipe gives one module: default, then role, then depth bands, then expert tier.
+ * The spec a recipe gives one module: default, then role, then depth bands, then the expert
+ * layer tier, then the expert tier.
  * The result is re-validated, so an override cannot produce an impossible spec.
  */
 export function resolveSpec(recipe: Recipe, site: ModuleSite): QuantSpec {
@@ -252,6 +289,11 @@ export function resolveSpec(recipe: Recipe, site: ModuleSite): QuantSpec {
         spec = applyOverride(spec, band.override);
       }
     }
+  }
+  const layerQuantile = layerQuantileOf(site);
+  if (recipe.expertLayers && layerQuantile !== null && isExpertRole(site.role)) {
+    const tier = recipe.expertLayers.tiers.find((t) => layerQuantile < t.below);
+    spec = applyOverride(spec, tier?.override);
   }
   if (recipe.experts && site.expertQuantile !== null && isExpertRole(site.role)) {
     const tier = recipe.experts.tiers.find((t) => site.expertQuantile! < t.below);

@@ -7,8 +7,8 @@ export const SERVING_STACKS = ['reference', 'vllm', 'llama.cpp'] as const;
 export const ServingStackId = z.enum(SERVING_STACKS, { error: `stack must be one of ${SERVING_STACKS.join(', ')}` });
 export type ServingStackId = z.infer<typeof ServingStackId>;
 
-/** The stack a target gets when it names none (a later increment moves it to vllm). */
-export const DEFAULT_STACK: ServingStackId = 'reference';
+/** The stack a target gets when it names none: a real engine, so what evoquant finds can be deployed. */
+export const DEFAULT_STACK: ServingStackId = 'vllm';
 
 export const CHECKPOINT_FORMATS = ['evoquant', 'compressed-tensors', 'gptq', 'gguf'] as const;
 export const CheckpointFormat = z.enum(CHECKPOINT_FORMATS, { error: `checkpoint must be one of ${CHECKPOINT_FORMATS.join(', ')}` });

@@ -49,6 +49,11 @@ export interface EvolutionStatus {
   generation: number;
   generations: number;
   counts: Record<CandidateSummary['status'], number>;
+  /**
+   * Candidates compile rejected as not servable on the target's stack: seeds (the user's choice)
+   * and the proposer's children (which it moves onto the stack, so these should stay at zero).
+   */
+  notServable: { seeds: number; children: number };
   best: CandidateSummary | null;
   frontier: CandidateSummary[];
   /** Times the workflow continued as new (history kept bounded). */

@@ -18,7 +18,7 @@ test.before(async () => {
 });
 
 test('a mixed recipe gives hot experts more bits than cold ones, per layer', (t) => {
-  const recipe = builtinRecipe('moe-hot4-cold3')!;
+  const recipe = builtinRecipe('research-moe-hot4-cold3')!;
   const plan = specsFor(proxy().weights, recipe, { routing: calibration.routedCounts });
   const c = proxy().weights.config;
   for (let layer = 0; layer < c.num_hidden_layers; layer++) {
@@ -29,6 +29,21 @@ test('a mixed recipe gives hot experts more bits than cold ones, per layer', (t)
   }
   t.is(plan.find((p) => p.module.role === 'router')!.spec.bits, 16);
   t.is(plan.find((p) => p.module.role === 'attn_o')!.spec.bits, 8);
+});
+
+test('expert layer tiers: the layer whose experts are most sensitive takes 4 bits for all its experts, the others 3', (t) => {
+  const recipe = builtinRecipe('moe-layers-sensitive4-rest3')!;
+  const c = proxy().weights.config;
+  // Layer sensitivity is its experts' summed damage: make layer 2 the most sensitive.
+  const sensitivity = Array.from({ length: c.num_hidden_layers }, (_, l) => Array.from({ length: c.num_experts }, (_, e) => (l === 2 ? 0.5 : 0.1) + e * 1e-3));
+  const plan = specsFor(proxy().weights, recipe, { routing: calibration.routedCounts, sensitivity });
+  for (let layer = 0; layer < c.num_hidden_layers; layer++) {
+    const bits = new Set(plan.filter((p) => p.module.layer === layer && p.module.expert !== null).map((p) => p.spec.bits));
+    t.deepEqual([...bits], [layer === 2 ? 4 : 3], `layer ${layer}: one width for gate/up/down of every expert`);
+  }
+  t.is(plan.find((p) => p.module.role === 'attn_q')!.spec.bits, 8);
+  t.is(plan.find((p) => p.module.role === 'router')!.spec.bits, 16);
+  t.throws(() => specsFor(proxy().weights, recipe, { routing: calibration.routedCounts }), { message: /ranks expert layers by sensitivity but no sensitivity profile/ });
 });
 
 test('a quantized model round-trips through safetensors exactly and stores what it counts', async (t) => {

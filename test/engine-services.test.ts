@@ -7,7 +7,7 @@ import { waitForExit } from '../engine/stack/processes.js';
 import { useStack } from './helpers/stack.js';
 import { engineContext } from './helpers/engine-env.js';
 import { artifactsDir, startWorker } from './helpers/worker-process.js';
-import { evolutionId, resultWithin, startEvolution, tinyConfig } from './helpers/evolutions.js';
+import { W4_G64_RTN, evolutionId, resultWithin, startEvolution, tinyConfig } from './helpers/evolutions.js';
 import { waitFor } from './helpers/wait.js';
 import { activityRecords, evolutionHistories, fetchEvents, pendingActivities, replayFailures, waitForRunningActivity, type RecordedHistory } from './helpers/temporal-history.js';
 import { candidateFacts, duplicates } from './helpers/db-checks.js';
@@ -54,7 +54,7 @@ test.serial('a Postgres crash while a result is being recorded loses nothing: th
   const { env, db, client } = await engineContext(stack);
   await Promise.all([startWorker(t, env, 'control'), startWorker(t, env, 'gpu', { deviceClass: 'cpu', artifactsDir: artifactsDir(t) })]);
   const id = evolutionId('postgres-restart');
-  const handle = await startEvolution(client, id, tinyConfig({ seedRecipes: ['w4a16-g128-rtn', 'w3a16-g128-rtn'] }));
+  const handle = await startEvolution(client, id, tinyConfig({ seedRecipes: ['w4a16-g128-rtn', W4_G64_RTN] }));
   const generation = `${id}/gen-0`;
   await waitForRunningActivity(client, generation, 'evaluate');
 

@@ -10,7 +10,7 @@ import { useStack } from './helpers/stack.js';
 import { removeTempDir } from './helpers/temp-dir.js';
 import { engineContext } from './helpers/engine-env.js';
 import { artifactsDir, startWorker } from './helpers/worker-process.js';
-import { evolutionId, resultWithin, startEvolution, tinyConfig } from './helpers/evolutions.js';
+import { W4_G64_RTN, evolutionId, resultWithin, startEvolution, tinyConfig } from './helpers/evolutions.js';
 import { activityRecords, evolutionHistories, fetchEvents, pendingActivities, replayFailures, waitForRunningActivity, type RecordedHistory } from './helpers/temporal-history.js';
 import { candidateFacts, duplicates } from './helpers/db-checks.js';
 
@@ -132,7 +132,7 @@ test.serial('a control worker SIGKILLed mid-generation leaves no duplicate candi
   const { env, db, client } = await engineContext(stack);
   const artifacts = artifactsDir(t);
   // Two measured seeds and one compile-rejected (bf16 cannot fit), then two children.
-  const config = tinyConfig({ generations: 2, populationSize: 2, seedRecipes: ['w4a16-g128-rtn', 'w3a16-g128-rtn', 'bf16'] });
+  const config = tinyConfig({ generations: 2, populationSize: 2, seedRecipes: ['w4a16-g128-rtn', W4_G64_RTN, 'bf16'] });
   const [first] = await Promise.all([startWorker(t, env, 'control', { identity: 'control-1' }), startWorker(t, env, 'gpu', { deviceClass: 'cpu', artifactsDir: artifacts })]);
   const id = evolutionId('control-kill');
   const handle = await startEvolution(client, id, config);

@@ -14,7 +14,7 @@ function scored(id: string, recipeName: string, gb: number, kl: number, fits = t
 
 const archive: ScoredCandidate[] = [
   scored('a', 'w4a16-g128-rtn', 65, 0.01),
-  scored('b', 'moe-hot4-cold3', 56, 0.03),
+  scored('b', 'research-moe-hot4-cold3', 56, 0.03),
   scored('c', 'w3a16-g128-gptq', 50, 0.05),
   scored('d', 'w4a16-g128-awq', 66, 0.02),
   scored('e', 'bf16', 238, 0, false),
@@ -62,8 +62,8 @@ test('proposals are deterministic in (seed, generation), new and unique', (t) =>
 });
 
 test('generation 0 proposes the seeds; a renamed copy of a tried policy is not proposed again', (t) => {
-  const seeds = propose({ ...input, generation: 0, archive: [], seedRecipes: ['w4a16-g128-rtn', 'moe-hot4-cold3'] });
-  t.deepEqual(seeds.map((p) => p.recipe.name), ['w4a16-g128-rtn', 'moe-hot4-cold3']);
+  const seeds = propose({ ...input, generation: 0, archive: [], seedRecipes: ['w4a16-g128-rtn', 'research-moe-hot4-cold3'] });
+  t.deepEqual(seeds.map((p) => p.recipe.name), ['w4a16-g128-rtn', 'research-moe-hot4-cold3']);
   const renamed = { ...builtinRecipe('w4a16-g128-rtn')!, name: 'same policy, other name' };
   t.is(candidateId('x', renamed), candidateId('x', builtinRecipe('w4a16-g128-rtn')!));
 });

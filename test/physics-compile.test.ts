@@ -4,6 +4,8 @@ import { loadModelConfig } from '../science/model-configs/load.js';
 import { normaliseModelConfig } from '../science/model-configs/normalise.js';
 import { compile, compileTarget } from '../science/physics/compile.js';
 import { formatReport } from '../science/physics/format.js';
+import { enumerateModules } from '../science/physics/modules.js';
+import { createSpecResolver } from '../science/physics/specs.js';
 import { sortViolations } from '../science/physics/violations.js';
 import { builtinRecipe } from '../science/recipes/builtin.js';
 import { CompileReport } from '../schema/compile-report.js';
@@ -21,7 +23,9 @@ function recipe(name: string): Recipe {
   return r;
 }
 
-const QWEN235_2XA100: TargetInput = { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2 };
+// This file checks the GPU's physics (memory, kernels of the hardware profile, shard shapes) on the
+// reference stack, which adds no serving rules; test/serving-stacks.test.ts checks the stacks.
+const QWEN235_2XA100: TargetInput = { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2, stack: 'reference' };
 const codes = (r: CompileReport): string[] => r.violations.map((v) => v.code);
 
 test('bf16 Qwen3-235B: ≈470 GB of weights does not fit 2×A100-80GB', (t) => {
@@ -89,8 +93,8 @@ test('w4a16-g128 fits 2×A100-80GB at TP2 with a ≈74 % weight reduction', (t) 
   t.true(r.overhead.components.some((c) => c.name === 'cuda-context' && c.bytesPerGpu > 0));
 });
 
-test('the 2/3-bit builtins are servable on A100 at TP2', (t) => {
-  for (const name of ['w3a16-g128', 'w2a16-g64', 'moe-hot4-cold3', 'moe-edges8-experts3']) {
+test('the 2/3-bit builtins have A100 kernels and fit at TP2', (t) => {
+  for (const name of ['w3a16-g128', 'w2a16-g64', 'research-moe-hot4-cold3', 'moe-edges8-experts3', 'moe-layers-sensitive4-rest3', 'moe-layers-sensitive4-rest2']) {
     const r = compileTarget(QWEN235_2XA100, recipe(name));
     t.deepEqual(r.violations, [], name);
     t.true(r.fits, name);
@@ -98,7 +102,7 @@ test('the 2/3-bit builtins are servable on A100 at TP2', (t) => {
 });
 
 test('a Hadamard block of 512 on down_proj (K 1536) straddles TP2 shards of 768; blocks of 128 do not', (t) => {
-  const builtin = recipe('moe-sensitive4-rest2-outliers');
+  const builtin = recipe('research-moe-sensitive4-rest2-outliers');
   const unblocked = structuredClone(builtin);
   unblocked.experts!.tiers[1].override.rotation = { kind: 'hadamard', seed: 7 };
   const r = compileTarget(QWEN235_2XA100, unblocked);
@@ -114,7 +118,7 @@ test('a Hadamard block of 512 on down_proj (K 1536) straddles TP2 shards of 768;
   t.true(blocked.notes.some((n) => n.startsWith('hadamard rotation on')));
   t.true(blocked.weightBytes.breakdown.outliers > 0);
   // Unsharded (one H200) even 512-blocks are servable.
-  const one = compileTarget({ model: 'qwen3-235b-a22b', hardware: 'h200', gpus: 1, tensorParallel: 1 }, unblocked);
+  const one = compileTarget({ model: 'qwen3-235b-a22b', hardware: 'h200', gpus: 1, tensorParallel: 1, stack: 'reference' }, unblocked);
   t.deepEqual(one.violations, []);
   t.true(one.fits);
 });
@@ -170,12 +174,12 @@ test('Qwen3-30B-A3B in bf16 fits one A100-80GB', (t) => {
 
 test('dense llama compiles: dense_mlp modules, bf16 on one A100-40GB', (t) => {
   const model = normaliseModelConfig(LLAMA3_8B, 'llama3-8b');
-  const r = compile({ model, hardware: getHardwareProfile('a100-40gb'), deployment: { gpus: 1, tensorParallel: 1, contextLength: 8192, batch: 4 }, recipe: recipe('bf16') });
+  const r = compile({ model, hardware: getHardwareProfile('a100-40gb'), deployment: { gpus: 1, tensorParallel: 1, contextLength: 8192, batch: 4 }, recipe: recipe('bf16'), stack: 'reference' });
   t.true(r.fits);
   t.is(r.modules.byRole.dense_mlp, 32 * 3);
   t.is(r.modules.byRole.expert_gate, 0);
   t.is(r.kvCache.bytesPerToken, 2 * 32 * 8 * 128 * 2);
-  const q = compile({ model, hardware: getHardwareProfile('a100-40gb'), deployment: { gpus: 2, tensorParallel: 2, contextLength: 8192, batch: 4 }, recipe: recipe('w4a16-g128') });
+  const q = compile({ model, hardware: getHardwareProfile('a100-40gb'), deployment: { gpus: 2, tensorParallel: 2, contextLength: 8192, batch: 4 }, recipe: recipe('w4a16-g128'), stack: 'reference' });
   t.deepEqual(q.violations, []);
   t.true(q.kernels.some((k) => k.role === 'dense_mlp' && k.kernel === 'marlin-int'));
 });
@@ -204,12 +208,44 @@ test('the proxy compiles; a tied lm_head is stored once', (t) => {
 
 test('expert ranks choose which experts take a tier, not how many', (t) => {
   const model = loadModelConfig('qwen3-30b-a3b');
-  const base = { model, hardware: getHardwareProfile('a100-80gb'), deployment: { gpus: 1, tensorParallel: 1, contextLength: 4096, batch: 1 }, recipe: recipe('moe-hot4-cold3') };
+  const base = { model, hardware: getHardwareProfile('a100-80gb'), deployment: { gpus: 1, tensorParallel: 1, contextLength: 4096, batch: 1 }, recipe: recipe('research-moe-hot4-cold3'), stack: 'reference' as const };
   const byIndex = compile(base);
   const reversed = compile({ ...base, expertRank: (_l, e) => 127 - e });
   t.is(reversed.weightBytes.total, byIndex.weightBytes.total);
   t.true(byIndex.notes.some((n) => n.startsWith('expert tiers applied by expert index')));
   t.false(reversed.notes.some((n) => n.startsWith('expert tiers applied by expert index')));
+});
+
+test('expert layer ranks choose which layers\' experts take a tier, not how many; every layer keeps one expert scheme', (t) => {
+  const model = loadModelConfig('qwen3-30b-a3b');
+  const L = model.numLayers;
+  const base = { model, hardware: getHardwareProfile('a100-80gb'), deployment: { gpus: 1, tensorParallel: 1, contextLength: 4096, batch: 1 }, recipe: recipe('moe-layers-sensitive4-rest3') };
+  const byDepth = compile(base);
+  const reversed = compile({ ...base, layerRank: (l) => L - 1 - l });
+  t.is(reversed.weightBytes.total, byDepth.weightBytes.total);
+  t.true(byDepth.notes.some((n) => n.startsWith('expert layer tiers applied by depth')));
+  t.false(reversed.notes.some((n) => n.startsWith('expert layer tiers applied by depth')));
+  // Servable on the default stack (vllm): Marlin serves the 4-bit layers' experts, Humming the 3-bit ones.
+  t.is(byDepth.stack.id, 'vllm');
+  t.deepEqual(codes(byDepth), []);
+  const kernels = byDepth.kernels.filter((k) => k.role === 'expert_gate');
+  t.deepEqual(kernels.map((k) => k.kernel).sort(), ['humming-moe', 'marlin-moe']);
+  // A quarter of the layers (rounded up) at 4 bits: their experts' share of the modules.
+  const E = model.moe!.numExperts;
+  t.is(kernels.find((k) => k.kernel === 'marlin-moe')?.modules, Math.ceil(L / 4) * E);
+  // Which layers: by depth the first quarter, reversed the last quarter; gate/up/down alike.
+  const bitsByLayer = (layerRank?: (l: number) => number): number[] => {
+    const specOf = createSpecResolver(base.recipe, model);
+    const experts = enumerateModules(model, layerRank ? { layerRank } : {}).filter((m) => m.expert !== null);
+    return Array.from({ length: L }, (_, l) => {
+      const bits = new Set(experts.filter((m) => m.layer === l).map((m) => specOf(m).bits));
+      t.is(bits.size, 1, `layer ${l}`);
+      return [...bits][0];
+    });
+  };
+  const q = Math.ceil(L / 4);
+  t.deepEqual(bitsByLayer(), Array.from({ length: L }, (_, l) => (l < q ? 4 : 3)));
+  t.deepEqual(bitsByLayer((l) => L - 1 - l), Array.from({ length: L }, (_, l) => (l >= L - q ? 4 : 3)));
 });
 
 test('decode roofline: fewer weight bytes decode faster on the same GPUs', (t) => {

@@ -28,6 +28,33 @@ test('resolveSpec applies default, role, depth band and expert tier in that orde
   t.is(site('dense_mlp', 0, null).bits, 4);
 });
 
+test('expertLayers gives every expert of a layer (gate, up, down) its layer\'s tier; without a ranking, layers rank by depth', (t) => {
+  const recipe = parseRecipe({
+    name: 'layers',
+    default: { bits: 3, groupSize: 128 },
+    roles: { attn_q: { bits: 8 } },
+    depth: [{ from: 0, to: 0.25, override: { groupSize: 64 }, roles: ['expert_down'] }],
+    expertLayers: { rankBy: 'sensitivity', tiers: [{ below: 0.25, override: { bits: 4 } }] },
+  });
+  const site = (role: Parameters<typeof resolveSpec>[1]['role'], layer: number, layerQuantile?: number, expertQuantile = 0.9) =>
+    resolveSpec(recipe, { role, layer, numLayers: 4, expertQuantile, ...(layerQuantile === undefined ? {} : { layerQuantile }) });
+  // By depth: layer 0 is in the top quarter, whatever the expert's own rank.
+  for (const role of ['expert_gate', 'expert_up', 'expert_down'] as const) {
+    t.is(site(role, 0).bits, 4, role);
+    t.is(site(role, 0, undefined, 0).bits, 4, role);
+    t.is(site(role, 2).bits, 3, role);
+  }
+  // The depth band still applies (after the role, before the layer tier).
+  t.is(site('expert_down', 0).groupSize, 64);
+  // A measured ranking moves the tier to the ranked layer; attention is not an expert role.
+  t.is(site('expert_up', 2, 0).bits, 4);
+  t.is(site('expert_up', 0, 0.5).bits, 3);
+  t.is(site('attn_q', 0, 0).bits, 8);
+  t.is(site('attn_k', 0, 0).bits, 3);
+  const bad = t.throws(() => parseRecipe({ name: 'x', default: { bits: 4 }, expertLayers: { rankBy: 'sensitivity', tiers: [{ below: 0.5, override: {} }, { below: 0.5, override: {} }] } }), { instanceOf: InvalidRecipeError });
+  t.regex(bad!.message, /^recipe\.expertLayers\.tiers\.1\.below/);
+});
+
 test('a recipe that breaks a rule names the field at fault', (t) => {
   const bad: Array<[unknown, RegExp]> = [
     [{ name: 'x', default: { bits: 5 } }, /^recipe\.default\.bits: bits must be one of 2, 3, 4, 8 or 16$/],

@@ -1,6 +1,7 @@
 // Serving stacks as part of the compile target: the tables validate, every vLLM rule fires with its
 // provenance on a recipe that breaks it, uniform recipes are servable with real kernels named, and
-// the reference stack (the default) admits exactly what compile admitted before stacks existed.
+// vllm is the default stack, and the reference stack admits exactly what compile admitted before
+// stacks existed.
 import test from 'ava';
 import { compileVerdict } from '../activities/compile-verdict.js';
 import { compile, compileTarget, type CompileTargetInput } from '../science/physics/compile.js';
@@ -21,6 +22,7 @@ import { normaliseModelConfig } from '../science/model-configs/normalise.js';
 
 const QWEN235_A100_TP2: CompileTargetInput = { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2 };
 const VLLM = { ...QWEN235_A100_TP2, stack: 'vllm' };
+const REFERENCE = { ...QWEN235_A100_TP2, stack: 'reference' };
 
 function builtin(name: string): Recipe {
   const r = builtinRecipe(name);
@@ -86,7 +88,7 @@ test('uniform w4a16-g128 GPTQ on Qwen3-235B-A22B / 2×A100 TP2 is servable on vl
 });
 
 test('per-expert bit tiers inside a layer: vllm.moe.one-scheme-per-layer, citing compressed_tensors_moe.py', (t) => {
-  const r = compileTarget(VLLM, builtin('moe-hot4-cold3'));
+  const r = compileTarget(VLLM, builtin('research-moe-hot4-cold3'));
   t.deepEqual(rulesOf(r), ['vllm.moe.one-scheme-per-layer']);
   const [v] = firing(r, 'vllm.moe.one-scheme-per-layer');
   t.regex(v.message, /per-expert bit tiers inside a layer/);
@@ -134,7 +136,7 @@ test('3-bit dense linear layers: vLLM serves them through Humming (Marlin takes 
   t.deepEqual(notServable(r), []);
   t.is(r.kernels.find((k) => k.role === 'attn_q')?.kernel, 'humming-linear');
   t.is(r.kernels.find((k) => k.role === 'expert_gate')?.kernel, 'humming-moe');
-  const ref = compileTarget(QWEN235_A100_TP2, recipe);
+  const ref = compileTarget(REFERENCE, recipe);
   t.deepEqual(ref.violations, []);
   t.true(ref.kernels.some((k) => k.role === 'attn_q' && k.kernel === 'humming-int'));
   t.true(ref.stack.researchOnly);
@@ -173,7 +175,7 @@ test('asymmetric weights in a GPTQ checkpoint: vllm.checkpoint.gptq citing auto_
 });
 
 test('sparse fp16 outliers and Hadamard on experts: vllm.outliers.none and vllm.transform.hadamard-linear-only', (t) => {
-  const r = compileTarget(VLLM, builtin('moe-sensitive4-rest2-outliers'));
+  const r = compileTarget(VLLM, builtin('research-moe-sensitive4-rest2-outliers'));
   t.deepEqual(rulesOf(r), ['vllm.moe.one-scheme-per-layer', 'vllm.outliers.none', 'vllm.transform.hadamard-linear-only']);
   t.deepEqual(firing(r, 'vllm.transform.hadamard-linear-only').map((v) => v.role).sort(), ['expert_down', 'expert_gate', 'expert_up']);
   const roles = builtin('w4a16-g128-gptq').roles;
@@ -270,7 +272,7 @@ test('KV cache: vLLM stores fp8 and int4 per token-head; a quantized router has 
   t.is(symEmbed.kernels.find((k) => k.role === 'embeddings')?.kernel, 'ct-embedding-wna16');
 });
 
-test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (the uniform int and fp8-weight ones)', (t) => {
+test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (uniform int and fp8-weight ones, per-layer MoE ones, shared-input AWQ)', (t) => {
   const verdicts = [...BUILTIN_RECIPES.keys()].map((name) => {
     const r = compileTarget(VLLM, builtin(name));
     const codes = [...new Set(r.violations.map((v) => v.code).filter((c) => c !== 'does-not-fit'))].sort();
@@ -290,14 +292,17 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (the un
     'w4a16-g128-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
     'w3a16-g128-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
     'w2a16-g64-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
-    'moe-hot4-cold3: not-servable (vllm.moe.one-scheme-per-layer)',
-    'moe-sensitive4-rest2-outliers: not-servable (vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
-    'moe-edges8-experts3: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa, vllm.kernels.router)',
+    'moe-layers-sensitive4-rest3: servable',
+    'moe-layers-sensitive4-rest2: servable',
+    'moe-edges8-experts3-gptq: servable',
+    'moe-edges8-experts3: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
+    'research-moe-hot4-cold3: not-servable (vllm.moe.one-scheme-per-layer)',
+    'research-moe-sensitive4-rest2-outliers: not-servable (vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
     'w4a16-g128-awq-shared: servable',
   ]);
 });
 
-test('the reference stack is the default and admits what compile admitted before; other stacks only add not-servable', (t) => {
+test('vllm is the default stack; reference admits what compile admitted before; other stacks only add not-servable', (t) => {
   const targets: CompileTargetInput[] = [
     QWEN235_A100_TP2,
     { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 8, tensorParallel: 8 },
@@ -306,15 +311,17 @@ test('the reference stack is the default and admits what compile admitted before
   for (const target of targets) {
     for (const recipe of BUILTIN_RECIPES.values()) {
       const byDefault = compileTarget(target, recipe);
-      t.deepEqual(compileTarget({ ...target, stack: 'reference' }, recipe), byDefault);
-      t.deepEqual(notServable(byDefault), []);
-      t.is(byDefault.stack.id, 'reference');
+      t.deepEqual(compileTarget({ ...target, stack: 'vllm' }, recipe), byDefault);
+      t.is(byDefault.stack.id, 'vllm');
+      const ref = compileTarget({ ...target, stack: 'reference' }, recipe);
+      t.deepEqual(notServable(ref), []);
+      t.true(ref.stack.researchOnly);
       for (const stack of ['vllm', 'llama.cpp']) {
         const other = compileTarget({ ...target, stack }, recipe);
         const label = `${recipe.name} on ${target.model}/${target.hardware}×${target.gpus} ${stack}`;
-        t.deepEqual(other.violations.filter((v) => v.code !== 'not-servable'), byDefault.violations, label);
-        t.deepEqual(other.weightBytes, byDefault.weightBytes, label);
-        t.deepEqual(other.perGpu, byDefault.perGpu, label);
+        t.deepEqual(other.violations.filter((v) => v.code !== 'not-servable'), ref.violations, label);
+        t.deepEqual(other.weightBytes, ref.weightBytes, label);
+        t.deepEqual(other.perGpu, ref.perGpu, label);
       }
     }
   }
@@ -322,7 +329,7 @@ test('the reference stack is the default and admits what compile admitted before
 
 test('llama.cpp: one ggml type per expert tensor of a layer, 32-wide blocks', (t) => {
   const target = { ...QWEN235_A100_TP2, stack: 'llama.cpp' };
-  const tiers = compileTarget(target, builtin('moe-hot4-cold3'));
+  const tiers = compileTarget(target, builtin('research-moe-hot4-cold3'));
   t.true(rulesOf(tiers).includes('llama.cpp.moe.one-type-per-expert-tensor'));
   const g32: Recipe = w4({ default: { ...builtin('w4a16-g128-gptq').default, groupSize: 32 } });
   const r = compileTarget(target, g32);
@@ -347,8 +354,8 @@ test('compile() takes the stack directly; a checkpoint the stack cannot load is 
   t.regex(unknown?.message ?? '', /^target\.stack: stack must be one of reference, vllm, llama\.cpp$/);
 });
 
-test('evoquant compile --stack vllm --recipe builtin:moe-hot4-cold3 reports not-servable naming per-expert tiers', (t) => {
-  const args = ['compile', '--model', 'qwen3-235b-a22b', '--hardware', 'a100-80gb', '--gpus', '2', '--stack', 'vllm', '--recipe', 'builtin:moe-hot4-cold3'];
+test('evoquant compile --stack vllm --recipe builtin:research-moe-hot4-cold3 reports not-servable naming per-expert tiers', (t) => {
+  const args = ['compile', '--model', 'qwen3-235b-a22b', '--hardware', 'a100-80gb', '--gpus', '2', '--stack', 'vllm', '--recipe', 'builtin:research-moe-hot4-cold3'];
   const text = runCli(args);
   t.is(text.status, 0, text.stderr);
   t.regex(text.stdout, /^stack +vllm 0\.33\.0 \(compressed-tensors checkpoint\)$/m);
@@ -356,8 +363,11 @@ test('evoquant compile --stack vllm --recipe builtin:moe-hot4-cold3 reports not-
   t.regex(text.stdout, /^kernels +.*expert_gate→humming-moe.*expert_gate→marlin-moe/m);
   const json = CompileReport.parse(JSON.parse(runCli([...args, '--json']).stdout));
   t.deepEqual(rulesOf(json), ['vllm.moe.one-scheme-per-layer']);
-  // The default stack prints no stack line: reports read as they did before.
-  const ref = runCli(['compile', '--model', 'qwen3-235b-a22b', '--hardware', 'a100-80gb', '--gpus', '2', '--recipe', 'builtin:moe-hot4-cold3']);
+  // vllm is the default: without --stack the report is the same.
+  const byDefault = runCli(['compile', '--model', 'qwen3-235b-a22b', '--hardware', 'a100-80gb', '--gpus', '2', '--recipe', 'builtin:research-moe-hot4-cold3']);
+  t.is(byDefault.stdout, text.stdout);
+  // The reference stack runs research designs and prints no stack line: reports read as they did before stacks.
+  const ref = runCli([...args.filter((a) => a !== '--stack' && a !== 'vllm'), '--stack', 'reference']);
   t.is(ref.status, 0);
   t.notRegex(ref.stdout, /^stack/m);
   t.notRegex(ref.stdout, /not-servable/);
@@ -385,10 +395,11 @@ test('the evolution config takes an optional target.stack; an unknown one is ref
   t.deepEqual(bad.error?.issues[0].path, ['target', 'stack']);
 });
 
-test('the evolution target\'s stack reaches the candidates\' compile verdict (absent: reference)', (t) => {
+test('the evolution target\'s stack reaches the candidates\' compile verdict (absent: vllm)', (t) => {
   const target = EvolutionConfig.parse({ name: 'e', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2 } }).target;
-  const candidate = { id: 'c1', generation: 0, recipe: builtin('moe-hot4-cold3'), parents: [], technique: null };
-  t.deepEqual(compileVerdict({ candidate, target }).violations, []);
+  const candidate = { id: 'c1', generation: 0, recipe: builtin('research-moe-hot4-cold3'), parents: [], technique: null };
+  t.deepEqual(compileVerdict({ candidate, target: { ...target, stack: 'reference' } }).violations, []);
+  t.deepEqual(compileVerdict({ candidate, target }).violations, ['not-servable']);
   const onVllm = compileVerdict({ candidate, target: { ...target, stack: 'vllm' } });
   t.deepEqual(onVllm.violations, ['not-servable']);
   t.regex(onVllm.violationMessages[0], /per-expert bit tiers inside a layer.*\[vllm\.moe\.one-scheme-per-layer; /);

@@ -4,6 +4,7 @@
 import { allHandlersFinished, condition, continueAsNew, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import { RetryArgs, SetBudgetArgs, type CandidateSummary, type EvolutionInput, type EvolutionState, type EvolutionStatus } from '../schema/workflow-contracts.js';
 import { bestCandidate, paretoFrontier, type Measurement } from '../evolution/archive/archive.js';
+import { notServableCounts } from '../evolution/archive/not-servable.js';
 import { control } from './control-activities.js';
 import { generationWorkflow } from './generation.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, statusQuery, stopUpdate } from './messages.js';
@@ -42,6 +43,7 @@ function measured(c: CandidateSummary): Measurement | null {
 export function statusOf(evolutionId: string, state: EvolutionState, done: boolean): EvolutionStatus {
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<CandidateSummary['status'], number>;
   for (const c of state.candidates) counts[c.status]++;
+  const notServable = notServableCounts(state.candidates);
   const best = bestCandidate(state.candidates, measured);
   const frontier = paretoFrontier(state.candidates, measured);
   return {
@@ -50,6 +52,7 @@ export function statusOf(evolutionId: string, state: EvolutionState, done: boole
     generation: state.nextGeneration,
     generations: state.generations,
     counts,
+    notServable,
     best,
     frontier,
     runs: state.runs,

@@ -26,6 +26,7 @@ export function formatEvolutionStatus(status: EvolutionStatus): string[] {
     `${status.evolutionId}: ${status.phase}, generation ${status.generation}/${status.generations}${status.runs > 0 ? ` (continued as new ${status.runs}×)` : ''}`,
     `  candidates: ${counts || 'none yet'}`,
   ];
+  lines.push(`  not servable on the target's stack (rejected by compile): ${status.notServable.children} children, ${status.notServable.seeds} seeds`);
   if (status.best) lines.push(`  best: ${status.best.id} ${status.best.recipeName} — ${num(status.best.gbPerGpu, 1)} GB/GPU, KL ${num(status.best.kl, 4)}`);
   if (status.frontier.length > 0) {
     lines.push('  frontier (GB/GPU vs KL):');

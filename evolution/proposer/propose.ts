@@ -1,6 +1,7 @@
 // The proposer: a generation's candidates from the archive, deterministic in (seed, generation).
 // Techniques are chosen by UCB1 over their past success, which carries across evolutions via the
-// knowledge graph; a content id deduplicates recipes the evolution has already tried.
+// knowledge graph; a content id deduplicates recipes the evolution has already tried. Children are
+// servable on the evolution's stack: operators consult its table, and what they leave is snapped.
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
@@ -12,7 +13,8 @@ import type { ScoredCandidate } from '../archive/scored-candidate.js';
 import { ParetoSelection } from '../selection/pareto.js';
 import type { ParentSelection } from '../selection/strategy.js';
 import { TournamentSelection } from '../selection/tournament.js';
-import { TECHNIQUES, type Technique } from './techniques.js';
+import { servableRecipe } from '../../science/physics/servable-recipe.js';
+import { TECHNIQUES, type ServingContext, type Technique } from './techniques.js';
 
 export interface TechniqueStats {
   /** Children produced with the technique, in any evolution. */
@@ -39,6 +41,11 @@ export interface ProposeInput {
   /** Every candidate of this evolution so far (measured or not). */
   archive: readonly ScoredCandidate[];
   techniqueStats: Readonly<Record<string, TechniqueStats>>;
+  /**
+   * The evolution's serving stack and GPU: children are moved onto what the stack serves there.
+   * Absent: children are not checked against any stack (seeds never are: they are the user's).
+   */
+  serving?: ServingContext;
 }
 
 /** Recipe identity ignores its name and description: the same policy is the same candidate. */
@@ -110,7 +117,8 @@ export function propose(input: ProposeInput): Proposal[] {
       rng,
     );
     for (const technique of techniques) {
-      const child = technique.apply(parent.recipe, rng);
+      const mutated = technique.apply(parent.recipe, rng, input.serving);
+      const child = mutated && input.serving ? servableRecipe(input.serving.table, input.serving.hw, mutated, input.serving.roles) : mutated;
       if (!child) continue;
       child.name = `${parent.recipe.name}+${technique.id}`.slice(0, 120);
       if (add(child, [parent.id], technique.id)) {

@@ -3,6 +3,17 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { Recipe, type ExpertPolicy, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
+import type { HardwareProfile } from '../../schema/hardware.js';
+import type { ServingStackTable } from '../../schema/serving-stack.js';
+import { stackRefuses, stackRefusesPerExpertTiers } from '../../science/physics/servable-recipe.js';
+
+/** The evolution's deployment as an operator sees it: the stack's table and the GPU. */
+export interface ServingContext {
+  table: ServingStackTable;
+  hw: HardwareProfile;
+  /** The roles the target model has (absent: every role a recipe can address). */
+  roles?: ReadonlySet<ModuleRole>;
+}
 
 export interface Technique {
   id: string;
@@ -12,8 +23,11 @@ export interface Technique {
   description: string;
   /** Other techniques this one builds on (EKG `requires` edges). */
   requires: string[];
-  /** A mutated copy, or null when the technique does not apply to this recipe. */
-  apply(recipe: Recipe, rng: RandomGenerator): Recipe | null;
+  /**
+   * A mutated copy, or null when the technique does not apply to this recipe or introduces a gene
+   * the serving stack (when given) has no format for.
+   */
+  apply(recipe: Recipe, rng: RandomGenerator, serving?: ServingContext): Recipe | null;
 }
 
 const LOW_BITS: WeightBits[] = [2, 3, 4, 8];
@@ -42,18 +56,28 @@ function withRoles(recipe: Recipe, roles: ModuleRole[], override: QuantOverride)
   return next;
 }
 
-function setMethod(method: QuantMethod): (recipe: Recipe) => Recipe | null {
-  return (recipe) => {
+function setMethod(method: QuantMethod): (recipe: Recipe, rng: RandomGenerator, serving?: ServingContext) => Recipe | null {
+  return (recipe, _rng, serving) => {
     if (recipe.default.bits === 16 || recipe.default.format === 'fp8' || recipe.default.method.kind === method.kind) return null;
     const next = clone(recipe);
     next.default.method = method;
+    if (method.kind === 'awq' && serving) {
+      // Per-module AWQ scales cannot fold into an input that q/k/v or gate/up share: share them.
+      if (stackRefuses(serving.table, 'awq-unshared-scales', 'dense-linear') || stackRefuses(serving.table, 'awq-unshared-scales', 'moe-experts')) {
+        next.default.method = { ...method, scales: 'shared-input' };
+      }
+      // Under grouped KV heads attn_o's scales cannot fold into v_proj: it keeps the parent's method.
+      if (stackRefuses(serving.table, 'awq-gqa-output', 'dense-linear')) next.roles.attn_o = { ...(next.roles.attn_o ?? {}), method: recipe.default.method };
+    }
     return valid(next);
   };
 }
 
-function expertTiers(rankBy: ExpertPolicy['rankBy']): (recipe: Recipe, rng: RandomGenerator) => Recipe | null {
-  return (recipe, rng) => {
+function expertTiers(rankBy: ExpertPolicy['rankBy']): (recipe: Recipe, rng: RandomGenerator, serving?: ServingContext) => Recipe | null {
+  return (recipe, rng, serving) => {
     if (recipe.default.bits === 16 || recipe.default.format === 'fp8') return null;
+    // One scheme per layer's fused experts: per-expert tiers are research genes of the reference stack.
+    if (serving && stackRefusesPerExpertTiers(serving.table)) return null;
     const next = clone(recipe);
     const base = next.default.bits as WeightBits;
     const lower = LOW_BITS.filter((b) => b < base);
@@ -63,6 +87,19 @@ function expertTiers(rankBy: ExpertPolicy['rankBy']): (recipe: Recipe, rng: Rand
     next.experts = { rankBy, tiers: [{ below, override: {} }, { below: 1, override: { bits: cold, groupSize: cold === 2 ? 64 : next.default.groupSize } }] };
     return valid(next);
   };
+}
+
+/** Expert bits per layer: the layers whose experts are least sensitive take one step fewer bits. */
+function expertLayerTiers(recipe: Recipe, rng: RandomGenerator): Recipe | null {
+  if (recipe.default.bits === 16 || recipe.default.format === 'fp8' || recipe.expertLayers) return null;
+  const base = recipe.default.bits as WeightBits;
+  const lower = LOW_BITS.filter((b) => b < base);
+  if (lower.length === 0) return null;
+  const next = clone(recipe);
+  const cold = lower[lower.length - 1];
+  const below = pick(rng, [0.25, 0.5, 0.75]);
+  next.expertLayers = { rankBy: 'sensitivity', tiers: [{ below, override: {} }, { below: 1, override: { bits: cold, groupSize: cold === 2 ? 64 : next.default.groupSize } }] };
+  return valid(next);
 }
 
 export const TECHNIQUES: readonly Technique[] = [
@@ -128,9 +165,13 @@ export const TECHNIQUES: readonly Technique[] = [
     origin: 'SpQR (Dettmers et al., 2023); LLM.int8()',
     description: 'Keep the most activation-salient weights in fp16 as sparse entries.',
     requires: [],
-    apply: (recipe, rng) => {
+    apply: (recipe, rng, serving) => {
       if (recipe.default.bits > 4) return null;
-      const roles = pick(rng, [EXPERT_ROLES, ['expert_down'] as ModuleRole[], ATTENTION]);
+      const options = [EXPERT_ROLES, ['expert_down'] as ModuleRole[], ATTENTION].filter(
+        (roles) => !serving || !stackRefuses(serving.table, 'outliers', roles === ATTENTION ? 'dense-linear' : 'moe-experts'),
+      );
+      if (options.length === 0) return null;
+      const roles = pick(rng, options);
       return valid(withRoles(recipe, roles, { outliers: { fraction: pick(rng, [0.0025, 0.005, 0.01]), criterion: 'activation-weighted' } }));
     },
   },
@@ -140,10 +181,16 @@ export const TECHNIQUES: readonly Technique[] = [
     origin: 'QuIP# (Tseng et al., 2024); QuaRot',
     description: 'Rotate the input dimension so outliers spread before rounding.',
     requires: [],
-    apply: (recipe, rng) => {
+    apply: (recipe, rng, serving) => {
       if (recipe.default.bits > 4 || recipe.default.rotation) return null;
+      const rotation = { kind: 'hadamard' as const, seed: uniformInt(rng, 0, 1000) };
+      // A stack whose fused experts take no online transform rotates the ordinary linear layers only.
+      if (serving && stackRefuses(serving.table, 'rotation', 'moe-experts')) {
+        if (stackRefuses(serving.table, 'rotation', 'dense-linear') || recipe.roles.attn_q?.rotation) return null;
+        return valid(withRoles(recipe, ATTENTION, { rotation }));
+      }
       const next = clone(recipe);
-      next.default.rotation = { kind: 'hadamard', seed: uniformInt(rng, 0, 1000) };
+      next.default.rotation = rotation;
       return valid(next);
     },
   },
@@ -162,6 +209,14 @@ export const TECHNIQUES: readonly Technique[] = [
     description: 'Experts whose quantization hurts least take fewer bits.',
     requires: ['lower-bits'],
     apply: expertTiers('sensitivity'),
+  },
+  {
+    id: 'expert-layer-tiers',
+    name: 'Expert bits per layer by measured sensitivity',
+    origin: 'layer-wise mixed precision for MoE (servable: one scheme per layer\'s fused experts)',
+    description: 'The experts of the layers whose experts are least sensitive take fewer bits; every expert of a layer shares its scheme.',
+    requires: ['lower-bits'],
+    apply: expertLayerTiers,
   },
   {
     id: 'attention-precision',

@@ -81,7 +81,7 @@ function comparison(value: number, reference: number, less: string, more: string
 
 function mixedSentences(rows: readonly BaselineRow[]): string[] {
   const ref = rows.find((r) => r.recipe === REFERENCE_4BIT);
-  const mixed = rows.filter((r) => r.recipe.startsWith('moe-'));
+  const mixed = rows.filter((r) => r.recipe.startsWith('moe-') || r.recipe.startsWith('research-moe-'));
   if (!ref || mixed.length === 0) return [];
   const lines = [
     `- The mixed MoE recipes against uniform 4-bit \`${ref.recipe}\` (${ref.targetGbPerGpu.toFixed(1)} GB/GPU, KL ${kl(ref.klBitsPerByte)}, top-1 loss ${pct(ref.relativeAccuracyLoss)}):`,
@@ -94,7 +94,7 @@ function mixedSentences(rows: readonly BaselineRow[]): string[] {
     const lossCmp = comparison(r.relativeAccuracyLoss, ref.relativeAccuracyLoss, 'lower', 'higher');
     const description = builtinRecipe(r.recipe)?.description;
     lines.push(
-      `  - \`${r.recipe}\`: ${gb} GB/GPU (${memory}), KL ${kl(r.klBitsPerByte)} (${klCmp}), top-1 loss ${pct(r.relativeAccuracyLoss)} (${lossCmp}); ${r.targetFits ? 'fits' : 'does not fit'}.${description ? ` ${description}.` : ''}`,
+      `  - \`${r.recipe}\`: ${gb} GB/GPU (${memory}), KL ${kl(r.klBitsPerByte)} (${klCmp}), top-1 loss ${pct(r.relativeAccuracyLoss)} (${lossCmp}); ${r.targetFits ? 'fits' : 'does not fit'}; ${r.targetNotServable.length === 0 ? 'servable on vllm' : `not servable on vllm (${r.targetNotServable.join(', ')})`}.${description ? ` ${description}.` : ''}`,
     );
   }
   return lines;

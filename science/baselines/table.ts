@@ -1,5 +1,5 @@
 // The baselines table: classic PTQ methods and mixed MoE recipes on the proxy (measured) next to
-// what each recipe costs Qwen3-235B-A22B on 2×A100-80GB (compiled).
+// what each recipe costs Qwen3-235B-A22B on 2×A100-80GB (compiled), and whether vLLM serves it.
 import { applyRecipe, prepareModel, type PipelineOptions } from '../compression/pipeline.js';
 import { evaluateHeldOut } from '../evaluation/held-out.js';
 import { relativeAccuracyLoss } from '../evaluation/relative-loss.js';
@@ -19,9 +19,12 @@ export const BASELINE_RECIPES = [
   'w2a16-g64-rtn',
   'w2a16-g64-gptq',
   'w2a16-g64-awq',
-  'moe-hot4-cold3',
-  'moe-sensitive4-rest2-outliers',
+  'moe-layers-sensitive4-rest3',
+  'moe-layers-sensitive4-rest2',
+  'moe-edges8-experts3-gptq',
   'moe-edges8-experts3',
+  'research-moe-hot4-cold3',
+  'research-moe-sensitive4-rest2-outliers',
 ] as const;
 
 export const HEADLINE_TARGET: TargetInput = { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2, contextLength: 4096, batch: 1 };
@@ -36,6 +39,8 @@ export interface BaselineRow {
   targetGbPerGpu: number;
   targetFits: boolean;
   targetViolations: string[];
+  /** Rules of the target's serving stack (vllm) the recipe breaks; empty when it is servable. */
+  targetNotServable: string[];
   /** Held-out bytes evaluated and calibration bytes captured (the same for every row). */
   heldOutBytes: number;
   calibrationBytes: number;
@@ -68,6 +73,7 @@ export async function baselineTable(proxyDir: string, options: BaselineOptions =
       targetGbPerGpu: report.perGpu.totalBytes / 1e9,
       targetFits: report.fits,
       targetViolations: [...new Set(report.violations.map((v) => v.code))],
+      targetNotServable: [...new Set(report.violations.flatMap((v) => (v.code === 'not-servable' && typeof v.detail.rule === 'string' ? [v.detail.rule] : [])))].sort(),
       heldOutBytes: metrics.tokens,
       calibrationBytes: prepared.calibration.tokens,
     };
@@ -78,11 +84,11 @@ export async function baselineTable(proxyDir: string, options: BaselineOptions =
 }
 
 export function markdownTable(rows: readonly BaselineRow[]): string {
-  const head = '| recipe | bits/byte | top-1 | rel. acc. loss | KL (bits/byte) | proxy bytes | Qwen3-235B GB/GPU (2×A100-80GB) | fits |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---|';
+  const head = '| recipe | bits/byte | top-1 | rel. acc. loss | KL (bits/byte) | proxy bytes | Qwen3-235B GB/GPU (2×A100-80GB) | fits | servable on vllm |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---|---|';
   const lines = rows.map(
     (r) =>
-      `| ${r.recipe} | ${r.bitsPerByte.toFixed(4)} | ${(100 * r.top1).toFixed(2)}% | ${(100 * r.relativeAccuracyLoss).toFixed(2)}% | ${r.klBitsPerByte.toExponential(2)} | ${r.proxyBytes.toLocaleString('en-US')} | ${r.targetGbPerGpu.toFixed(1)} | ${r.targetFits ? 'yes' : `no (${r.targetViolations.join(', ')})`} |`,
+      `| ${r.recipe} | ${r.bitsPerByte.toFixed(4)} | ${(100 * r.top1).toFixed(2)}% | ${(100 * r.relativeAccuracyLoss).toFixed(2)}% | ${r.klBitsPerByte.toExponential(2)} | ${r.proxyBytes.toLocaleString('en-US')} | ${r.targetGbPerGpu.toFixed(1)} | ${r.targetFits ? 'yes' : `no (${r.targetViolations.join(', ')})`} | ${r.targetNotServable.length === 0 ? 'yes' : `no (${r.targetNotServable.join(', ')})`} |`,
   );
   return [head, sep, ...lines].join('\n');
 }

@@ -1,4 +1,5 @@
-// Expert rank quantiles for a recipe's expert tiers: 0 is the hottest (or most sensitive) expert.
+// Rank quantiles for a recipe's expert tiers (0 is the hottest or most sensitive expert) and for
+// its expert layer tiers (0 is the layer whose experts are most sensitive).
 import type { Recipe } from '../../schema/recipe.js';
 
 /** Quantile r/E of each expert when sorted by descending score; ties keep expert order. */
@@ -24,4 +25,15 @@ export function expertQuantiles(recipe: Recipe, evidence: ExpertEvidence): numbe
     return evidence.sensitivity.map(rankQuantiles);
   }
   return evidence.routing.map(rankQuantiles);
+}
+
+/**
+ * Quantile of each layer under the recipe's `expertLayers` ranking, or null when it has none.
+ * A layer's score is the summed sensitivity of its experts: the damage its fused experts do
+ * when quantized, the quantity a per-layer scheme trades against bytes.
+ */
+export function layerQuantiles(recipe: Recipe, evidence: ExpertEvidence): number[] | null {
+  if (!recipe.expertLayers) return null;
+  if (!evidence.sensitivity) throw new Error('recipe ranks expert layers by sensitivity but no sensitivity profile was given');
+  return rankQuantiles(evidence.sensitivity.map((layer) => layer.reduce((s, v) => s + v, 0)));
 }

@@ -1,5 +1,5 @@
 // From a model directory and a recipe to a quantized proxy: calibration capture, the sensitivity
-// profile when the recipe ranks experts by it, then per-module quantization.
+// profile when the recipe ranks experts or expert layers by it, then per-module quantization.
 import { loadBrown } from '../corpus/brown.js';
 import { ProxyModel } from '../model/forward.js';
 import { ModelLoadError, modelHash } from '../model/load.js';
@@ -63,7 +63,7 @@ export async function ensureSensitivity(prepared: PreparedModel, options: Pipeli
 export async function applyRecipe(prepared: PreparedModel, recipe: Recipe, options: PipelineOptions = {}): Promise<QuantizedProxy> {
   const c = prepared.weights.config;
   const expertSensitivity =
-    recipe.experts?.rankBy === 'sensitivity' ? expertSensitivityScores(await ensureSensitivity(prepared, options), c.num_hidden_layers, c.num_experts) : undefined;
+    recipe.experts?.rankBy === 'sensitivity' || recipe.expertLayers?.rankBy === 'sensitivity' ? expertSensitivityScores(await ensureSensitivity(prepared, options), c.num_hidden_layers, c.num_experts) : undefined;
   return quantizeProxy(prepared.weights, recipe, {
     calibration: prepared.calibration,
     expertSensitivity,

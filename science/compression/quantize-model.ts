@@ -7,7 +7,7 @@ import { dequantize, storedBytes, type QuantizedLinear } from '../quantization/q
 import { resolveSpec, type ModuleRole, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 import type { CalibrationSet } from './calibration.js';
 import { siteKey } from '../model/calibration-site.js';
-import { expertQuantiles, type ExpertEvidence } from './expert-ranking.js';
+import { expertQuantiles, layerQuantiles, type ExpertEvidence } from './expert-ranking.js';
 import { searchSharedScales, sharedInputGroups } from './awq-shared-input.js';
 
 export interface QuantizedModule {
@@ -27,7 +27,7 @@ export interface QuantizedProxy {
 
 export interface QuantizeModelOptions {
   calibration: CalibrationSet;
-  /** Sensitivity scores per [layer][expert], for recipes that rank experts by sensitivity. */
+  /** Sensitivity scores per [layer][expert], for recipes that rank experts or expert layers by sensitivity. */
   expertSensitivity?: number[][];
   onProgress?(done: number, total: number, tensor: string): void;
 }
@@ -43,12 +43,14 @@ function adaptToModule(spec: QuantSpec, module: ProxyModule): QuantSpec {
 export function specsFor(weights: ProxyWeights, recipe: Recipe, evidence: ExpertEvidence): Array<{ module: ProxyModule; spec: QuantSpec }> {
   const c = weights.config;
   const quantiles = expertQuantiles(recipe, evidence);
+  const layers = layerQuantiles(recipe, evidence);
   return proxyModules(c).map((module) => {
     const spec = resolveSpec(recipe, {
       role: module.role,
       layer: module.layer,
       numLayers: c.num_hidden_layers,
       expertQuantile: module.expert !== null && module.layer !== null && quantiles ? quantiles[module.layer][module.expert] : null,
+      layerQuantile: module.layer !== null && layers ? layers[module.layer] : null,
     });
     return { module, spec: adaptToModule(spec, module) };
   });

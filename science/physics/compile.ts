@@ -29,7 +29,9 @@ export interface CompileInput {
   recipe: Recipe;
   /** Expert rank within its layer (0 = hottest); defaults to the expert index. */
   expertRank?: (layer: number, expert: number) => number;
-  /** The serving stack whose rules the recipe must respect (default: reference, which runs every design). */
+  /** Layer rank by its experts' sensitivity (0 = most sensitive), for `expertLayers` tiers; defaults to depth. */
+  layerRank?: (layer: number) => number;
+  /** The serving stack whose rules the recipe must respect (default: vllm, DEFAULT_STACK). */
   stack?: ServingStackId;
   /** The checkpoint format the stack loads it from (default: the stack's first). */
   checkpoint?: CheckpointFormat;
@@ -96,6 +98,7 @@ interface CompileContext {
   expertTouch: number;
   tokensPerExpert: number;
   expertRanked: boolean;
+  layerRanked: boolean;
   stack: ServingStackTable;
   checkpoint: CheckpointFormat;
 }
@@ -130,7 +133,7 @@ function compileContext(input: CompileInput): CompileContext {
   const { model: arch, hardware: hw, recipe } = input;
   const d = parseDeployment(input.deployment);
   const pp = pipelineStages(d);
-  const modules = enumerateModules(arch, input.expertRank ? { expertRank: input.expertRank } : {});
+  const modules = enumerateModules(arch, { ...(input.expertRank ? { expertRank: input.expertRank } : {}), ...(input.layerRank ? { layerRank: input.layerRank } : {}) });
   const moe = arch.moe;
   const stack = getServingStack(input.stack ?? DEFAULT_STACK);
   const checkpoint = input.checkpoint ?? stack.checkpoints[0];
@@ -151,6 +154,7 @@ function compileContext(input: CompileInput): CompileContext {
     expertTouch: moe ? expertTouchProbability(moe.numExperts, moe.numExpertsPerTok, d.batch) : 0,
     tokensPerExpert: moe ? (d.batch * moe.numExpertsPerTok) / moe.numExperts : 0,
     expertRanked: input.expertRank !== undefined,
+    layerRanked: input.layerRank !== undefined,
     stack,
     checkpoint,
   };
@@ -428,6 +432,9 @@ function notesOf(ctx: CompileContext, t: ModuleTally): string[] {
     notes.push(`context ${d.contextLength} exceeds max_position_embeddings ${arch.maxPositionEmbeddings}: needs RoPE scaling (e.g. YaRN)`);
   }
   if (arch.moe && !ctx.expertRanked && recipe.experts) notes.push(`expert tiers applied by expert index (no ${recipe.experts.rankBy} statistics given)`);
+  if (arch.moe && !ctx.layerRanked && recipe.expertLayers) {
+    notes.push(`expert layer tiers applied by depth (no ${recipe.expertLayers.rankBy} statistics given): the same number of layers per tier, so the same bytes`);
+  }
   return notes;
 }
 
@@ -492,6 +499,7 @@ export function compile(input: CompileInput): CompileReport {
 
 export interface CompileTargetOptions {
   expertRank?: (layer: number, expert: number) => number;
+  layerRank?: (layer: number) => number;
 }
 
 /** compile() from names: a shipped model or config.json path, a hardware profile id, a deployment. */
@@ -504,5 +512,5 @@ export function compileTarget(target: CompileTargetInput, recipe: Recipe, opts: 
   const hardware = getHardwareProfile(t.hardware);
   const deployment: Deployment = { gpus: t.gpus, tensorParallel: t.tensorParallel, contextLength: t.contextLength, batch: t.batch };
   const stack = { ...(t.stack ? { stack: t.stack } : {}), ...(t.checkpoint ? { checkpoint: t.checkpoint } : {}) };
-  return compile({ model, hardware, deployment, recipe, ...stack, ...(opts.expertRank ? { expertRank: opts.expertRank } : {}) });
+  return compile({ model, hardware, deployment, recipe, ...stack, ...(opts.expertRank ? { expertRank: opts.expertRank } : {}), ...(opts.layerRank ? { layerRank: opts.layerRank } : {}) });
 }

@@ -21,6 +21,8 @@ export interface LinearModule {
   expert: number | null;
   /** Expert rank quantile rank / E in [0, 1), 0 = hottest; null outside routed experts. */
   expertQuantile: number | null;
+  /** Rank quantile of the layer under an `expertLayers` ranking (0 = most sensitive); absent: by depth. */
+  layerQuantile?: number | null;
   inFeatures: number;
   outFeatures: number;
   /** Bias elements (one per output row), stored in bf16. */
@@ -37,6 +39,12 @@ export interface EnumerateOptions {
    * exactly the first quarter of the experts.
    */
   expertRank?: (layer: number, expert: number) => number;
+  /**
+   * Rank of a layer by the sensitivity of its experts (0 = most sensitive), for `expertLayers`
+   * tiers. Without it a layer ranks by depth, so a tier `below: 0.25` covers the first quarter
+   * of the layers: the same number of layers, hence the same bytes, as any other ranking.
+   */
+  layerRank?: (layer: number) => number;
 }
 
 const COLUMN_OR_ROW: Record<'gate' | 'up' | 'down', ParallelStyle> = { gate: 'column', up: 'column', down: 'row' };
@@ -70,10 +78,11 @@ export function enumerateModules(arch: ModelArchitecture, opts: EnumerateOptions
       add({ name: `${moePre}gate.weight`, role: 'router', projection: 'router', layer: i, inFeatures: h, outFeatures: E, parallel: 'replicated' });
       for (let e = 0; e < E; e++) {
         const expertQuantile = rankOf(i, e) / E;
+        const layerQuantile = opts.layerRank ? opts.layerRank(i) / arch.numLayers : null;
         for (const p of ['gate', 'up', 'down'] as const) {
           const name = mixtral ? `${moePre}experts.${e}.${MIXTRAL_NAMES[p]}.weight` : `${moePre}experts.${e}.${p}_proj.weight`;
           const [inF, outF] = p === 'down' ? [f, h] : [h, f];
-          add({ name, role: `expert_${p}`, projection: p, layer: i, expert: e, expertQuantile, inFeatures: inF, outFeatures: outF, parallel: COLUMN_OR_ROW[p] });
+          add({ name, role: `expert_${p}`, projection: p, layer: i, expert: e, expertQuantile, layerQuantile, inFeatures: inF, outFeatures: outF, parallel: COLUMN_OR_ROW[p] });
         }
       }
       if (sf > 0) {
@@ -114,7 +123,7 @@ export function moduleParams(m: LinearModule): number {
 
 /** Where a module sits, as far as a recipe can see. */
 export function moduleSite(arch: ModelArchitecture, m: LinearModule): ModuleSite {
-  return { role: m.role, layer: m.layer, numLayers: arch.numLayers, expertQuantile: m.expertQuantile };
+  return { role: m.role, layer: m.layer, numLayers: arch.numLayers, expertQuantile: m.expertQuantile, layerQuantile: m.layerQuantile ?? null };
 }
 
 /** RMSNorm weights (bf16, replicated on every GPU): per layer and the final norm. */

@@ -29,7 +29,7 @@ export function moduleKindOf(m: LinearModule): ModuleKind {
  * down_proj): q/k/v read input_layernorm; the router, the experts' and a shared expert's gate/up
  * and a dense MLP's gate/up read post_attention_layernorm. AWQ scales fold into that norm.
  */
-export function sharedInputOf(m: LinearModule): string | null {
+export function sharedInputOf(m: Pick<LinearModule, 'role' | 'projection' | 'layer'>): string | null {
   if (m.layer === null) return null;
   if (m.role === 'attn_q' || m.role === 'attn_k' || m.role === 'attn_v') return `${m.layer}|attention`;
   if (m.projection === 'gate' || m.projection === 'up' || m.projection === 'router' || m.projection === 'shared_gate') return `${m.layer}|mlp`;
@@ -46,8 +46,11 @@ function groupLabel(g: StackKernel['groupSizes'] & object): string {
   return g.map(String).join('/');
 }
 
-/** Why one kernel does not take the module, or null when it does. */
-function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: ActivationFormat, shard: Shard): string | null {
+/**
+ * Why one kernel does not take the module, or null when it does. Without a shard (a recipe seen
+ * apart from any model, as the proposer sees it) only the format is checked, not the shapes.
+ */
+export function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: ActivationFormat, shard: Shard | null): string | null {
   const weight = spec.bits === 16 ? 'bf16' : spec.format;
   if (k.weight !== weight) return `${k.id}: ${k.weight} weights only`;
   if (!(k.bits as number[]).includes(spec.bits)) return `${k.id}: ${k.bits.join('/')} bits only`;
@@ -56,6 +59,7 @@ function kernelMiss(k: StackKernel, hw: HardwareProfile, spec: QuantSpec, act: A
   if (spec.bits === 16) return null;
   if (k.groupSizes && !k.groupSizes.includes(spec.groupSize)) return `${k.id}: group ${spec.groupSize} not in ${groupLabel(k.groupSizes)}`;
   if (spec.format === 'int' && !spec.symmetric && !k.asymmetricBits.includes(spec.bits)) return `${k.id}: no zero points at ${spec.bits} bits`;
+  if (shard === null) return null;
   if (typeof spec.groupSize === 'number' && shard.inFeatures % spec.groupSize !== 0) return `${k.id}: shard K ${shard.inFeatures} not a multiple of group ${spec.groupSize}`;
   if (shard.outFeatures % k.nMultiple !== 0) return `${k.id}: shard N ${shard.outFeatures} not a multiple of ${k.nMultiple}`;
   if (shard.inFeatures % k.kMultiple !== 0) return `${k.id}: shard K ${shard.inFeatures} not a multiple of ${k.kMultiple}`;
@@ -70,7 +74,12 @@ const FEATURE_LABEL = {
   'awq-rotated': 'AWQ scales behind an online Hadamard rotation (they live in the rotated basis, after the op before the layer)',
 } as const;
 
-function hasFeature(feature: keyof typeof FEATURE_LABEL, m: LinearModule, spec: QuantSpec, heads: AttentionHeads | undefined): boolean {
+export function hasFeature(
+  feature: keyof typeof FEATURE_LABEL,
+  m: Pick<LinearModule, 'role' | 'projection' | 'layer'>,
+  spec: QuantSpec,
+  heads?: AttentionHeads,
+): boolean {
   if (spec.bits === 16) return false;
   if (feature === 'rotation') return spec.rotation !== undefined;
   if (feature === 'outliers') return spec.outliers !== undefined;

@@ -2,7 +2,7 @@
 // hundred distinct (role, layer, expert tier) sites, and resolveSpec re-validates each spec.
 import { z } from 'zod';
 import type { ModelArchitecture } from '../../schema/model-config.js';
-import { InvalidRecipeError, isExpertRole, resolveSpec, type QuantOverride, type QuantSpec, type Recipe } from '../../schema/recipe.js';
+import { InvalidRecipeError, isExpertRole, layerQuantileOf, resolveSpec, type QuantOverride, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 import { moduleSite, type LinearModule } from './modules.js';
 
 export type SpecResolver = (m: LinearModule) => QuantSpec;
@@ -27,6 +27,7 @@ function normaliseBf16Overrides(r: Recipe): Recipe {
     roles,
     depth: r.depth.map((b) => ({ ...b, override: keepBf16(b.override) })),
     experts: r.experts && { ...r.experts, tiers: r.experts.tiers.map((t) => ({ ...t, override: keepBf16(t.override) })) },
+    expertLayers: r.expertLayers && { ...r.expertLayers, tiers: r.expertLayers.tiers.map((t) => ({ ...t, override: keepBf16(t.override) })) },
   };
 }
 
@@ -39,7 +40,8 @@ export function createSpecResolver(recipe: Recipe, arch: ModelArchitecture): Spe
     const site = m.tied ? { role: 'embeddings' as const, layer: null, numLayers: arch.numLayers, expertQuantile: null } : moduleSite(arch, m);
     // Same partition resolveSpec applies: the first tier whose bound exceeds the quantile.
     const tier = tiers && site.expertQuantile !== null && isExpertRole(site.role) ? tiers.findIndex((t) => site.expertQuantile! < t.below) : -1;
-    const key = `${site.role}|${site.layer}|${tier}`;
+    // The layer's expert-layer tier is a function of the layer, which the key already holds.
+    const key = `${site.role}|${site.layer}|${tier}|${layerQuantileOf(site)}`;
     let spec = cache.get(key);
     if (!spec) {
       try {

@@ -1,9 +1,28 @@
-// Builtin recipes: the classic baselines plus mixed-precision MoE policies.
-import { Recipe, type RecipeInput, type QuantMethod } from '../../schema/recipe.js';
+// Builtin recipes: the classic baselines, servable mixed-precision MoE policies, and research
+// designs (named research-*) that only the reference executor runs.
+import { Recipe, type RecipeInput, type QuantMethod, type QuantOverride } from '../../schema/recipe.js';
 
 const KEEP_BF16 = { bits: 16, format: 'int' } as const;
 /** Routers, embeddings and lm_head stay in bf16 in every weight-only baseline, as real tools do. */
 const KEEP_SMALL_ROLES = { router: KEEP_BF16, embeddings: KEEP_BF16, lm_head: KEEP_BF16 };
+
+const ATTENTION_ROLES = ['attn_q', 'attn_k', 'attn_v', 'attn_o'] as const;
+const EXPERT_ROLES = ['expert_gate', 'expert_up', 'expert_down'] as const;
+/** int8 per channel, symmetric: Marlin and the GPTQ checkpoint format both take it. */
+const ATTENTION_INT8 = Object.fromEntries(ATTENTION_ROLES.map((r) => [r, { bits: 8, groupSize: 'channel', symmetric: true }])) as Record<(typeof ATTENTION_ROLES)[number], QuantOverride>;
+const ATTENTION_4BIT = Object.fromEntries(ATTENTION_ROLES.map((r) => [r, { bits: 4 }])) as Record<(typeof ATTENTION_ROLES)[number], QuantOverride>;
+/**
+ * The first and last tenth of the layers at 8 bits per channel. Restricted to attention and
+ * experts: a band without roles would also quantize the routers, which vLLM serves in bf16 only.
+ * A layer sits at depth layer / numLayers, so on a model of fewer than ten layers the last band
+ * holds none.
+ */
+const EDGE_BANDS = [0, 0.9].map((from) => ({
+  from,
+  to: from + 0.1,
+  roles: [...ATTENTION_ROLES, ...EXPERT_ROLES],
+  override: { bits: 8, groupSize: 'channel', symmetric: true, method: { kind: 'rtn' } },
+})) as NonNullable<RecipeInput['depth']>;
 
 const METHODS: Record<'rtn' | 'gptq' | 'awq', QuantMethod> = {
   rtn: { kind: 'rtn' },
@@ -42,16 +61,54 @@ const inputs: RecipeInput[] = [
     roles: KEEP_SMALL_ROLES,
   },
   ...(['rtn', 'gptq', 'awq'] as const).flatMap((m) => [weightOnly(4, 128, m), weightOnly(3, 128, m), weightOnly(2, 64, m)]),
+  // Servable MoE designs: every routed expert of a layer (gate, up and down) shares one scheme, as
+  // vLLM's fused MoE and llama.cpp's 3-D expert tensors require; layers differ by their experts'
+  // measured sensitivity. Routers stay bf16 (vLLM builds the gate unquantized).
   {
-    name: 'moe-hot4-cold3',
-    description: 'Attention at 8 bits; the hottest quarter of experts (by routing frequency) at 4 bits, the rest at 3 bits, GPTQ g128',
+    name: 'moe-layers-sensitive4-rest3',
+    description:
+      "Attention int8 per channel (symmetric); the experts of the quarter of layers whose experts are most sensitive at 4 bits g128 (Marlin MoE), every other layer's experts at 3 bits g128 (Humming MoE), GPTQ",
+    default: { bits: 3, groupSize: 128, method: METHODS.gptq },
+    roles: { ...KEEP_SMALL_ROLES, ...ATTENTION_INT8 },
+    expertLayers: { rankBy: 'sensitivity', tiers: [{ below: 0.25, override: { bits: 4 } }] },
+  },
+  {
+    name: 'moe-layers-sensitive4-rest2',
+    description:
+      "Attention at 4 bits g128 (Marlin); the experts of the half of layers whose experts are most sensitive at 4 bits g128, every other layer's experts at 2 bits g64 (Humming MoE), GPTQ",
+    default: { bits: 4, groupSize: 128, method: METHODS.gptq },
+    roles: KEEP_SMALL_ROLES,
+    expertLayers: { rankBy: 'sensitivity', tiers: [{ below: 0.5, override: {} }, { below: 1, override: { bits: 2, groupSize: 64 } }] },
+  },
+  {
+    name: 'moe-edges8-experts3-gptq',
+    description: 'Attention and experts of the first and last tenth of the layers at 8 bits per channel (symmetric), other experts at 3 bits g128, other attention at 4 bits g128, GPTQ; routers bf16',
+    default: { bits: 3, groupSize: 128, method: METHODS.gptq },
+    roles: { ...KEEP_SMALL_ROLES, ...ATTENTION_4BIT },
+    depth: EDGE_BANDS,
+  },
+  {
+    name: 'moe-edges8-experts3',
+    description:
+      'Attention and experts of the first and last tenth of the layers at 8 bits, other experts at 3 bits AWQ g128, other attention at 4 bits; routers bf16. AWQ keeps one scale vector per module: refused on vllm and llama.cpp until scales are shared across a fused input',
+    default: { bits: 3, groupSize: 128, method: METHODS.awq },
+    roles: { ...KEEP_SMALL_ROLES, ...ATTENTION_4BIT },
+    depth: EDGE_BANDS,
+  },
+  // Research designs for the reference stack only: per-expert bit tiers inside a layer, sparse
+  // fp16 outliers and Hadamard rotation of experts have no format or kernel in any serving stack.
+  {
+    name: 'research-moe-hot4-cold3',
+    description:
+      'Reference stack only (per-expert tiers inside a layer are not servable): attention at 8 bits; the hottest quarter of experts (by routing frequency) at 4 bits, the rest at 3 bits, GPTQ g128',
     default: { bits: 3, groupSize: 128, method: METHODS.gptq },
     roles: { ...KEEP_SMALL_ROLES, attn_q: { bits: 8, groupSize: 'channel' }, attn_k: { bits: 8, groupSize: 'channel' }, attn_v: { bits: 8, groupSize: 'channel' }, attn_o: { bits: 8, groupSize: 'channel' } },
     experts: { rankBy: 'routing-frequency', tiers: [{ below: 0.25, override: { bits: 4 } }] },
   },
   {
-    name: 'moe-sensitive4-rest2-outliers',
-    description: 'Experts ranked by measured sensitivity: the top half at 4 bits, the rest at 2 bits g64 with 0.5% fp16 outliers and a Hadamard rotation; attention at 4 bits',
+    name: 'research-moe-sensitive4-rest2-outliers',
+    description:
+      'Reference stack only (per-expert tiers, fp16 outliers and rotated experts are not servable): experts ranked by measured sensitivity, the top half at 4 bits, the rest at 2 bits g64 with 0.5% fp16 outliers and a Hadamard rotation; attention at 4 bits',
     default: { bits: 4, groupSize: 128, method: METHODS.gptq },
     roles: { ...KEEP_SMALL_ROLES, expert_down: { outliers: { fraction: 0.005, criterion: 'activation-weighted' } } },
     experts: {
@@ -61,16 +118,6 @@ const inputs: RecipeInput[] = [
         { below: 1, override: { bits: 2, groupSize: 64, outliers: { fraction: 0.005, criterion: 'activation-weighted' }, rotation: { kind: 'hadamard', seed: 7, blockSize: 128 } } },
       ],
     },
-  },
-  {
-    name: 'moe-edges8-experts3',
-    description: 'First and last tenth of the layers at 8 bits (they carry the embedding interface), other experts at 3 bits AWQ g128, other attention at 4 bits',
-    default: { bits: 3, groupSize: 128, method: METHODS.awq },
-    roles: { ...KEEP_SMALL_ROLES, attn_q: { bits: 4 }, attn_k: { bits: 4 }, attn_v: { bits: 4 }, attn_o: { bits: 4 } },
-    depth: [
-      { from: 0, to: 0.1, override: { bits: 8, groupSize: 'channel', method: METHODS.rtn } },
-      { from: 0.9, to: 1, override: { bits: 8, groupSize: 'channel', method: METHODS.rtn } },
-    ],
   },
   // ── AWQ with one scale vector per shared input (helper awqshared) ──────────────────────────────
   // The servable AWQ: q/k/v share input_layernorm's s and every expert's gate/up share

@@ -3,6 +3,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { CONTROL_TASK_QUEUE, type EvolutionStatus } from '../../schema/workflow-contracts.js';
 import { EvolutionConfig, type EvolutionConfigInput } from '../../schema/evolution-config.js';
 import type { evolutionWorkflow } from '../../workflows/evolution.js';
+import { builtinRecipe } from '../../science/recipes/builtin.js';
+import { Recipe } from '../../schema/recipe.js';
 import { statusQuery } from '../../workflows/messages.js';
 
 /** The trained proxy (resolved against the repository root by the workers). */
@@ -22,6 +24,12 @@ export function tinyConfig(overrides: Partial<EvolutionConfigInput> = {}): Evolu
     ...overrides,
   });
 }
+
+/**
+ * A second cheap seed that the default stack (vllm) serves and that fits: w4a16 RTN with groups of
+ * 64. (w3a16 has no vLLM dense kernel, so compile now rejects it as not-servable.)
+ */
+export const W4_G64_RTN: Recipe = Recipe.parse({ ...builtinRecipe('w4a16-g128-rtn')!, name: 'w4a16-g64-rtn', default: { ...builtinRecipe('w4a16-g128-rtn')!.default, groupSize: 64 } });
 
 let counter = 0;
 /** Workflow ids unique within the file's Temporal server (which outlives each test's database). */

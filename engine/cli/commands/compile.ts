@@ -27,7 +27,7 @@ export function registerCompile(program: Command): void {
     .option('--context <n>', 'tokens of context per sequence (default 4096)', positiveInt('--context'))
     .option('--batch <n>', 'concurrent sequences (default 1)', positiveInt('--batch'))
     .requiredOption('--recipe <recipe>', 'builtin:NAME or a recipe .json/.yaml file')
-    .option('--stack <stack>', 'serving stack whose rules the recipe must respect: vllm, llama.cpp or reference (default reference: runs every design)')
+    .option('--stack <stack>', 'serving stack whose rules the recipe must respect: vllm, llama.cpp or reference (default vllm; reference runs research designs no stack serves)')
     .option('--checkpoint <format>', "checkpoint format the stack loads (default: the stack's first, e.g. compressed-tensors for vllm)")
     .option('--json', 'print JSON')
     .action(async (flags: CompileFlags) => {

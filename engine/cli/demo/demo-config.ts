@@ -1,5 +1,6 @@
 // The demo's evolution: the headline target (Qwen3-235B-A22B on one server with 2×A100-80GB),
-// measured on the committed proxy with the CPU reference executor.
+// measured on the committed proxy with the CPU reference executor. The target names no stack, so it
+// is vLLM's (the default): every seed is servable there, and the proposer keeps its children so.
 import { EvolutionConfig } from '../../../schema/evolution-config.js';
 
 export const DEMO_CONFIG: EvolutionConfig = EvolutionConfig.parse({
@@ -10,7 +11,8 @@ export const DEMO_CONFIG: EvolutionConfig = EvolutionConfig.parse({
   generations: 4,
   populationSize: 4,
   seed: 7,
-  // bf16 cannot fit and FP8 activations have no A100 kernel: compile rejects both before any GPU time.
-  seedRecipes: ['bf16', 'fp8-w8a8', 'w4a16-g128-rtn', 'moe-hot4-cold3'],
+  // bf16 is servable but cannot fit: compile rejects it before any GPU time. The MoE seed gives
+  // experts bits per layer (ranked by measured sensitivity), the form vLLM's fused MoE serves.
+  seedRecipes: ['bf16', 'w4a16-g128-rtn', 'moe-layers-sensitive4-rest3'],
   evaluation: { tokens: 4096, calibrationTokens: 2048 },
 });

@@ -28,8 +28,8 @@ function row(c: CandidateSummary): string {
 
 export function formatFrontier(status: EvolutionStatus): string {
   const lines = [
-    `evolution ${status.evolutionId}: ${status.counts.evaluated} evaluated, ${status.counts.rejected} rejected by compile, ${status.counts.failed + status.counts.infeasible} failed`,
-    'frontier (fits 2×A100-80GB; memory per GPU vs KL on held-out proxy text):',
+    `evolution ${status.evolutionId}: ${status.counts.evaluated} evaluated, ${status.counts.rejected} rejected by compile (not servable: ${status.notServable.children} children, ${status.notServable.seeds} seeds), ${status.counts.failed + status.counts.infeasible} failed`,
+    'frontier (fits 2×A100-80GB, servable on vLLM; memory per GPU vs KL on held-out proxy text):',
     ...status.frontier.map(row),
   ];
   if (status.best) lines.push(`best: ${status.best.recipeName} (${status.best.id})`);
