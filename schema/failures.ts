@@ -23,6 +23,8 @@ export const FAILURE_TYPES = {
   inputFile: 'InputFileError',
   forbiddenKey: 'ForbiddenKeyError',
   unsafeOutput: 'UnsafeOutputError',
+  /** No servable bit allocation fits the memory budget asked for. */
+  infeasibleBudget: 'InfeasibleBudgetError',
   /** zod's own error (an activity payload that fails its schema). */
   zod: 'ZodError',
   // The engine's client and the CLI.
@@ -80,6 +82,7 @@ export const BAD_INPUT_FAILURES: readonly FailureType[] = [
   FAILURE_TYPES.inputFile,
   FAILURE_TYPES.forbiddenKey,
   FAILURE_TYPES.unsafeOutput,
+  FAILURE_TYPES.infeasibleBudget,
   FAILURE_TYPES.unknownModel,
   FAILURE_TYPES.unknownHardware,
   FAILURE_TYPES.invalidModelConfig,
