@@ -21,6 +21,7 @@ interface AllocateFlags {
   budgetGbPerGpu?: number;
   stack: string;
   proxy: string;
+  profile?: string;
   out?: string;
   force?: boolean;
   report?: boolean;
@@ -73,6 +74,7 @@ export function registerAllocate(program: Command): void {
     .option('--budget-gb-per-gpu <GB>', 'memory per GPU the model may use: weights, KV cache and runtime overhead (GB = 1e9 bytes)', budgetGb)
     .option('--stack <stack>', 'serving stack whose rules the allocation respects: vllm, llama.cpp or reference', 'vllm')
     .option('--proxy <dir>', 'proxy model whose sensitivity profile prices the choices', DEFAULT_PROXY)
+    .option('--profile <file.json>', 'sensitivity profile of --proxy (default: measured once and cached)')
     .option('--out <recipe.json>', 'write the allocated recipe here')
     .option('--force', 'replace an existing --out file')
     .option('--report', 'allocate at budgets spanning the feasible range, quantize the proxy with each and measure it')
@@ -98,6 +100,7 @@ export function registerAllocate(program: Command): void {
       if (!flags.report && (flags.writeReadme || flags.budgets !== undefined || flags.tokens !== undefined)) {
         throw new UsageError('--write-readme, --budgets and --tokens go with --report');
       }
+      if (flags.profile === '') throw new UsageError('--profile: is empty; name a sensitivity profile file');
       existingDir('--proxy', flags.proxy);
       checkEvalTokens('--tokens', flags.tokens);
       const out = flags.out === undefined ? undefined : checkOutFile(flags.out, flags.force === true);
@@ -109,8 +112,14 @@ export function registerAllocate(program: Command): void {
       const target = { model: flags.model, hardware: flags.hardware, gpus: flags.gpus, tensorParallel: flags.tp ?? flags.gpus, contextLength: flags.context, batch: flags.batch, stack: flags.stack };
       const { parseTarget } = await import('../../../schema/deployment.js');
       parseTarget(target);
-      const { profile } = await cachedSensitivity(cacheDir(), weights, hash, loadBrown().train, { onProgress: (d, t) => progressLine(`sensitivity ${d}/${t}`) });
-      endProgress();
+      let profile;
+      if (flags.profile !== undefined) {
+        const { readSensitivityProfile } = await import('../../../science/sensitivity/read.js');
+        profile = readSensitivityProfile(flags.profile, hash, '--profile');
+      } else {
+        profile = (await cachedSensitivity(cacheDir(), weights, hash, loadBrown().train, { onProgress: (d, t) => progressLine(`sensitivity ${d}/${t}`) })).profile;
+        endProgress();
+      }
       const allocator = new Allocator(buildProblem({ target, profile }));
 
       if (flags.report) {
