@@ -180,7 +180,7 @@ test('an infeasible budget is refused naming the smallest feasible one, which th
   const smallest = Number(/smallest feasible budget is ([0-9.]+) GB/.exec(err.message)![1]);
   t.true(allocator.allocate(smallest * 1e9).report.fits);
   t.throws(() => buildProblem({ target: { ...QWEN, gpus: 4 }, profile: syntheticProfile(mulberry(3)) }), { instanceOf: InvalidDeploymentError, message: /tensor parallelism only/ });
-  // 8 bits everywhere but one expert layer still does not fit one 40 GB A100: not even the smallest does.
+  // Qwen3-235B's smallest servable allocation on one GPU (experts at 2 bits, ≈70 GB) exceeds a 40 GB A100.
   const small = new Allocator(buildProblem({ target: { model: 'qwen3-235b-a22b', hardware: 'a100-40gb', gpus: 1, tensorParallel: 1 }, profile: syntheticProfile(mulberry(4)) }));
   t.throws(() => small.allocate(40e9), { instanceOf: InfeasibleBudgetError, message: /no servable allocation fits/ });
 });
@@ -203,7 +203,7 @@ test('infeasible budgets and bad flags exit 2 with one line and write nothing', 
     ['over the GPU', [...base, '--budget-gb-per-gpu', '90'], /--budget-gb-per-gpu: 90 exceeds the 85\.90 GB of one a100-80gb/],
     ['zero', [...base, '--budget-gb-per-gpu', '0'], /expected a positive number/],
     ['empty', [...base, '--budget-gb-per-gpu', ''], /expected a positive number/],
-    ['__proto__', [...base, '--budget-gb-per-gpu', '__proto__'], /expected a positive number, got "__proto__"/],
+    ['__proto__', [...base, '--budget-gb-per-gpu', '__proto__'], /expected a positive number of GB, got "__proto__"/],
     ['missing budget', base, /--budget-gb-per-gpu: required/],
     ['__proto__ model', [...base, '--model', '__proto__', '--budget-gb-per-gpu', '50'], /__proto__/],
     ['unknown stack', [...base, '--stack', 'tgi', '--budget-gb-per-gpu', '50'], /stack must be one of/],
