@@ -50,28 +50,41 @@ export interface ReportOptions {
   onProgress?(text: string): void;
 }
 
-export async function allocationReport(allocator: Allocator, prepared: PreparedModel, options: ReportOptions = {}): Promise<AllocationReport> {
-  const base = new ProxyModel(prepared.weights);
-  const reference = { key: prepared.hash, model: base };
-  const baseline = await evaluateHeldOut(base, { tokens: options.tokens });
-  const rows: AllocationReportRow[] = [];
-  for (const budget of reportBudgets(allocator, options.budgets ?? 10)) {
-    options.onProgress?.(`allocate ${(budget / GB).toFixed(2)} GB per GPU`);
-    const a = allocator.allocate(budget);
-    const qp = await applyRecipe(prepared, a.recipe);
-    options.onProgress?.(`evaluate ${(budget / GB).toFixed(2)} GB per GPU`);
-    const m = await evaluateHeldOut(new ProxyModel(qp.weights), { tokens: options.tokens, reference });
-    rows.push({
-      budgetGb: budget / GB,
-      bytesPerGpu: a.report.perGpu.totalBytes,
-      predictedKl: a.predictedLoss,
-      measuredKl: m.klBitsPerByte ?? Number.NaN,
-      bitsPerByte: m.bitsPerByte,
-      relativeLoss: (m.bitsPerByte - baseline.bitsPerByte) / baseline.bitsPerByte,
-      layers: layerSummary(a, allocator.problem.proxyLayers),
-      lmHeadBits: a.choices.find((c) => c.kind === 'lm_head')?.bits ?? 16,
-    });
-  }
+/** The proxy before quantization: the reference of every measured KL and relative loss. */
+export interface ReportBaseline {
+  prepared: PreparedModel;
+  model: ProxyModel;
+  bitsPerByte: number;
+  tokens: number;
+  evalTokens: number | undefined;
+}
+
+export async function reportBaseline(prepared: PreparedModel, tokens?: number): Promise<ReportBaseline> {
+  const model = new ProxyModel(prepared.weights);
+  const m = await evaluateHeldOut(model, { tokens });
+  return { prepared, model, bitsPerByte: m.bitsPerByte, tokens: m.tokens, evalTokens: tokens };
+}
+
+/** Allocates at one budget, quantizes the proxy with the recipe and measures it. */
+export async function measureBudget(allocator: Allocator, baseline: ReportBaseline, budget: number, onProgress?: (text: string) => void): Promise<AllocationReportRow> {
+  onProgress?.(`allocate ${(budget / GB).toFixed(2)} GB per GPU`);
+  const a = allocator.allocate(budget);
+  const qp = await applyRecipe(baseline.prepared, a.recipe);
+  onProgress?.(`evaluate ${(budget / GB).toFixed(2)} GB per GPU`);
+  const m = await evaluateHeldOut(new ProxyModel(qp.weights), { tokens: baseline.evalTokens, reference: { key: baseline.prepared.hash, model: baseline.model } });
+  return {
+    budgetGb: budget / GB,
+    bytesPerGpu: a.report.perGpu.totalBytes,
+    predictedKl: a.predictedLoss,
+    measuredKl: m.klBitsPerByte ?? Number.NaN,
+    bitsPerByte: m.bitsPerByte,
+    relativeLoss: (m.bitsPerByte - baseline.bitsPerByte) / baseline.bitsPerByte,
+    layers: layerSummary(a, allocator.problem.proxyLayers),
+    lmHeadBits: a.choices.find((c) => c.kind === 'lm_head')?.bits ?? 16,
+  };
+}
+
+export function summarise(allocator: Allocator, baseline: ReportBaseline, rows: AllocationReportRow[]): AllocationReport {
   const predicted = rows.map((r) => r.predictedKl);
   const t = allocator.problem.target;
   return {
@@ -89,10 +102,21 @@ export async function allocationReport(allocator: Allocator, prepared: PreparedM
   };
 }
 
+export async function allocationReport(allocator: Allocator, prepared: PreparedModel, options: ReportOptions = {}): Promise<AllocationReport> {
+  const baseline = await reportBaseline(prepared, options.tokens);
+  const rows: AllocationReportRow[] = [];
+  for (const budget of reportBudgets(allocator, options.budgets ?? 10)) rows.push(await measureBudget(allocator, baseline, budget, options.onProgress));
+  return summarise(allocator, baseline, rows);
+}
+
 export const ALLOCATION_BLOCK = 'allocation';
 export const ALLOCATION_COMMAND = 'evoquant allocate --report --write-readme';
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+
+export function rowMarkdown(row: AllocationReportRow): string {
+  return `| ${row.budgetGb.toFixed(2)} | ${(row.bytesPerGpu / GB).toFixed(2)} | ${row.predictedKl.toExponential(2)} | ${row.measuredKl.toExponential(2)} | ${row.bitsPerByte.toFixed(4)} | ${(100 * row.relativeLoss).toFixed(2)}% | ${row.layers.join(' ')} | ${row.lmHeadBits} |`;
+}
 
 export function allocationMarkdown(r: AllocationReport): string {
   const lines = [
@@ -101,10 +125,7 @@ export function allocationMarkdown(r: AllocationReport): string {
     '',
     `| budget GB/GPU | compile GB/GPU | predicted KL (bits/byte) | measured KL (bits/byte) | bits/byte | measured relative loss | layers 0…${r.proxyLayers - 1} | lm_head |`,
     '|---:|---:|---:|---:|---:|---:|---|---:|',
-    ...r.rows.map(
-      (row) =>
-        `| ${row.budgetGb.toFixed(2)} | ${(row.bytesPerGpu / GB).toFixed(2)} | ${row.predictedKl.toExponential(2)} | ${row.measuredKl.toExponential(2)} | ${row.bitsPerByte.toFixed(4)} | ${(100 * row.relativeLoss).toFixed(2)}% | ${row.layers.join(' ')} | ${row.lmHeadBits} |`,
-    ),
+    ...r.rows.map(rowMarkdown),
     '',
     `Predicted KL against measured KL: Pearson ${fmt(r.correlation.pearsonKl)}, Spearman ${fmt(r.correlation.spearmanKl)}. ` +
       `Against measured relative loss: Pearson ${fmt(r.correlation.pearsonRelative)}, Spearman ${fmt(r.correlation.spearmanRelative)}.`,
