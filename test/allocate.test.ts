@@ -16,6 +16,8 @@ import { pearson, spearman } from '../science/allocation/correlation.js';
 import { InvalidDeploymentError } from '../schema/deployment.js';
 import type { SensitivityProfile } from '../schema/sensitivity.js';
 import { resolveSpec } from '../schema/recipe.js';
+import { budgetGb } from '../engine/cli/commands/allocate.js';
+import { UsageError } from '../engine/cli/errors.js';
 import { inBatches, spawnCli } from './helpers/cli.js';
 import { refusalProblem } from './helpers/refusal.js';
 import { PROXY_DIR } from './helpers/proxy.js';
@@ -84,6 +86,21 @@ test('Pearson and Spearman', (t) => {
   t.is(spearman([1, 2, 3, 4], [1, 8, 27, 64]), 1);
   t.true(Math.abs(spearman([1, 2, 3], [3, 2, 1]) + 1) < 1e-12);
   t.true(Number.isNaN(pearson([1, 1], [1, 2])));
+});
+
+test('--budget-gb-per-gpu takes plain positive decimals up to 100000 and refuses everything else as usage', (t) => {
+  fc.assert(
+    fc.property(fc.oneof(fc.string(), fc.double().map(String), fc.constantFrom('__proto__', 'constructor', '', ' 5', '5 ', '+5', '0x10', '1e3', 'Infinity', '-0', '.5', '5.')), (value) => {
+      try {
+        const n = budgetGb(value);
+        return Number.isFinite(n) && n > 0 && n <= 100_000 && /^[0-9]+(\.[0-9]+)?$/.test(value);
+      } catch (err) {
+        return err instanceof UsageError && err.message.startsWith('--budget-gb-per-gpu: ') && !err.message.includes('\n');
+      }
+    }),
+    { seed: SEED, numRuns: 500 },
+  );
+  t.is(budgetGb('55.5'), 55.5);
 });
 
 // A sensitivity profile of the committed proxy's shape with made-up KLs (decreasing in bits): the
@@ -211,6 +228,8 @@ test('infeasible budgets and bad flags exit 2 with one line and write nothing', 
     ['profile of another model', [...base, '--profile', otherProfile, '--budget-gb-per-gpu', '50'], /--profile: measured on model ffffffffffff/],
     ['empty profile', [...base, '--profile', '', '--budget-gb-per-gpu', '50'], /--profile: is empty/],
     ['empty out', [...base, '--budget-gb-per-gpu', '50', '--out', ''], /--out: is empty/],
+    ['report with a budget', [...base, '--report', '--budget-gb-per-gpu', '50'], /--report allocates at its own budgets/],
+    ['write-readme without report', [...base, '--budget-gb-per-gpu', '50', '--write-readme'], /go with --report/],
   ];
   const runs = await inBatches(cases.map(([, args]) => () => spawnCli(args, { timeoutMs: 60_000 })));
   cases.forEach(([name, , message], i) => {
