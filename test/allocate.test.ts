@@ -228,6 +228,8 @@ test('infeasible budgets and bad flags exit 2 with one line and write nothing', 
     ['profile of another model', [...base, '--profile', otherProfile, '--budget-gb-per-gpu', '50'], /--profile: measured on model ffffffffffff/],
     ['empty profile', [...base, '--profile', '', '--budget-gb-per-gpu', '50'], /--profile: is empty/],
     ['empty out', [...base, '--budget-gb-per-gpu', '50', '--out', ''], /--out: is empty/],
+    ['out over the profile', [...base, '--budget-gb-per-gpu', '50', '--out', profilePath, '--force'], /--out: .* is the profile file \(--profile\) or inside it/],
+    ['out inside the proxy', [...base, '--budget-gb-per-gpu', '50', '--out', join(PROXY_DIR, 'config.json'), '--force'], /is the proxy model directory \(--proxy\) or inside it/],
     ['report with a budget', [...base, '--report', '--budget-gb-per-gpu', '50'], /--report allocates at its own budgets/],
     ['write-readme without report', [...base, '--budget-gb-per-gpu', '50', '--write-readme'], /go with --report/],
   ];

@@ -69,7 +69,9 @@ export class Allocator {
     const { problem } = this;
     const min = this.minBytesPerGpu();
     if (min > problem.capacityBytes) {
-      throw new InfeasibleBudgetError(`no servable allocation fits ${this.where()}: the smallest needs ${gbCeil(min)} GB per GPU, the GPU holds ${(problem.capacityBytes / GB).toFixed(2)} GB`);
+      // When the stack serves none of the measured widths, say why (e.g. llama.cpp's 32-wide blocks against a g128 profile).
+      const why = problem.groups.every((g) => g.options.length === 1) && problem.unservable.length > 0 ? `; it serves none of the profile's g${problem.groupSize} widths (${problem.unservable.find((u) => u.kind === 'experts')?.reason ?? problem.unservable[0].reason})` : '';
+      throw new InfeasibleBudgetError(`no servable allocation fits ${this.where()}: the smallest needs ${gbCeil(min)} GB per GPU, the GPU holds ${(problem.capacityBytes / GB).toFixed(2)} GB${why}`);
     }
     const effective = Math.min(Math.floor(budgetBytes), problem.capacityBytes);
     const solution = this.front.solve(effective - problem.fixedBytesPerGpu);

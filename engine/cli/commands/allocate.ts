@@ -5,6 +5,7 @@ import { existsSync, lstatSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { echo } from '../../../schema/echo.js';
+import { isWithin, realTarget } from '../../../science/output-dir/target.js';
 import { existingDir, positiveInt } from '../args.js';
 import { UsageError } from '../errors.js';
 import { emit, endProgress, progressLine } from '../output.js';
@@ -40,11 +41,13 @@ export function budgetGb(value: string): number {
 }
 
 /** The recipe file --out names: a new file, or (with --force) an existing regular file; written whole or not at all. */
-function checkOutFile(out: string, force: boolean): string {
+function checkOutFile(out: string, force: boolean, protect: ReadonlyArray<{ path: string; what: string }>): string {
   if (out.trim() === '') throw new UsageError('--out: is empty; name the recipe file to write');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(out)) throw new UsageError(`--out: ${echo(out)} contains control characters`);
   const abs = resolve(out);
+  // The inputs are never overwritten, even with --force.
+  for (const p of protect) if (isWithin(realTarget(abs), realTarget(resolve(p.path)))) throw new UsageError(`--out: ${echo(out)} is ${p.what} or inside it`);
   if (existsSync(abs)) {
     const st = lstatSync(abs);
     if (!st.isFile()) throw new UsageError(`--out: ${echo(out)} exists and is not a regular file`);
@@ -103,7 +106,8 @@ export function registerAllocate(program: Command): void {
       if (flags.profile === '') throw new UsageError('--profile: is empty; name a sensitivity profile file');
       existingDir('--proxy', flags.proxy);
       checkEvalTokens('--tokens', flags.tokens);
-      const out = flags.out === undefined ? undefined : checkOutFile(flags.out, flags.force === true);
+      const protect = [{ path: flags.proxy, what: 'the proxy model directory (--proxy)' }, ...(flags.profile ? [{ path: flags.profile, what: 'the profile file (--profile)' }] : [])];
+      const out = flags.out === undefined ? undefined : checkOutFile(flags.out, flags.force === true, protect);
 
       const weights = loadModel(flags.proxy);
       assertUnquantized(flags.proxy, weights);
