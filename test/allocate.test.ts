@@ -230,6 +230,8 @@ test('infeasible budgets and bad flags exit 2 with one line and write nothing', 
     ['empty out', [...base, '--budget-gb-per-gpu', '50', '--out', ''], /--out: is empty/],
     ['out over the profile', [...base, '--budget-gb-per-gpu', '50', '--out', profilePath, '--force'], /--out: .* is the profile file \(--profile\) or inside it/],
     ['out inside the proxy', [...base, '--budget-gb-per-gpu', '50', '--out', join(PROXY_DIR, 'config.json'), '--force'], /is the proxy model directory \(--proxy\) or inside it/],
+    ['write-readme with a target', [...base, '--report', '--write-readme'], /--write-readme: the README's block is the default report; drop --model/],
+    ['no model', ['allocate', '--hardware', 'a100-80gb', '--gpus', '2', '--budget-gb-per-gpu', '50'], /--model: required/],
     ['report with a budget', [...base, '--report', '--budget-gb-per-gpu', '50'], /--report allocates at its own budgets/],
     ['write-readme without report', [...base, '--budget-gb-per-gpu', '50', '--write-readme'], /go with --report/],
   ];

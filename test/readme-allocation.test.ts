@@ -11,6 +11,7 @@ import {
   ALLOCATION_COMMAND,
   allocationMarkdown,
   measureBudget,
+  README_TARGET,
   reportBaseline,
   reportBudgets,
   rowMarkdown,
@@ -32,7 +33,7 @@ const rows: AllocationReportRow[] = [];
 test.serial('the sensitivity profile of the proxy is measured and priced for the target', async (t) => {
   const prepared = await prepareModel(PROXY_DIR);
   const profile = await ensureSensitivity(prepared);
-  allocator = new Allocator(buildProblem({ target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2 }, profile }));
+  allocator = new Allocator(buildProblem({ target: { ...README_TARGET }, profile }));
   baseline = await reportBaseline(prepared);
   t.is(reportBudgets(allocator, BUDGETS).length, BUDGETS);
 });

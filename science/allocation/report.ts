@@ -110,6 +110,8 @@ export async function allocationReport(allocator: Allocator, prepared: PreparedM
 }
 
 export const ALLOCATION_BLOCK = 'allocation';
+/** The target of the README's block: the headline case. */
+export const README_TARGET = { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2 } as const;
 export const ALLOCATION_COMMAND = 'evoquant allocate --report --write-readme';
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');

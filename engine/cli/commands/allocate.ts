@@ -13,9 +13,9 @@ import { emit, endProgress, progressLine } from '../output.js';
 const DEFAULT_PROXY = fileURLToPath(new URL('../../../artifacts/proxy', import.meta.url));
 
 interface AllocateFlags {
-  model: string;
-  hardware: string;
-  gpus: number;
+  model?: string;
+  hardware?: string;
+  gpus?: number;
   tp?: number;
   context?: number;
   batch?: number;
@@ -68,9 +68,9 @@ export function registerAllocate(program: Command): void {
   program
     .command('allocate')
     .description('solve for per-layer, per-role bits that minimise predicted loss within a memory budget per GPU, as a recipe compile admits')
-    .requiredOption('--model <name|config.json>', 'target model: shipped name (qwen3-235b-a22b, …) or a HF config.json')
-    .requiredOption('--hardware <profile>', 'hardware profile (a100-80gb, h100-80gb, …)')
-    .requiredOption('--gpus <n>', 'GPU count', positiveInt('--gpus', 4096))
+    .option('--model <name|config.json>', "target model: shipped name (qwen3-235b-a22b, …) or a HF config.json (required; --report defaults to the README's target)")
+    .option('--hardware <profile>', 'hardware profile (a100-80gb, h100-80gb, …)')
+    .option('--gpus <n>', 'GPU count', positiveInt('--gpus', 4096))
     .option('--tp <n>', 'tensor parallel degree (default: all GPUs; allocate plans tensor parallelism only)', positiveInt('--tp', 4096))
     .option('--context <n>', 'tokens of context per sequence (default 4096)', positiveInt('--context', 16_777_216))
     .option('--batch <n>', 'concurrent sequences (default 1)', positiveInt('--batch', 1_000_000))
@@ -104,6 +104,21 @@ export function registerAllocate(program: Command): void {
         throw new UsageError('--write-readme, --budgets and --tokens go with --report');
       }
       if (flags.profile === '') throw new UsageError('--profile: is empty; name a sensitivity profile file');
+      if (flags.writeReadme) {
+        // The README's block is the default report (its staleness test measures the same): no overrides.
+        const overrides = (['model', 'hardware', 'gpus', 'tp', 'context', 'batch', 'profile', 'budgets', 'tokens'] as const).filter((k) => flags[k] !== undefined);
+        if (overrides.length > 0 || flags.stack !== 'vllm' || flags.proxy !== DEFAULT_PROXY) {
+          throw new UsageError(`--write-readme: the README's block is the default report; drop --${overrides[0] ?? (flags.stack !== 'vllm' ? 'stack' : 'proxy')}`);
+        }
+      }
+      const reportTarget = flags.report && flags.model === undefined && flags.hardware === undefined && flags.gpus === undefined;
+      const { README_TARGET } = await import('../../../science/allocation/report.js');
+      const model = flags.model ?? (reportTarget ? README_TARGET.model : undefined);
+      const hardware = flags.hardware ?? (reportTarget ? README_TARGET.hardware : undefined);
+      const gpus = flags.gpus ?? (reportTarget ? README_TARGET.gpus : undefined);
+      if (model === undefined) throw new UsageError('--model: required');
+      if (hardware === undefined) throw new UsageError('--hardware: required');
+      if (gpus === undefined) throw new UsageError('--gpus: required');
       existingDir('--proxy', flags.proxy);
       checkEvalTokens('--tokens', flags.tokens);
       const protect = [{ path: flags.proxy, what: 'the proxy model directory (--proxy)' }, ...(flags.profile ? [{ path: flags.profile, what: 'the profile file (--profile)' }] : [])];
@@ -113,7 +128,7 @@ export function registerAllocate(program: Command): void {
       assertUnquantized(flags.proxy, weights);
       const hash = modelHash(flags.proxy);
       // Target and stack are checked (cheaply) before the profile is measured or read.
-      const target = { model: flags.model, hardware: flags.hardware, gpus: flags.gpus, tensorParallel: flags.tp ?? flags.gpus, contextLength: flags.context, batch: flags.batch, stack: flags.stack };
+      const target = { model, hardware, gpus, tensorParallel: flags.tp ?? gpus, contextLength: flags.context, batch: flags.batch, stack: flags.stack };
       const { parseTarget } = await import('../../../schema/deployment.js');
       parseTarget(target);
       let profile;
@@ -143,7 +158,7 @@ export function registerAllocate(program: Command): void {
 
       const hw = allocator.problem.capacityBytes;
       const budget = flags.budgetGbPerGpu! * GB;
-      if (budget > hw) throw new UsageError(`--budget-gb-per-gpu: ${flags.budgetGbPerGpu} exceeds the ${(hw / GB).toFixed(2)} GB of one ${flags.hardware}`);
+      if (budget > hw) throw new UsageError(`--budget-gb-per-gpu: ${flags.budgetGbPerGpu} exceeds the ${(hw / GB).toFixed(2)} GB of one ${hardware}`);
       const allocation = allocator.allocate(budget);
       if (out) writeAtomically(out, `${JSON.stringify(allocation.recipe, null, 2)}\n`);
       const { report, ...summary } = allocation;
