@@ -191,8 +191,10 @@ export function buildProblem(input: ProblemInput): AllocationProblem {
     if (!kind || m.tied) continue;
     const pl = m.layer === null ? null : proxyLayerOf(m.layer, arch.numLayers, proxyLayers);
     const k = key(kind, pl);
-    (modulesOf.get(k) ?? modulesOf.set(k, []).get(k)!).push(m);
-    if (m.layer !== null) (layersOf.get(k) ?? layersOf.set(k, new Set()).get(k)!).add(m.layer);
+    const list = modulesOf.get(k) ?? [];
+    list.push(m);
+    modulesOf.set(k, list);
+    if (m.layer !== null) layersOf.set(k, (layersOf.get(k) ?? new Set<number>()).add(m.layer));
   }
   const priceCache = new Map<string, number>();
   const price = (ms: readonly LinearModule[], bits: WeightBits): number => {
@@ -221,6 +223,7 @@ export function buildProblem(input: ProblemInput): AllocationProblem {
     for (const bits of measured) {
       const why = GROUP_ROLES[kind].map((r) => refused.get(bits)!.get(r)).find((w) => w !== undefined) ?? refused.get(bits)!.get('*');
       if (why !== undefined) {
+        // Once per kind: compile judges a role in all its layers at once, so every layer shares the verdict.
         if (layer === null || layer === 0) unservable.push({ kind, bits, reason: why });
         continue;
       }
