@@ -25,6 +25,8 @@ export const FAILURE_TYPES = {
   unsafeOutput: 'UnsafeOutputError',
   /** export: the stack's table refuses the recipe, or the format cannot express it. */
   exportRefused: 'ExportRefusedError',
+  /** No servable bit allocation fits the memory budget asked for. */
+  infeasibleBudget: 'InfeasibleBudgetError',
   /** zod's own error (an activity payload that fails its schema). */
   zod: 'ZodError',
   // The engine's client and the CLI.
@@ -83,6 +85,7 @@ export const BAD_INPUT_FAILURES: readonly FailureType[] = [
   FAILURE_TYPES.forbiddenKey,
   FAILURE_TYPES.unsafeOutput,
   FAILURE_TYPES.exportRefused,
+  FAILURE_TYPES.infeasibleBudget,
   FAILURE_TYPES.unknownModel,
   FAILURE_TYPES.unknownHardware,
   FAILURE_TYPES.invalidModelConfig,

@@ -1,5 +1,6 @@
 // The evoquant command line.
 import { Command, CommanderError } from 'commander';
+import { registerAllocate } from './commands/allocate.js';
 import { registerBaselines } from './commands/baselines.js';
 import { registerCompile } from './commands/compile.js';
 import { registerDemo } from './commands/demo.js';
@@ -32,6 +33,7 @@ const program = new Command('evoquant')
 
 registerTlsFlags(program);
 registerCompile(program);
+registerAllocate(program);
 registerQuantize(program);
 registerEval(program);
 registerExport(program);
