@@ -1,0 +1,34 @@
+// What a compressed-tensors checkpoint cannot hold faithfully. Each refusal names a rule: the
+// vLLM table's rule where one exists (compile refuses the same recipe for the same reason), else an
+// export rule of its own.
+import { FAILURE_TYPES } from '../../../schema/failures.js';
+
+export class ExportRefusedError extends Error {
+  override readonly name = FAILURE_TYPES.invalidRecipe;
+  constructor(
+    readonly rule: string,
+    readonly modules: readonly string[],
+    why: string,
+  ) {
+    const shown = modules.length > 3 ? `${modules.slice(0, 3).join(', ')} and ${modules.length - 3} more` : modules.join(', ');
+    super(`export compressed-tensors refused by rule ${rule}: ${why} (${shown})`);
+  }
+}
+
+/** Rule ids; the vllm.* ones are rules of science/serving-stacks/vllm-0.33.0.ts. */
+export const EXPORT_RULES = {
+  outliers: 'vllm.outliers.none',
+  awqShared: 'vllm.awq.fold-shared-input',
+  router: 'vllm.kernels.router',
+  embeddings: 'vllm.kernels.embeddings',
+  /** evoquant's seeded block Hadamard is not compressed-tensors' transform_config (different matrices). */
+  rotation: 'export.compressed-tensors.rotation',
+  /** o_proj's input is the attention context: its AWQ scales fold into v_proj only if every q head of a kv group agrees. */
+  awqAttentionOutput: 'export.compressed-tensors.awq-o-proj',
+  /** fp8 weights are float-quantized, not pack-quantized. */
+  fp8: 'export.compressed-tensors.fp8',
+  /** A group must tile the input: compressed-tensors' group strategy reshapes in_features by group_size. */
+  groupTiling: 'export.compressed-tensors.group-tiling',
+  /** Mixtral always renormalises its top-k gates. */
+  mixtralRouting: 'export.compressed-tensors.mixtral-routing',
+} as const;
