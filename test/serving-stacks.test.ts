@@ -245,7 +245,7 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (the un
   ]);
 });
 
-test('the reference stack is the default and admits what compile admitted before; other stacks only add not-servable', (t) => {
+test('the reference stack is the default and admits what compile admitted before; other stacks only add not-servable (and vLLM\'s compressed-tensors checkpoint has its own bytes)', (t) => {
   const targets: CompileTargetInput[] = [
     QWEN235_A100_TP2,
     { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 8, tensorParallel: 8 },
@@ -260,6 +260,17 @@ test('the reference stack is the default and admits what compile admitted before
       for (const stack of ['vllm', 'llama.cpp']) {
         const other = compileTarget({ ...target, stack }, recipe);
         const label = `${recipe.name} on ${target.model}/${target.hardware}×${target.gpus} ${stack}`;
+        if (other.stack.checkpoint === 'compressed-tensors') {
+          // vLLM loads a compressed-tensors checkpoint, whose bytes differ from evoquant's own
+          // (int32-packed rows, fp32 scales, weight_shape, AWQ folded: physics/weight-bytes.ts),
+          // so sizes move; the other violations are still the same kinds.
+          t.deepEqual(
+            other.violations.filter((v) => v.code !== 'not-servable').map((v) => v.code),
+            byDefault.violations.map((v) => v.code),
+            label,
+          );
+          continue;
+        }
         t.deepEqual(other.violations.filter((v) => v.code !== 'not-servable'), byDefault.violations, label);
         t.deepEqual(other.weightBytes, byDefault.weightBytes, label);
         t.deepEqual(other.perGpu, byDefault.perGpu, label);
