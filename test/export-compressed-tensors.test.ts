@@ -39,7 +39,8 @@ const MIXED = {
 };
 
 // Also servable, but beyond transformers' fused-expert loader (one scheme for all experts, no zero
-// points): experts' bits per layer, asymmetric; lm_head AWQ, folded into the final norm.
+// points): experts' bits per layer, asymmetric; o_proj fp8 per channel (float-quantized); lm_head
+// AWQ, folded into the final norm.
 const PER_LAYER = {
   name: 'ct-per-layer-experts-awq-head',
   default: { bits: 4, groupSize: 64, symmetric: false, method: { kind: 'rtn' } },
@@ -47,7 +48,7 @@ const PER_LAYER = {
     attn_q: { bits: 4, groupSize: 128, symmetric: true },
     attn_k: { bits: 4, groupSize: 128, symmetric: true },
     attn_v: { bits: 4, groupSize: 128, symmetric: true },
-    attn_o: { bits: 8, groupSize: 'channel', symmetric: true },
+    attn_o: { bits: 8, format: 'fp8', groupSize: 'channel', symmetric: true },
     router: { bits: 16 },
     embeddings: { bits: 16 },
     lm_head: { bits: 8, groupSize: 'channel', symmetric: true, method: { kind: 'awq' } },
@@ -176,7 +177,7 @@ test('a servable mixed recipe loads in transformers + compressed-tensors (decomp
     t.true(Math.abs(r.bitsPerByte - evo.mixed) <= 1e-4, name);
   }
   // 4 layers × (4 attention + 8 experts × 3) quantized modules, in two schemes.
-  t.deepEqual(py.results['mixed-ct'].ct, { decompressed: 112, schemes: { group_0: 16, group_1: 96 } });
+  t.deepEqual(py.results['mixed-ct'].ct, { decompressed: 112, schemes: { 'group_0:pack-quantized': 16, 'group_1:pack-quantized': 96 } });
   // Quantization is real: the mixed model scores worse than the bf16 proxy.
   t.true(evo.mixed > evo.bf16);
 });
@@ -189,7 +190,9 @@ test('per-layer expert schemes, zero points and a folded AWQ lm_head decompress 
   strictKeys(t, r);
   t.log(`per-layer: ${r.bitsPerByte.toFixed(6)} bits/byte, evoquant ${evo.perLayer.toFixed(6)}`);
   t.true(Math.abs(r.bitsPerByte - evo.perLayer) <= 1e-4);
+  // 4 layers × (3 packed attention + 1 fp8 o_proj + 24 experts) + lm_head.
   t.is(r.ct!.decompressed, 113);
+  t.true(Object.keys(r.ct!.schemes).some((k) => k.endsWith(':float-quantized')));
 });
 
 const ROLE_OF: [RegExp, string][] = [

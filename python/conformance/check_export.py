@@ -54,7 +54,8 @@ def ct_decompress(d, out_dir):
         config = json.load(f)
     qc = QuantizationConfig.model_validate(config.pop("quantization_config"))
     tensors = load_file(os.path.join(d, "model.safetensors"))
-    modules = sorted({k.rsplit(".", 1)[0] for k in tensors if k.endswith(".weight_packed")})
+    # Every module with a weight_scale is stored quantized: weight_packed (pack-quantized) or an fp8 weight (float-quantized).
+    modules = sorted({k.rsplit(".", 1)[0] for k in tensors if k.endswith(".weight_scale")})
     dense = {k: v for k, v in tensors.items() if not any(k.startswith(m + ".") for m in modules)}
     report = {"decompressed": 0, "schemes": {}}
     for m in modules:
@@ -69,7 +70,8 @@ def ct_decompress(d, out_dir):
         state = compressor.decompress(state, scheme)
         dense[m + ".weight"] = state["weight"].to(torch.float32)
         report["decompressed"] += 1
-        report["schemes"][groups[0]] = report["schemes"].get(groups[0], 0) + 1
+        key = f'{groups[0]}:{scheme.format or qc.format}'
+        report["schemes"][key] = report["schemes"].get(key, 0) + 1
     for k, v in tensors.items():
         if k.endswith(".weight") and not any(k.startswith(m + ".") for m in modules):
             if any(match_name(k.removesuffix(".weight"), t) for s in qc.config_groups.values() for t in s.targets):

@@ -20,7 +20,8 @@
 // - zero points (asymmetric): packed along the output dimension, ceil(rows·b / 32) · 4 bytes per
 //   group column;
 // - weight_shape: an int64 pair (16 bytes) per quantized module, counted with the scales;
-// - AWQ scales are folded into the op before the module, so they store nothing.
+// - AWQ scales are folded into the op before the module, so they store nothing;
+// - fp8 (float-quantized): one e4m3 byte per weight and an fp32 scale per row, no weight_shape.
 import type { CheckpointFormat } from '../../schema/serving-stack.js';
 import type { QuantSpec } from '../../schema/recipe.js';
 
@@ -83,7 +84,14 @@ function compressedTensorsIntBytes(rows: number, cols: number, spec: QuantSpec):
 
 /** Stored bytes of one matrix in the given checkpoint format (default: evoquant's own). */
 export function matrixBytes(rows: number, cols: number, spec: QuantSpec, checkpoint: CheckpointFormat = 'evoquant'): ByteBreakdown {
-  if (checkpoint === 'compressed-tensors' && spec.bits !== 16 && spec.format === 'int' && rows * cols > 0) return compressedTensorsIntBytes(rows, cols, spec);
+  if (checkpoint === 'compressed-tensors' && spec.bits !== 16 && rows * cols > 0) {
+    if (spec.format === 'int') return compressedTensorsIntBytes(rows, cols, spec);
+    const b = emptyBreakdown();
+    b.codes = rows * cols;
+    b.scales = groupCount(rows, cols, spec.groupSize) * CT_SCALE_BYTES;
+    if (spec.outliers) b.outliers = outlierBytes(rows, cols, spec.outliers.fraction);
+    return b;
+  }
   const b = emptyBreakdown();
   const n = rows * cols;
   if (n === 0) return b;

@@ -14,7 +14,7 @@ import { mixtralConfig } from './mixtral-config.js';
 import { mixtralModuleName, mixtralTensorName } from './mixtral-names.js';
 import { packWeightCodes, packZeroPoints } from './pack.js';
 import { ExportRefusedError, EXPORT_RULES } from './refusal.js';
-import { configGroups } from './schemes.js';
+import { configGroups, formatOf } from './schemes.js';
 
 export { ExportRefusedError, EXPORT_RULES } from './refusal.js';
 
@@ -35,8 +35,8 @@ function checkExportable(stored: StoredQuantizedModel): void {
     if (m.role === 'router') hit(EXPORT_RULES.router, m.tensor, 'the router is served in bf16');
     if (q.outlierIndex) hit(EXPORT_RULES.outliers, m.tensor, 'no compressed-tensors format stores sparse fp16 outliers');
     if (q.rotationSeed !== undefined) hit(EXPORT_RULES.rotation, m.tensor, "evoquant's seeded Hadamard rotation has no compressed-tensors transform that reproduces it");
-    if (q.spec.format === 'fp8') hit(EXPORT_RULES.fp8, m.tensor, 'fp8 weights are not exported yet (float-quantized format)');
-    if (q.spec.groupSize !== 'channel' && q.inFeatures % q.spec.groupSize !== 0) hit(EXPORT_RULES.groupTiling, m.tensor, `in_features is not a multiple of group size ${q.spec.groupSize}`);
+    if (q.spec.format === 'fp8' && q.spec.groupSize !== 'channel') hit(EXPORT_RULES.fp8Group, m.tensor, 'fp8 weights export per channel only');
+    else if (q.spec.groupSize !== 'channel' && q.inFeatures % q.spec.groupSize !== 0) hit(EXPORT_RULES.groupTiling, m.tensor, `in_features is not a multiple of group size ${q.spec.groupSize}`);
   }
   const first = [...byRule.entries()][0];
   if (first) throw new ExportRefusedError(first[0], first[1].modules, first[1].why);
@@ -50,8 +50,14 @@ function moduleTensors(name: string, q: QuantizedLinear, tensors: Map<string, St
     tensors.set(`${name}.weight`, { dtype: 'BF16', shape: [out, n], data: q.codes.slice() });
     return;
   }
-  const bits = q.spec.bits;
   const groups = groupCount(q.spec.groupSize, n);
+  if (q.spec.format === 'fp8') {
+    // float-quantized (compressors/naive_quantized): the e4m3fn bytes as they are, one scale per row.
+    tensors.set(`${name}.weight`, { dtype: 'F8_E4M3', shape: [out, n], data: q.codes.slice() });
+    tensors.set(`${name}.weight_scale`, { dtype: 'F32', shape: [out, groups], data: le(Float32Array.from(q.scales, fromFp16Bits)) });
+    return;
+  }
+  const bits = q.spec.bits;
   const packed = packWeightCodes(q.codes, out, n, bits);
   tensors.set(`${name}.weight_packed`, { dtype: 'I32', shape: [out, packed.length / out], data: le(packed) });
   // fp32, not fp16: compressed-tensors dequantizes in the scale's dtype ((q − zp)·scale, forward_helpers
@@ -84,7 +90,7 @@ export function buildCompressedTensors(stored: StoredQuantizedModel): { config: 
   if (quantized.length === 0) return { config: baseConfig, tensors };
   const quantization_config = {
     quant_method: 'compressed-tensors',
-    format: 'pack-quantized',
+    format: formatOf(quantized.map((m) => m.q.spec)),
     quantization_status: 'compressed',
     config_groups: configGroups(quantized.map((m) => ({ module: m.name, spec: m.q.spec })), stored.config.num_experts),
     // Linear modules kept in bf16 (the embedding table is not a Linear, so no scheme targets it).

@@ -25,8 +25,11 @@ export const EXPORT_RULES = {
   rotation: 'export.compressed-tensors.rotation',
   /** o_proj's input is the attention context: its AWQ scales fold into v_proj only if every q head of a kv group agrees. */
   awqAttentionOutput: 'export.compressed-tensors.awq-o-proj',
-  /** fp8 weights are float-quantized, not pack-quantized. */
-  fp8: 'export.compressed-tensors.fp8',
+  /**
+   * vLLM's compressed-tensors fp8 schemes take per-channel, per-tensor or 128×128-block scales
+   * (compressed_tensors/utils.py STRATEGY_TO_WEIGHT_QUANT_KEY); evoquant's 1×g fp8 groups are none of them.
+   */
+  fp8Group: 'export.compressed-tensors.fp8-group',
   /** A group must tile the input: compressed-tensors' group strategy reshapes in_features by group_size. */
   groupTiling: 'export.compressed-tensors.group-tiling',
   /** Mixtral always renormalises its top-k gates. */

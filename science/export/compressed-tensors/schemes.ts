@@ -10,9 +10,21 @@ export interface SchemeModule {
   spec: QuantSpec;
 }
 
-/** compressed-tensors QuantizationArgs of a weight spec (int grids; pack-quantized). */
+/** The compression format of one scheme: int grids pack into int32, fp8 stays one e4m3 byte per weight. */
+export function schemeFormat(spec: QuantSpec): 'pack-quantized' | 'float-quantized' {
+  return spec.format === 'fp8' ? 'float-quantized' : 'pack-quantized';
+}
+
+/** The checkpoint-level format: the one every scheme uses, else mixed-precision (each group names its own). */
+export function formatOf(specs: readonly QuantSpec[]): string {
+  const formats = new Set(specs.map(schemeFormat));
+  return formats.size === 1 ? [...formats][0] : 'mixed-precision';
+}
+
+/** compressed-tensors QuantizationArgs of a weight spec. */
 export function weightArgs(spec: QuantSpec): Record<string, unknown> {
   const channel = spec.groupSize === 'channel';
+  if (spec.format === 'fp8') return { num_bits: 8, type: 'float', symmetric: true, strategy: 'channel', group_size: null, dynamic: false };
   return {
     num_bits: spec.bits,
     type: 'int',
@@ -93,7 +105,7 @@ export function configGroups(modules: readonly SchemeModule[], numExperts: numbe
       weights: weightArgs(spec),
       input_activations: null,
       output_activations: null,
-      format: 'pack-quantized',
+      format: schemeFormat(spec),
     };
   });
   return groups;
