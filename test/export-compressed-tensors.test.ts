@@ -4,7 +4,7 @@
 // prediction for `--stack vllm --checkpoint compressed-tensors`. One quantize per recipe, one
 // Python process for every check.
 import test from 'ava';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, readQuantizedModules } from '../science/compression/quantized-format.js';
 import { evaluateModel } from '../science/evaluation/evaluate.js';
@@ -13,7 +13,8 @@ import { windowBatch } from '../science/evaluation/windows.js';
 import { buildCompressedTensors, exportCompressedTensors, ExportRefusedError, EXPORT_RULES } from '../science/export/compressed-tensors/index.js';
 import { packRows } from '../science/export/compressed-tensors/pack.js';
 import { ProxyModel } from '../science/model/forward.js';
-import { readSafetensors } from '../science/safetensors/format.js';
+import { toFp16Bits } from '../science/quantization/half.js';
+import { readSafetensors, serializeSafetensors, type StoredTensor } from '../science/safetensors/format.js';
 import { runCli } from './helpers/cli.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 import { CONFORMANCE_SCRIPT, inCi, pythonEnv, runPythonJson } from './helpers/python-env.js';
@@ -91,13 +92,46 @@ async function evoquantBitsPerByte(dir: string): Promise<number> {
   return (await evaluateModel(new ProxyModel(loadModel(dir)), heldOutWindows(TOKENS))).bitsPerByte;
 }
 
+/**
+ * The mixed model with AWQ channel scales added where they fold (the stored form loadModel reads):
+ * one shared s on every layer-0 expert's gate/up (→ post_attention_layernorm, router ×s), one on
+ * layer 1's q/k/v (→ input_layernorm), and a different s on each layer-2 expert's down_proj (→ that
+ * expert's up_proj rows). evoquant's effective weights become deq/s, so the export must reproduce them.
+ */
+function withFoldableAwqScales(src: string, out: string): string {
+  mkdirSync(out);
+  copyFileSync(join(src, 'config.json'), join(out, 'config.json'));
+  const file = readSafetensors(join(src, 'model.safetensors'));
+  const scales = (n: number, seed: number): StoredTensor => {
+    const s = Uint16Array.from({ length: n }, (_, i) => toFp16Bits(0.6 + (((i + 1) * 7919 * (seed + 3)) % 1000) / 1000));
+    return { dtype: 'F16', shape: [n], data: new Uint8Array(s.buffer) };
+  };
+  const d = 128;
+  const f = 256;
+  for (let e = 0; e < 8; e++) {
+    for (const proj of ['gate', 'up']) file.tensors.set(`model.layers.0.mlp.experts.${e}.${proj}_proj.channel_scales`, scales(d, 0));
+    file.tensors.set(`model.layers.2.mlp.experts.${e}.down_proj.channel_scales`, scales(f, e + 1));
+  }
+  for (const proj of ['q', 'k', 'v']) file.tensors.set(`model.layers.1.self_attn.${proj}_proj.channel_scales`, scales(d, 20));
+  writeFileSync(join(out, 'model.safetensors'), serializeSafetensors(file));
+  return out;
+}
+
 /** Runs once: quantize, export, evoquant's scores, then every Python check in one process. */
 let shared: Promise<{ py: PyReport | string; evo: Record<string, number>; dirs: Record<string, string> }> | null = null;
 function conformance(): typeof shared & object {
   shared ??= (async () => {
     const qMixed = quantize(MIXED);
     const qPerLayer = quantize(PER_LAYER);
-    const dirs = { bf16: await exportTo(PROXY_DIR, 'ct-bf16'), mixed: await exportTo(qMixed, 'ct-mixed'), perLayer: await exportTo(qPerLayer, 'ct-per-layer'), qMixed, qPerLayer };
+    const qFold = withFoldableAwqScales(qMixed, join(work, 'q-fold'));
+    const dirs = {
+      bf16: await exportTo(PROXY_DIR, 'ct-bf16'),
+      mixed: await exportTo(qMixed, 'ct-mixed'),
+      perLayer: await exportTo(qPerLayer, 'ct-per-layer'),
+      fold: await exportTo(qFold, 'ct-fold'),
+      qMixed,
+      qPerLayer,
+    };
     const windows = heldOutWindows(TOKENS);
     const windowsPath = join(work, 'windows.bin');
     writeFileSync(windowsPath, windows.bytes);
@@ -110,6 +144,7 @@ function conformance(): typeof shared & object {
       bf16: (await evaluateModel(proxyModel, windows)).bitsPerByte,
       mixed: await evoquantBitsPerByte(qMixed),
       perLayer: await evoquantBitsPerByte(qPerLayer),
+      fold: await evoquantBitsPerByte(qFold),
     };
     const env = pythonEnv();
     if ('missing' in env) return { py: env.missing, evo, dirs };
@@ -129,6 +164,7 @@ function conformance(): typeof shared & object {
         job('mixed', dirs.mixed, 'transformers'),
         job('mixed-ct', dirs.mixed, 'ct-decompress'),
         job('per-layer-ct', dirs.perLayer, 'ct-decompress'),
+        job('fold', dirs.fold, 'transformers'),
       ],
     })) as PyReport;
     return { py, evo, dirs };
@@ -193,6 +229,18 @@ test('per-layer expert schemes, zero points and a folded AWQ lm_head decompress 
   // 4 layers × (3 packed attention + 1 fp8 o_proj + 24 experts) + lm_head.
   t.is(r.ct!.decompressed, 113);
   t.true(Object.keys(r.ct!.schemes).some((k) => k.endsWith(':float-quantized')));
+});
+
+test('AWQ channel scales fold into the norms, the router and up_proj rows: transformers scores the export as evoquant scores the model', async (t) => {
+  const py = await report(t);
+  if (!py) return t.pass();
+  const { evo } = await conformance();
+  const r = py.results.fold;
+  strictKeys(t, r);
+  t.log(`awq fold: ${r.bitsPerByte.toFixed(6)} bits/byte, evoquant ${evo.fold.toFixed(6)} (without the scales ${evo.mixed.toFixed(6)})`);
+  t.true(Math.abs(r.bitsPerByte - evo.fold) <= 1e-4);
+  // The scales change the model: matching it is not matching the unscaled one by accident.
+  t.true(Math.abs(evo.fold - evo.mixed) > 1e-3);
 });
 
 const ROLE_OF: [RegExp, string][] = [

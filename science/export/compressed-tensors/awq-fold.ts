@@ -3,15 +3,18 @@
 // module: RMSNorm weights for q/k/v, gate/up (with the bf16 router compensated by ×s) and lm_head,
 // and the up_proj rows for down_proj. Modules sharing one input must share one s.
 import type { ProxyConfig } from '../../../schema/proxy-config.js';
-import { fromBf16Bits, fromFp16Bits, toFp16Bits } from '../../quantization/half.js';
+import { fromBf16Bits, fromFp16Bits } from '../../quantization/half.js';
 import type { QuantizedLinear } from '../../quantization/quantized-linear.js';
 import { bf16Bits } from '../../safetensors/dtypes.js';
 import * as names from '../../model/tensor-names.js';
 import { ExportRefusedError, EXPORT_RULES } from './refusal.js';
 
+/** A module to export; `scalesF32` replaces its fp16 scales when folding rescaled them (kept exact in fp32). */
+export type ExportModule = QuantizedLinear & { scalesF32?: Float32Array };
+
 /** Modules after folding, plus float tensors (norms, compensated bf16 weights) that changed. */
 export interface Folded {
-  modules: Map<string, QuantizedLinear>;
+  modules: Map<string, ExportModule>;
   others: Map<string, Float32Array>;
 }
 
@@ -37,7 +40,7 @@ function scaleBf16Columns(q: QuantizedLinear, s: Float64Array): QuantizedLinear 
 }
 
 /** Row r of the module's output multiplied by f_r: fp16 scales of a quantized module, or bf16 rows. */
-function scaleRows(q: QuantizedLinear, f: Float64Array): QuantizedLinear {
+function scaleRows(q: QuantizedLinear, f: Float64Array): ExportModule {
   if (q.spec.bits === 16) {
     const codes = new Uint8Array(q.codes.length);
     for (let t = 0; t < q.outFeatures * q.inFeatures; t++) {
@@ -47,9 +50,10 @@ function scaleRows(q: QuantizedLinear, f: Float64Array): QuantizedLinear {
     }
     return { ...q, codes };
   }
+  // The export stores scales as fp32, so the rescaled scale needs no fp16 rounding.
   const groups = q.scales.length / q.outFeatures;
-  const scales = Uint16Array.from(q.scales, (h, i) => toFp16Bits(fromFp16Bits(h) * f[Math.floor(i / groups)]));
-  return { ...q, scales };
+  const scalesF32 = Float32Array.from(q.scales, (h, i) => fromFp16Bits(h) * f[Math.floor(i / groups)]);
+  return { ...q, scalesF32 };
 }
 
 /**
@@ -57,7 +61,7 @@ function scaleRows(q: QuantizedLinear, f: Float64Array): QuantizedLinear {
  * when quantized modules that read one input carry different scales, or some carry none.
  */
 export function foldAwqScales(config: ProxyConfig, modules: ReadonlyMap<string, QuantizedLinear>, others: ReadonlyMap<string, Float32Array>): Folded {
-  const mods = new Map(modules);
+  const mods = new Map<string, ExportModule>(modules);
   const out = new Map(others);
   const get = (name: string): QuantizedLinear => {
     const q = mods.get(name);

@@ -9,7 +9,7 @@ import { groupCount } from '../../quantization/grid.js';
 import { fromFp16Bits } from '../../quantization/half.js';
 import { fromFloat32 } from '../../safetensors/dtypes.js';
 import { serializeSafetensors, type StoredTensor } from '../../safetensors/format.js';
-import { foldAwqScales } from './awq-fold.js';
+import { foldAwqScales, type ExportModule } from './awq-fold.js';
 import { mixtralConfig } from './mixtral-config.js';
 import { mixtralModuleName, mixtralTensorName } from './mixtral-names.js';
 import { packWeightCodes, packZeroPoints } from './pack.js';
@@ -43,7 +43,7 @@ function checkExportable(stored: StoredQuantizedModel): void {
 }
 
 /** The tensors of one module under its Mixtral name. */
-function moduleTensors(name: string, q: QuantizedLinear, tensors: Map<string, StoredTensor>): void {
+function moduleTensors(name: string, q: ExportModule, tensors: Map<string, StoredTensor>): void {
   const out = q.outFeatures;
   const n = q.inFeatures;
   if (q.spec.bits === 16) {
@@ -54,7 +54,7 @@ function moduleTensors(name: string, q: QuantizedLinear, tensors: Map<string, St
   if (q.spec.format === 'fp8') {
     // float-quantized (compressors/naive_quantized): the e4m3fn bytes as they are, one scale per row.
     tensors.set(`${name}.weight`, { dtype: 'F8_E4M3', shape: [out, n], data: q.codes.slice() });
-    tensors.set(`${name}.weight_scale`, { dtype: 'F32', shape: [out, groups], data: le(Float32Array.from(q.scales, fromFp16Bits)) });
+    tensors.set(`${name}.weight_scale`, { dtype: 'F32', shape: [out, groups], data: le(q.scalesF32 ?? Float32Array.from(q.scales, fromFp16Bits)) });
     return;
   }
   const bits = q.spec.bits;
@@ -63,7 +63,7 @@ function moduleTensors(name: string, q: QuantizedLinear, tensors: Map<string, St
   // fp32, not fp16: compressed-tensors dequantizes in the scale's dtype ((q − zp)·scale, forward_helpers
   // _dequantize), and in fp16 every product rounds (2.3e-4 bits/byte off evoquant on the mixed proxy
   // recipe). Widened, the stored fp16 values stay exact and so does every product.
-  tensors.set(`${name}.weight_scale`, { dtype: 'F32', shape: [out, groups], data: le(Float32Array.from(q.scales, fromFp16Bits)) });
+  tensors.set(`${name}.weight_scale`, { dtype: 'F32', shape: [out, groups], data: le(q.scalesF32 ?? Float32Array.from(q.scales, fromFp16Bits)) });
   tensors.set(`${name}.weight_shape`, { dtype: 'I64', shape: [2], data: le(BigInt64Array.from([BigInt(out), BigInt(n)])) });
   if (!q.spec.symmetric) {
     if (!q.zeros) throw new Error(`export: asymmetric module ${name} has no zero points`);
@@ -78,7 +78,7 @@ export function buildCompressedTensors(stored: StoredQuantizedModel): { config: 
   const baseConfig = mixtralConfig(stored.config);
   const folded = foldAwqScales(stored.config, stored.modules, stored.others);
   const tensors = new Map<string, StoredTensor>();
-  const modules: { name: string; q: QuantizedLinear; linear: boolean }[] = [];
+  const modules: { name: string; q: ExportModule; linear: boolean }[] = [];
   for (const m of proxyModules(stored.config)) {
     const q = folded.modules.get(m.tensor);
     if (!q) continue;
