@@ -14,6 +14,7 @@ import { buildCompressedTensors, exportCompressedTensors, ExportRefusedError, EX
 import { packRows } from '../science/export/compressed-tensors/pack.js';
 import { ProxyModel } from '../science/model/forward.js';
 import { toFp16Bits } from '../science/quantization/half.js';
+import { mulberry32 } from '../science/quantization/prng.js';
 import { readSafetensors, serializeSafetensors, type StoredTensor } from '../science/safetensors/format.js';
 import { runCli } from './helpers/cli.js';
 import { PROXY_DIR } from './helpers/proxy.js';
@@ -56,6 +57,42 @@ const PER_LAYER = {
   },
   depth: [{ from: 0.5, to: 1, roles: ['expert_gate', 'expert_up', 'expert_down'], override: { bits: 8, groupSize: 'channel', symmetric: false } }],
 };
+
+/**
+ * Seeded random recipes over what compressed-tensors and vLLM serve: int 4/8 (any group size,
+ * zero points or not), fp8 per channel, q/k/v sharing one spec, experts one spec per depth band.
+ * The first RANDOM_ADMITTED that compile admits on vllm must export, decompress and score as evoquant.
+ */
+const RANDOM_ADMITTED = 3;
+function randomRecipes(seed: number, count: number): { name: string; recipe: Record<string, unknown> }[] {
+  const rand = mulberry32(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const intSpec = () => ({ bits: pick([4, 8] as const), groupSize: pick(['channel', 32, 64, 128] as const), symmetric: rand() < 0.5, method: { kind: 'rtn' } });
+  const anySpec = () => (rand() < 0.2 ? { bits: 8, format: 'fp8', groupSize: 'channel', symmetric: true } : intSpec());
+  return Array.from({ length: count }, (_, i) => {
+    const qkv = anySpec();
+    const name = `ct-random-${seed}-${i}`;
+    return {
+      name,
+      recipe: {
+        name,
+        default: intSpec(),
+        roles: { attn_q: qkv, attn_k: qkv, attn_v: qkv, attn_o: anySpec(), router: { bits: 16 }, embeddings: { bits: 16 }, lm_head: rand() < 0.5 ? { bits: 16 } : anySpec() },
+        depth: [
+          { from: 0, to: 0.5, roles: ['expert_gate', 'expert_up', 'expert_down'], override: intSpec() },
+          { from: 0.5, to: 1, roles: ['expert_gate', 'expert_up', 'expert_down'], override: intSpec() },
+        ],
+      },
+    };
+  });
+}
+
+/** Whether compile admits the recipe on vllm / A100 for the proxy (no violation at all). */
+function admittedOnVllm(recipePath: string): boolean {
+  const c = runCli(['compile', '--model', join(PROXY_DIR, 'config.json'), '--hardware', 'a100-80gb', '--gpus', '1', '--recipe', recipePath, '--stack', 'vllm', '--json']);
+  if (c.status !== 0) throw new Error(`compile ${recipePath}: ${c.stderr}`);
+  return (JSON.parse(c.stdout) as { violations: unknown[] }).violations.length === 0;
+}
 
 interface PyResult {
   architecture: string;
@@ -118,12 +155,21 @@ function withFoldableAwqScales(src: string, out: string): string {
 }
 
 /** Runs once: quantize, export, evoquant's scores, then every Python check in one process. */
-let shared: Promise<{ py: PyReport | string; evo: Record<string, number>; dirs: Record<string, string> }> | null = null;
+let shared: Promise<{ py: PyReport | string; evo: Record<string, number>; dirs: Record<string, string>; random: string[] }> | null = null;
 function conformance(): typeof shared & object {
   shared ??= (async () => {
     const qMixed = quantize(MIXED);
     const qPerLayer = quantize(PER_LAYER);
     const qFold = withFoldableAwqScales(qMixed, join(work, 'q-fold'));
+    const random: { name: string; quantized: string; exported: string }[] = [];
+    for (const { name, recipe } of randomRecipes(7, 12)) {
+      if (random.length === RANDOM_ADMITTED) break;
+      const recipePath = join(work, `${name}.json`);
+      writeFileSync(recipePath, JSON.stringify(recipe));
+      if (!admittedOnVllm(recipePath)) continue;
+      const quantized = quantize(recipe);
+      random.push({ name, quantized, exported: await exportTo(quantized, `ct-${name}`) });
+    }
     const dirs = {
       bf16: await exportTo(PROXY_DIR, 'ct-bf16'),
       mixed: await exportTo(qMixed, 'ct-mixed'),
@@ -145,9 +191,10 @@ function conformance(): typeof shared & object {
       mixed: await evoquantBitsPerByte(qMixed),
       perLayer: await evoquantBitsPerByte(qPerLayer),
       fold: await evoquantBitsPerByte(qFold),
-    };
+    } as Record<string, number>;
+    for (const r of random) evo[r.name] = await evoquantBitsPerByte(r.quantized);
     const env = pythonEnv();
-    if ('missing' in env) return { py: env.missing, evo, dirs };
+    if ('missing' in env) return { py: env.missing, evo, dirs, random: random.map((r) => r.name) };
     const job = (name: string, dir: string, path: string, withLogits = false) => ({
       name,
       dir,
@@ -165,9 +212,10 @@ function conformance(): typeof shared & object {
         job('mixed-ct', dirs.mixed, 'ct-decompress'),
         job('per-layer-ct', dirs.perLayer, 'ct-decompress'),
         job('fold', dirs.fold, 'transformers'),
+        ...random.map((r) => job(r.name, r.exported, 'ct-decompress')),
       ],
     })) as PyReport;
-    return { py, evo, dirs };
+    return { py, evo, dirs, random: random.map((r) => r.name) };
   })();
   return shared;
 }
@@ -241,6 +289,19 @@ test('AWQ channel scales fold into the norms, the router and up_proj rows: trans
   t.true(Math.abs(r.bitsPerByte - evo.fold) <= 1e-4);
   // The scales change the model: matching it is not matching the unscaled one by accident.
   t.true(Math.abs(evo.fold - evo.mixed) > 1e-3);
+});
+
+test(`random recipes that compile admits on vllm export, decompress strictly and score as evoquant (${RANDOM_ADMITTED} of seed 7)`, async (t) => {
+  const py = await report(t);
+  if (!py) return t.pass();
+  const { evo, random } = await conformance();
+  t.is(random.length, RANDOM_ADMITTED, 'enough random recipes are admitted');
+  for (const name of random) {
+    const r = py.results[name];
+    strictKeys(t, r);
+    t.log(`${name}: ${r.bitsPerByte.toFixed(6)} bits/byte, evoquant ${evo[name].toFixed(6)}; ${JSON.stringify(r.ct!.schemes)}`);
+    t.true(Math.abs(r.bitsPerByte - evo[name]) <= 1e-4, name);
+  }
 });
 
 const ROLE_OF: [RegExp, string][] = [
