@@ -12,6 +12,7 @@ import { heldOutWindows } from '../science/evaluation/held-out.js';
 import { windowBatch } from '../science/evaluation/windows.js';
 import { buildCompressedTensors, exportCompressedTensors, ExportRefusedError, EXPORT_RULES } from '../science/export/compressed-tensors/index.js';
 import { packRows } from '../science/export/compressed-tensors/pack.js';
+import { regexTargets } from '../science/export/compressed-tensors/schemes.js';
 import { ProxyModel } from '../science/model/forward.js';
 import { toFp16Bits } from '../science/quantization/half.js';
 import { mulberry32 } from '../science/quantization/prng.js';
@@ -398,6 +399,29 @@ test('pack-quantized rows: value i of a row sits at bits [i·b, (i+1)·b) of its
     }
   }
   t.pass();
+});
+
+test('regex targets match exactly their modules, partial expert sets and single layers included', (t) => {
+  const names = [
+    'model.layers.0.self_attn.q_proj',
+    'model.layers.2.self_attn.q_proj',
+    ...[0, 1, 2, 3].map((e) => `model.layers.0.block_sparse_moe.experts.${e}.w1`),
+    ...[0, 3].map((e) => `model.layers.1.block_sparse_moe.experts.${e}.w2`),
+    'lm_head',
+  ];
+  const others = [
+    'model.layers.1.self_attn.q_proj',
+    'model.layers.0.self_attn.k_proj',
+    'model.layers.10.self_attn.q_proj',
+    'model.layers.1.block_sparse_moe.experts.1.w2',
+    'model.layers.1.block_sparse_moe.experts.3.w1',
+    'model.layers.0.block_sparse_moe.experts.1.w3',
+    'model.layers.0.block_sparse_moe.gate',
+    'lm_head_extra',
+  ];
+  const targets = regexTargets(names, 4).map((x) => new RegExp(x.replace(/^re:/, '')));
+  for (const n of names) t.true(targets.some((re) => re.test(n)), n);
+  for (const n of others) t.false(targets.some((re) => re.test(n)), n);
 });
 
 test('config.json is Mixtral with a compressed-tensors quantization_config of anchored regex targets', async (t) => {
