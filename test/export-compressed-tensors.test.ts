@@ -377,6 +377,8 @@ test('refuses what pack-quantized cannot hold, by rule', async (t) => {
   );
   t.is(refusal((m) => m.set('model.layers.0.self_attn.o_proj.weight', { ...m.get('model.layers.0.self_attn.o_proj.weight')!, channelScales: scales(0x3c00) })), EXPORT_RULES.awqAttentionOutput);
   t.is(refusal(() => undefined), undefined, 'the unmodified model exports');
+  const w8a8 = { ...stored, quantization: { ...stored.quantization!, recipe: { ...stored.quantization!.recipe, activations: 'fp8' as const } } };
+  t.throws(() => buildCompressedTensors(w8a8), { instanceOf: ExportRefusedError, message: /export\.compressed-tensors\.weight-only/ });
 });
 
 test('pack-quantized rows: value i of a row sits at bits [i·b, (i+1)·b) of its int32 words, rows padded to whole words', (t) => {

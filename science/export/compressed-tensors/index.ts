@@ -38,6 +38,8 @@ function checkExportable(stored: StoredQuantizedModel): void {
     if (q.spec.format === 'fp8' && q.spec.groupSize !== 'channel') hit(EXPORT_RULES.fp8Group, m.tensor, 'fp8 weights export per channel only');
     else if (q.spec.groupSize !== 'channel' && q.inFeatures % q.spec.groupSize !== 0) hit(EXPORT_RULES.groupTiling, m.tensor, `in_features is not a multiple of group size ${q.spec.groupSize}`);
   }
+  const activations = stored.quantization?.recipe.activations ?? 'bf16';
+  if (activations !== 'bf16') hit(EXPORT_RULES.activations, `recipe ${stored.quantization?.recipe.name ?? ''}`.trim(), `the recipe runs ${activations} activations; the export writes weight-only schemes`);
   const first = [...byRule.entries()][0];
   if (first) throw new ExportRefusedError(first[0], first[1].modules, first[1].why);
 }

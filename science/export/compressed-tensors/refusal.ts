@@ -32,6 +32,12 @@ export const EXPORT_RULES = {
   fp8Group: 'export.compressed-tensors.fp8-group',
   /** A group must tile the input: compressed-tensors' group strategy reshapes in_features by group_size. */
   groupTiling: 'export.compressed-tensors.group-tiling',
+  /**
+   * W8A8 recipes (activations fp8/int8) need input_activations schemes and int-/float-quantized
+   * weights; the export writes weight-only (W·A16) schemes, so it refuses rather than drop the
+   * activation format silently.
+   */
+  activations: 'export.compressed-tensors.weight-only',
   /** Mixtral always renormalises its top-k gates. */
   mixtralRouting: 'export.compressed-tensors.mixtral-routing',
 } as const;
