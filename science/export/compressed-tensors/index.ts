@@ -1,10 +1,12 @@
-// The compressed-tensors exporter: a quantized proxy directory → a Hugging Face Mixtral checkpoint
-// in compressed-tensors' pack-quantized format (config.json with quantization_config +
-// model.safetensors), as compressed-tensors 0.20 and vLLM's compressed_tensors loader read it.
+// The compressed-tensors exporter: a quantized proxy directory (or the plain bf16 proxy) → a Hugging
+// Face Mixtral checkpoint (config.json with quantization_config + model.safetensors) as
+// compressed-tensors 0.20, transformers 5.23 and vLLM's compressed_tensors loader read it: int grids
+// pack-quantized (weight_packed, weight_scale, weight_zero_point, weight_shape), fp8 per channel
+// float-quantized, bf16 modules in `ignore`, AWQ scales folded (awq-fold.ts). What it cannot hold
+// faithfully it refuses by rule (refusal.ts).
 import type { ExportedFile, Exporter } from '../export-format.js';
 import { readQuantizedModules, type StoredQuantizedModel } from '../../compression/quantized-format.js';
 import { proxyModules } from '../../model/modules.js';
-import type { QuantizedLinear } from '../../quantization/quantized-linear.js';
 import { groupCount } from '../../quantization/grid.js';
 import { fromFp16Bits } from '../../quantization/half.js';
 import { fromFloat32 } from '../../safetensors/dtypes.js';
