@@ -33,7 +33,7 @@ export const WeightByteBreakdown = z
   .object({
     /** Packed integer / fp8 codes. */
     codes: bytes,
-    /** fp16 scales (int and fp8 grids; AWQ per-input-channel scales too). */
+    /** Scales: fp16 (int and fp8 grids; AWQ per-input-channel scales too); a compressed-tensors checkpoint stores them as fp32 and adds each module's int64 weight_shape. */
     scales: bytes,
     /** Packed b-bit zero points (asymmetric int grids). */
     zeros: bytes,

@@ -99,7 +99,15 @@ export const CheckpointRule = z
   .object({ ...ruleBase, kind: z.literal('checkpoint'), format: CheckpointFormat, bits: bitsList, symmetricOnly: z.boolean() })
   .strict();
 
-export const StackRule = z.discriminatedUnion('kind', [SameSchemeRule, KernelsRule, UnsupportedRule, KvCacheRule, CheckpointRule]);
+/**
+ * Genes a checkpoint format cannot carry as evoquant writes it (the stack may read them, the writer
+ * does not produce them yet): rotation (no transform_config), quantized-activations (weight-only schemes).
+ */
+export const CheckpointLimitsRule = z
+  .object({ ...ruleBase, kind: z.literal('checkpoint-limits'), format: CheckpointFormat, features: z.array(z.enum(['rotation', 'quantized-activations'])).min(1) })
+  .strict();
+
+export const StackRule = z.discriminatedUnion('kind', [SameSchemeRule, KernelsRule, UnsupportedRule, KvCacheRule, CheckpointRule, CheckpointLimitsRule]);
 export type StackRule = z.infer<typeof StackRule>;
 export type KernelsRule = z.infer<typeof KernelsRule>;
 

@@ -302,7 +302,7 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (unifor
   ]);
 });
 
-test('vllm is the default stack; reference admits what compile admitted before; other stacks only add not-servable', (t) => {
+test('vllm is the default stack; reference admits what compile admitted before; other stacks only add not-servable (and vLLM\'s compressed-tensors checkpoint has its own bytes)', (t) => {
   const targets: CompileTargetInput[] = [
     QWEN235_A100_TP2,
     { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 8, tensorParallel: 8 },
@@ -319,6 +319,17 @@ test('vllm is the default stack; reference admits what compile admitted before; 
       for (const stack of ['vllm', 'llama.cpp']) {
         const other = compileTarget({ ...target, stack }, recipe);
         const label = `${recipe.name} on ${target.model}/${target.hardware}×${target.gpus} ${stack}`;
+        if (other.stack.checkpoint === 'compressed-tensors') {
+          // vLLM loads a compressed-tensors checkpoint, whose bytes differ from evoquant's own
+          // (int32-packed rows, fp32 scales, weight_shape, AWQ folded: physics/weight-bytes.ts),
+          // so sizes move; the other violations are still the same kinds.
+          t.deepEqual(
+            other.violations.filter((v) => v.code !== 'not-servable').map((v) => v.code),
+            ref.violations.map((v) => v.code),
+            label,
+          );
+          continue;
+        }
         t.deepEqual(other.violations.filter((v) => v.code !== 'not-servable'), ref.violations, label);
         t.deepEqual(other.weightBytes, ref.weightBytes, label);
         t.deepEqual(other.perGpu, ref.perGpu, label);

@@ -131,6 +131,65 @@ function storedModule(file: Map<string, StoredTensor>, name: string, mod: Stored
   return q;
 }
 
+/** A quantized directory as stored: each linear module's QuantizedLinear and every other tensor as float. */
+export interface StoredQuantizedModel {
+  config: ProxyWeights['config'];
+  rawConfig: Record<string, unknown>;
+  /** null for a plain (unquantized) model directory. */
+  quantization: QuantizationConfig | null;
+  /** Linear modules by HF tensor name (bf16 passthrough modules included, as bits-16 QuantizedLinear). */
+  modules: Map<string, QuantizedLinear>;
+  /** Every float tensor that is not a stored module (norms; linear modules the recipe left out), float32. */
+  others: Map<string, Float32Array>;
+}
+
+/** A plain bf16 model read as if every linear module were stored as bits-16 passthrough. */
+function plainAsStored(dir: string, m: ReturnType<typeof readModelDirectory>): StoredQuantizedModel {
+  const tensors = floatTensors(m.file);
+  checkProxyWeights(dir, m.config, tensors);
+  const modules = new Map<string, QuantizedLinear>();
+  const others = new Map<string, Float32Array>();
+  const shapes = linearShapes(m.config);
+  for (const [name, t] of tensors) {
+    const shape = shapes.get(name);
+    if (!shape) {
+      others.set(name, t);
+      continue;
+    }
+    const stored = m.file.tensors.get(name)!;
+    // bf16 bytes move over as they are; a float32 or fp16 weight is rounded to bf16 (the stored form of bits 16).
+    const codes = stored.dtype === 'BF16' ? stored.data.slice() : fromFloat32(t, 'BF16');
+    modules.set(name, { outFeatures: shape.outFeatures, inFeatures: shape.inFeatures, spec: QuantSpec.parse({ bits: 16 }), codes, scales: new Uint16Array(0) });
+  }
+  return { config: m.config, rawConfig: m.rawConfig, quantization: null, modules, others };
+}
+
+/** Reads a directory written by writeQuantizedModel without decoding it (exporters repack the stored arrays); a plain model reads as all-bf16. */
+export function readQuantizedModules(dir: string): StoredQuantizedModel {
+  const m = readModelDirectory(dir);
+  checkProxyConfigFits(dir, m.config);
+  if (m.rawConfig.quantization_config === undefined) return plainAsStored(dir, m);
+  const parsed = QuantizationConfig.safeParse(m.rawConfig.quantization_config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ModelLoadError(`model: ${echo(dir)}/config.json: quantization_config.${issue.path.join('.')}: ${issue.message}`);
+  }
+  const shapes = linearShapes(m.config);
+  const modules = new Map<string, QuantizedLinear>();
+  for (const [name, mod] of Object.entries(parsed.data.modules)) {
+    const shape = shapes.get(name);
+    if (!shape || shape.outFeatures !== mod.out_features || shape.inFeatures !== mod.in_features) {
+      throw new ModelLoadError(`model: ${echo(dir)}/config.json: quantization_config.modules.${name} does not match a linear module of this config`);
+    }
+    modules.set(name, storedModule(m.file.tensors, name, mod, dir));
+  }
+  const others = new Map<string, Float32Array>();
+  // The stored modules' own arrays (scales, channel_scales, outlier values) are float too: skip them.
+  const owned = (name: string): boolean => modules.has(name) || [...modules.keys()].some((mod) => name.startsWith(`${base(mod)}.`));
+  for (const [name, t] of floatTensors(m.file)) if (!owned(name)) others.set(name, t);
+  return { config: m.config, rawConfig: m.rawConfig, quantization: parsed.data, modules, others };
+}
+
 /** Loads any model directory, plain or quantized, as effective float weights. */
 export function loadModel(dir: string): ProxyWeights & { quantization: QuantizationConfig | null } {
   const m = readModelDirectory(dir);

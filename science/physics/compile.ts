@@ -38,8 +38,8 @@ export interface CompileInput {
 }
 
 /** Bytes of one module (or shard) as stored: the quantized matrix plus its bf16 bias. */
-function storedBytes(rows: number, cols: number, biasParams: number, spec: QuantSpec): ByteBreakdown {
-  const b = matrixBytes(rows, cols, spec);
+function storedBytes(rows: number, cols: number, biasParams: number, spec: QuantSpec, checkpoint: CheckpointFormat): ByteBreakdown {
+  const b = matrixBytes(rows, cols, spec, checkpoint);
   b.bf16 += biasParams * BF16_BYTES;
   return b;
 }
@@ -181,14 +181,14 @@ function modulePricer(ctx: CompileContext): (m: LinearModule) => PricedModule {
     const key = `${specKey}|${m.role}|${m.projection}|${m.inFeatures}|${m.outFeatures}|${m.biasParams}|${m.tied}`;
     let cost = costs.get(key);
     if (!cost) {
-      const full = storedBytes(m.outFeatures, m.inFeatures, m.biasParams, spec);
+      const full = storedBytes(m.outFeatures, m.inFeatures, m.biasParams, spec, ctx.checkpoint);
       const shard = shardOf(m, arch, tp);
       const act = activationOf(spec, recipe.activations);
       cost = {
         full,
         fullTotal: breakdownTotal(full),
         shard,
-        shardBytes: breakdownTotal(storedBytes(shard.outFeatures, shard.inFeatures, shard.biasParams, spec)),
+        shardBytes: breakdownTotal(storedBytes(shard.outFeatures, shard.inFeatures, shard.biasParams, spec, ctx.checkpoint)),
         act,
         // Embeddings are a row gather (dequantized per row), not a GEMM: no kernel to check.
         verdict: m.projection === 'embed' ? null : checkKernel(hw, spec, recipe.activations, shard, m.inFeatures),

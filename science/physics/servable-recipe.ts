@@ -49,7 +49,14 @@ type Feature = Extract<StackRule, { kind: 'unsupported' }>['feature'];
 
 /** True when the stack has no format for the gene on this kind of module. */
 export function stackRefuses(table: ServingStackTable, feature: Feature, kind: ModuleKind): boolean {
-  return table.rules.some((r) => r.kind === 'unsupported' && r.feature === feature && r.moduleKinds.includes(kind));
+  if (table.rules.some((r) => r.kind === 'unsupported' && r.feature === feature && r.moduleKinds.includes(kind))) return true;
+  return feature === 'rotation' && checkpointLimits(table).includes('rotation');
+}
+
+/** What the stack's default checkpoint, as evoquant writes it, cannot carry. */
+export function checkpointLimits(table: ServingStackTable): string[] {
+  const format = table.checkpoints[0];
+  return table.rules.flatMap((r) => (r.kind === 'checkpoint-limits' && r.format === format ? r.features : []));
 }
 
 /** True when the stack runs one scheme per layer's experts (or per expert tensor): no per-expert tiers. */
@@ -298,7 +305,7 @@ export function servableRecipe(table: ServingStackTable, hw: HardwareProfile, in
   if (recipe.activations !== 'bf16') {
     const act = recipe.activations;
     const anyKernel = table.rules.some((r) => r.kind === 'kernels' && r.kernels.some((k) => k.activations.includes(act) && hw.sm >= k.minSm));
-    if (!anyKernel) recipe.activations = 'bf16';
+    if (!anyKernel || checkpointLimits(table).includes('quantized-activations')) recipe.activations = 'bf16';
   }
   try {
     for (let pass = 0; pass < 8 && fixPass(table, hw, recipe, roles); pass++);

@@ -112,6 +112,13 @@ export function checkModuleOnStack(
         const need = `${rule.bits.join('/')}-bit int${rule.symmetricOnly ? ' symmetric' : ''}`;
         failures.push({ rule: rule.id, source: rule.provenance.source, reason: `${checkpoint} checkpoint stores ${need} weights only, not ${label}` });
       }
+    } else if (rule.kind === 'checkpoint-limits' && rule.format === checkpoint && spec.bits !== 16) {
+      if (rule.features.includes('rotation') && spec.rotation !== undefined) {
+        failures.push({ rule: rule.id, source: rule.provenance.source, reason: `the ${checkpoint} checkpoint evoquant writes carries no Hadamard rotation` });
+      }
+      if (rule.features.includes('quantized-activations') && act !== 'bf16') {
+        failures.push({ rule: rule.id, source: rule.provenance.source, reason: `the ${checkpoint} checkpoint evoquant writes is weight-only, not ${label}` });
+      }
     } else if (rule.kind === 'kernels' && rule.moduleKind === kind) {
       const misses: string[] = [];
       for (const k of rule.kernels) {

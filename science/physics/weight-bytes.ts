@@ -11,6 +11,18 @@
 // - Hadamard rotation stores nothing: the signs are regenerated from the seed.
 // These are exactly the arrays quantization/quantized-linear.ts stores (storedBytes), so a
 // compiled size is the size of the real artifact.
+//
+// A compressed-tensors checkpoint (science/export/compressed-tensors, pack-quantized as
+// compressed_tensors/compressors/pack_quantized 0.20 lays it out) stores int grids differently:
+// - codes: each row packed on its own into int32 words, rows · ceil(cols·b / 32) · 4 bytes;
+// - scales: fp32 (the fp16 values widened: compressed-tensors dequantizes in the scale's dtype, so
+//   fp16 scales would round every product), 4 bytes per group;
+// - zero points (asymmetric): packed along the output dimension, ceil(rows·b / 32) · 4 bytes per
+//   group column;
+// - weight_shape: an int64 pair (16 bytes) per quantized module, counted with the scales;
+// - AWQ scales are folded into the op before the module, so they store nothing;
+// - fp8 (float-quantized): one e4m3 byte per weight and an fp32 scale per row, no weight_shape.
+import type { CheckpointFormat } from '../../schema/serving-stack.js';
 import type { QuantSpec } from '../../schema/recipe.js';
 
 export const BF16_BYTES = 2;
@@ -56,7 +68,30 @@ export function outlierBytes(rows: number, cols: number, fraction: number): numb
   return outlierCount(rows, cols, fraction) * (OUTLIER_VALUE_BYTES + OUTLIER_INDEX_BYTES);
 }
 
-export function matrixBytes(rows: number, cols: number, spec: QuantSpec): ByteBreakdown {
+/** compressed-tensors' weight_shape: torch.tensor(weight.shape), two int64. */
+export const CT_WEIGHT_SHAPE_BYTES = 16;
+export const CT_SCALE_BYTES = 4;
+
+function compressedTensorsIntBytes(rows: number, cols: number, spec: QuantSpec): ByteBreakdown {
+  const b = emptyBreakdown();
+  const groupsPerRow = spec.groupSize === 'channel' ? 1 : Math.ceil(cols / spec.groupSize);
+  b.codes = rows * Math.ceil((cols * spec.bits) / 32) * 4;
+  b.scales = rows * groupsPerRow * CT_SCALE_BYTES + CT_WEIGHT_SHAPE_BYTES;
+  if (!spec.symmetric) b.zeros = Math.ceil((rows * spec.bits) / 32) * 4 * groupsPerRow;
+  if (spec.outliers) b.outliers = outlierBytes(rows, cols, spec.outliers.fraction);
+  return b;
+}
+
+/** Stored bytes of one matrix in the given checkpoint format (default: evoquant's own). */
+export function matrixBytes(rows: number, cols: number, spec: QuantSpec, checkpoint: CheckpointFormat = 'evoquant'): ByteBreakdown {
+  if (checkpoint === 'compressed-tensors' && spec.bits !== 16 && rows * cols > 0) {
+    if (spec.format === 'int') return compressedTensorsIntBytes(rows, cols, spec);
+    const b = emptyBreakdown();
+    b.codes = rows * cols;
+    b.scales = groupCount(rows, cols, spec.groupSize) * CT_SCALE_BYTES;
+    if (spec.outliers) b.outliers = outlierBytes(rows, cols, spec.outliers.fraction);
+    return b;
+  }
   const b = emptyBreakdown();
   const n = rows * cols;
   if (n === 0) return b;

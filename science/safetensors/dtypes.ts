@@ -1,7 +1,8 @@
 // Element types of the safetensors format and their conversions to and from float32.
 import { getFloat16, setFloat16 } from '@petamoriken/float16';
 
-export const DTYPE_BYTES = { F32: 4, F16: 2, BF16: 2, I32: 4, U8: 1, I64: 8 } as const;
+// F8_E4M3: fp8 e4m3fn bytes as compressed-tensors' float-quantized checkpoints store them.
+export const DTYPE_BYTES = { F32: 4, F16: 2, BF16: 2, I32: 4, U8: 1, I64: 8, F8_E4M3: 1 } as const;
 export type DType = keyof typeof DTYPE_BYTES;
 
 export function isDType(x: string): x is DType {

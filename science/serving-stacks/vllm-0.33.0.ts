@@ -16,6 +16,8 @@ const HUMMING_LINEAR_SRC = {
 };
 const MARLIN_GROUPS: ['channel', 32, 64, 128] = ['channel', 32, 64, 128];
 
+// compressed-tensors FP8 weights take per-channel, per-tensor or 128×128-block scales
+// (compressed_tensors/utils.py STRATEGY_TO_WEIGHT_QUANT_KEY): evoquant's 1×g fp8 groups are none.
 const BF16: StackKernel = {
   id: 'vllm-unquantized',
   weight: 'bf16',
@@ -69,7 +71,7 @@ export const VLLM_0_33_0: ServingStackTableInput = {
           id: 'fp8-marlin',
           weight: 'fp8',
           bits: [8],
-          groupSizes: ['channel', 128],
+          groupSizes: ['channel'],
           asymmetricBits: [],
           activations: ['bf16'],
           minSm: 80,
@@ -81,7 +83,7 @@ export const VLLM_0_33_0: ServingStackTableInput = {
           id: 'cutlass-scaled-mm-fp8',
           weight: 'fp8',
           bits: [8],
-          groupSizes: ['channel', 128],
+          groupSizes: ['channel'],
           asymmetricBits: [],
           activations: ['fp8'],
           minSm: 89,
@@ -120,7 +122,7 @@ export const VLLM_0_33_0: ServingStackTableInput = {
           id: 'fp8-marlin-moe',
           weight: 'fp8',
           bits: [8],
-          groupSizes: ['channel', 128],
+          groupSizes: ['channel'],
           asymmetricBits: [],
           activations: ['bf16'],
           minSm: 80,
@@ -132,7 +134,7 @@ export const VLLM_0_33_0: ServingStackTableInput = {
           id: 'fused-moe-fp8-w8a8',
           weight: 'fp8',
           bits: [8],
-          groupSizes: ['channel', 128],
+          groupSizes: ['channel'],
           asymmetricBits: [],
           activations: ['fp8'],
           minSm: 89,
@@ -232,6 +234,16 @@ export const VLLM_0_33_0: ServingStackTableInput = {
       kind: 'kv-cache',
       bits: [16, 8, 4],
       provenance: { source: 'vllm/config/cache.py', evidence: 'CacheDType: auto/bfloat16, fp8 (e4m3/e5m2), int4_per_token_head (Triton attention backend, v1/attention/backends/triton_attn.py)' },
+    },
+    {
+      id: 'vllm.checkpoint.compressed-tensors.evoquant',
+      kind: 'checkpoint-limits',
+      format: 'compressed-tensors',
+      features: ['rotation', 'quantized-activations'],
+      provenance: {
+        source: 'science/export/compressed-tensors (evoquant\'s writer)',
+        evidence: 'vLLM reads transforms as square matrices from the checkpoint (compressed_tensors/transform/module.py) and W8A8 as input_activations schemes; evoquant writes weight-only pack-quantized/float-quantized schemes and no transform_config yet',
+      },
     },
     {
       id: 'vllm.checkpoint.gptq',
