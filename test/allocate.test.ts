@@ -143,9 +143,10 @@ function withCosts(problem: AllocationProblem, rand: () => number): AllocationPr
 test('the options are the widths the stack serves for each group (vllm on A100)', (t) => {
   const bitsOf = (kind: string): number[] => qwenProblem.groups.find((g) => g.kind === kind)!.options.map((o) => o.bits);
   t.deepEqual(bitsOf('experts'), [16, 2, 3, 4, 8]);
-  t.deepEqual(bitsOf('qkv'), [16, 4, 8]);
-  t.deepEqual(bitsOf('attn_o'), [16, 4, 8]);
-  t.deepEqual(bitsOf('lm_head'), [16, 4, 8]);
+  // Humming serves 2/3-bit dense layers, Marlin 4/8-bit.
+  t.deepEqual(bitsOf('qkv'), [16, 2, 3, 4, 8]);
+  t.deepEqual(bitsOf('attn_o'), [16, 2, 3, 4, 8]);
+  t.deepEqual(bitsOf('lm_head'), [16, 2, 3, 4, 8]);
   t.deepEqual(bitsOf('router'), [16]);
   t.deepEqual(bitsOf('embeddings'), [16]);
   // 94 target layers over 4 proxy bands, each target layer in exactly one, as resolveSpec maps them.

@@ -176,17 +176,19 @@ test('asymmetric weights in a GPTQ checkpoint: vllm.checkpoint.gptq citing auto_
 
 test('sparse fp16 outliers and Hadamard on experts: vllm.outliers.none and vllm.transform.hadamard-linear-only', (t) => {
   const r = compileTarget(VLLM, builtin('research-moe-sensitive4-rest2-outliers'));
-  t.deepEqual(rulesOf(r), ['vllm.moe.one-scheme-per-layer', 'vllm.outliers.none', 'vllm.transform.hadamard-linear-only']);
+  t.deepEqual(rulesOf(r), ['vllm.checkpoint.compressed-tensors.evoquant', 'vllm.moe.one-scheme-per-layer', 'vllm.outliers.none', 'vllm.transform.hadamard-linear-only']);
   t.deepEqual(firing(r, 'vllm.transform.hadamard-linear-only').map((v) => v.role).sort(), ['expert_down', 'expert_gate', 'expert_up']);
   const roles = builtin('w4a16-g128-gptq').roles;
   const outliers = compileTarget(VLLM, w4({ roles: { ...roles, attn_o: { outliers: { fraction: 0.01 } } } }));
   t.deepEqual(rulesOf(outliers), ['vllm.outliers.none']);
   t.is(firing(outliers, 'vllm.outliers.none')[0].role, 'attn_o');
-  // A rotation on ordinary linear layers is what transform_config serves.
+  // vLLM reads rotations of ordinary linear layers as transform_config matrices, which evoquant's
+  // compressed-tensors writer does not produce yet: refused by the checkpoint's rule, not the stack's.
   const rotatedAttn = compileTarget(VLLM, w4({ roles: { ...roles, attn_o: { rotation: { kind: 'hadamard', seed: 1 } } } }));
-  t.deepEqual(notServable(rotatedAttn), []);
+  t.deepEqual(rulesOf(rotatedAttn), ['vllm.checkpoint.compressed-tensors.evoquant']);
+  t.regex(firing(rotatedAttn, 'vllm.checkpoint.compressed-tensors.evoquant')[0].message, /carries no Hadamard rotation/);
   const rotatedExperts = compileTarget(VLLM, w4({ roles: { ...roles, expert_down: { rotation: { kind: 'hadamard', seed: 1 } } } }));
-  t.deepEqual(rulesOf(rotatedExperts), ['vllm.transform.hadamard-linear-only']);
+  t.deepEqual(rulesOf(rotatedExperts), ['vllm.checkpoint.compressed-tensors.evoquant', 'vllm.transform.hadamard-linear-only']);
 });
 
 test('per-expert AWQ scales cannot fold into the shared norm: vllm.awq.fold-shared-input', (t) => {
@@ -206,7 +208,7 @@ test('per-expert AWQ scales cannot fold into the shared norm: vllm.awq.fold-shar
   // Behind an online Hadamard s lives in the rotated basis: nothing before the layer can hold it.
   const rotated = { ...shared, rotation: { kind: 'hadamard', seed: 3 } } as const;
   const r2 = compileTarget(VLLM, w4({ roles: { ...roles, attn_q: rotated, attn_k: rotated, attn_v: rotated } }));
-  t.deepEqual(rulesOf(r2), ['vllm.awq.rotated-input']);
+  t.deepEqual(rulesOf(r2), ['vllm.awq.rotated-input', 'vllm.checkpoint.compressed-tensors.evoquant'].sort());
   t.regex(String(firing(r2, 'vllm.awq.rotated-input')[0].detail.source), /compressed_tensors\/transform\/linear\.py$/);
 });
 
@@ -250,12 +252,14 @@ test('FP8 activations on A100 stay kernel-unsupported (the GPU check); on H100 v
   const a100 = compileTarget(VLLM, builtin('fp8-w8a8'));
   // The GPU check says why (no FP8 tensor cores); the stack's table agrees with its own reason.
   t.true(a100.violations.some((v) => v.code === 'kernel-unsupported' && /no FP8 tensor cores/.test(v.message)));
-  t.deepEqual(rulesOf(a100), ['vllm.kernels.dense-linear', 'vllm.kernels.moe-experts']);
+  t.deepEqual(rulesOf(a100), ['vllm.checkpoint.compressed-tensors.evoquant', 'vllm.kernels.dense-linear', 'vllm.kernels.moe-experts']);
   t.regex(firing(a100, 'vllm.kernels.dense-linear')[0].message, /cutlass-scaled-mm-fp8: needs SM ≥ 8\.9/);
   const h100 = compileTarget({ ...VLLM, hardware: 'h100-80gb', gpus: 4, tensorParallel: 4 }, builtin('fp8-w8a8'));
-  t.deepEqual(h100.violations, []);
-  t.is(h100.kernels.find((k) => k.role === 'attn_q')?.kernel, 'cutlass-scaled-mm-fp8');
-  t.is(h100.kernels.find((k) => k.role === 'expert_up')?.kernel, 'fused-moe-fp8-w8a8');
+  // vLLM serves it; evoquant's compressed-tensors writer is weight-only, so its checkpoint rule refuses it.
+  t.deepEqual(rulesOf(h100), ['vllm.checkpoint.compressed-tensors.evoquant']);
+  t.deepEqual(h100.violations.filter((v) => v.code !== 'not-servable'), []);
+  // The kernels themselves exist: no kernels rule fires, only the writer's checkpoint rule.
+  t.regex(firing(h100, 'vllm.checkpoint.compressed-tensors.evoquant')[0].message, /weight-only, not fp8 W8A8/);
 });
 
 test('KV cache: vLLM stores fp8 and int4 per token-head; a quantized router has no vLLM kernel; embeddings take symmetric int only', (t) => {
@@ -280,7 +284,7 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (unifor
   });
   t.deepEqual(verdicts, [
     'bf16: servable',
-    'fp8-w8a8: kernel-unsupported+not-servable (vllm.kernels.dense-linear, vllm.kernels.moe-experts)',
+    'fp8-w8a8: kernel-unsupported+not-servable (vllm.checkpoint.compressed-tensors.evoquant, vllm.kernels.dense-linear, vllm.kernels.moe-experts)',
     'fp8-w8a16: servable',
     'w8a16: servable',
     'w4a16-g128-rtn: servable',
@@ -297,7 +301,7 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (unifor
     'moe-edges8-experts3-gptq: servable',
     'moe-edges8-experts3: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
     'research-moe-hot4-cold3: not-servable (vllm.moe.one-scheme-per-layer)',
-    'research-moe-sensitive4-rest2-outliers: not-servable (vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
+    'research-moe-sensitive4-rest2-outliers: not-servable (vllm.checkpoint.compressed-tensors.evoquant, vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
     'w4a16-g128-awq-shared: servable',
   ]);
 });

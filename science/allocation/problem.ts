@@ -21,7 +21,8 @@ import { InvalidDeploymentError, parseTarget, type TargetInput } from '../../sch
 import type { ModelArchitecture } from '../../schema/model-config.js';
 import { parseRecipe, QuantSpec, type ModuleRole, type Recipe, type WeightBits } from '../../schema/recipe.js';
 import type { SensitivityProfile } from '../../schema/sensitivity.js';
-import type { ServingStackId } from '../../schema/serving-stack.js';
+import type { CheckpointFormat, ServingStackId } from '../../schema/serving-stack.js';
+import { getServingStack } from '../serving-stacks/index.js';
 import { getHardwareProfile } from '../hardware/profiles.js';
 import { loadModelConfig } from '../model-configs/load.js';
 import { compile } from '../physics/compile.js';
@@ -89,9 +90,9 @@ export interface AllocationProblem {
 }
 
 /** A module's stored bytes on one GPU, as compile's modulePricer counts its shard. */
-export function shardBytes(m: LinearModule, arch: ModelArchitecture, tp: number, spec: QuantSpec): number {
+export function shardBytes(m: LinearModule, arch: ModelArchitecture, tp: number, spec: QuantSpec, checkpoint: CheckpointFormat): number {
   const s = shardOf(m, arch, tp);
-  return breakdownTotal(matrixBytes(s.outFeatures, s.inFeatures, spec)) + s.biasParams * BF16_BYTES;
+  return breakdownTotal(matrixBytes(s.outFeatures, s.inFeatures, spec, checkpoint)) + s.biasParams * BF16_BYTES;
 }
 
 /** The proxy layer whose depth band [i/n, (i+1)/n) holds target layer j of N, as resolveSpec tests it. */
@@ -174,6 +175,8 @@ export function buildProblem(input: ProblemInput): AllocationProblem {
   };
   const arch = loadModelConfig(target.model);
   const hw = getHardwareProfile(target.hardware);
+  // Bytes as the stack's default checkpoint stores them, as compile counts them.
+  const checkpoint = getServingStack(target.stack).checkpoints[0];
   const { profile } = input;
   const groupSize = profile.groupSize as AllocationProblem['groupSize'];
   const proxyLayers = profile.routingFrequency.length;
@@ -203,7 +206,7 @@ export function buildProblem(input: ProblemInput): AllocationProblem {
     for (const m of ms) {
       const pk = `${bits}|${m.projection}|${m.parallel}|${m.inFeatures}|${m.outFeatures}|${m.biasParams}`;
       let b = priceCache.get(pk);
-      if (b === undefined) priceCache.set(pk, (b = shardBytes(m, arch, target.tensorParallel, spec)));
+      if (b === undefined) priceCache.set(pk, (b = shardBytes(m, arch, target.tensorParallel, spec, checkpoint)));
       total += b;
     }
     return total;
