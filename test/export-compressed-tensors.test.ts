@@ -1,5 +1,5 @@
-// The compressed-tensors export against its real consumers: transformers 5.23 + compressed-tensors
-// 0.20 (the pinned Python env) load the exported Mixtral checkpoints strictly and score them on
+// The compressed-tensors export against its real consumers: transformers 5.20 + compressed-tensors
+// 0.17 (the pinned Python env, as vLLM 0.33.0 pins them) load the exported Mixtral checkpoints strictly and score them on
 // held-out bytes; the scores must equal evoquant's own forward. Bytes per role must equal compile's
 // prediction for `--stack vllm --checkpoint compressed-tensors`. One quantize per recipe, one
 // Python process for every check.

@@ -10,7 +10,7 @@ on stdin, writes one JSON object on stdout:
 
 Paths:
 - transformers: AutoModelForCausalLM.from_pretrained(dir), with CompressedTensorsConfig(dequantize=True)
-  when the export is quantized (transformers 5.23 decompresses while loading; its fused-expert path
+  when the export is quantized (transformers 5.20 decompresses while loading; its fused-expert path
   resolves one scheme for all experts and one for all dense modules, and passes no zero point).
 - ct-decompress: compressed-tensors decompresses every module itself, picking the module's scheme
   from config_groups with compressed_tensors.utils.match_name (the matcher vLLM uses too); the dense
@@ -39,7 +39,7 @@ def load_transformers(d):
     model, info = AutoModelForCausalLM.from_pretrained(
         d, dtype=torch.float32, output_loading_info=True, **kwargs
     )
-    # transformers 5.23 keeps decompressed experts in the scale dtype (fp16); fp16 → fp32 is exact.
+    # transformers 5.20 keeps decompressed experts in the scale dtype (fp16); fp16 → fp32 is exact.
     return model.float().eval(), info
 
 

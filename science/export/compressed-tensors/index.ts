@@ -1,6 +1,6 @@
 // The compressed-tensors exporter: a quantized proxy directory (or the plain bf16 proxy) → a Hugging
 // Face Mixtral checkpoint (config.json with quantization_config + model.safetensors) as
-// compressed-tensors 0.20, transformers 5.23 and vLLM's compressed_tensors loader read it: int grids
+// compressed-tensors 0.17, transformers 5.20 and vLLM's compressed_tensors loader read it: int grids
 // pack-quantized (weight_packed, weight_scale, weight_zero_point, weight_shape), fp8 per channel
 // float-quantized, bf16 modules in `ignore`, AWQ scales folded (awq-fold.ts). What it cannot hold
 // faithfully it refuses by rule (refusal.ts).
@@ -102,7 +102,7 @@ export function buildCompressedTensors(stored: StoredQuantizedModel): { config: 
     kv_cache_scheme: null,
     sparsity_config: {},
     transform_config: {},
-    version: '0.20.0',
+    version: '0.17.0',
   };
   return { config: { ...baseConfig, quantization_config }, tensors };
 }

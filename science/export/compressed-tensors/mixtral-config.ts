@@ -1,5 +1,5 @@
 // config.json of the exported checkpoint: the proxy's sizes under transformers' MixtralConfig
-// field names (models/mixtral/configuration_mixtral.py, transformers 5.23).
+// field names (models/mixtral/configuration_mixtral.py, transformers 5.20).
 import type { ProxyConfig } from '../../../schema/proxy-config.js';
 import { ExportRefusedError, EXPORT_RULES } from './refusal.js';
 

@@ -1,5 +1,5 @@
 // compressed-tensors' pack-quantized layout (compressed_tensors/compressors/pack_quantized/
-// helpers.py, 0.20.0): each row's b-bit values are a dense LSB-first bitstream cut into int32 words
+// helpers.py, 0.17.0 as vLLM 0.33.0 pins it): each row's b-bit values are a dense LSB-first bitstream cut into int32 words
 // (32 values → b words), rows padded to whole words. Stored values are unsigned: the signed code q
 // plus 2^(b−1), which is exactly evoquant's unsigned code, so codes move over bit for bit.
 import { unpackCodes } from '../../quantization/packing.js';
