@@ -92,9 +92,12 @@ export const CompileReport = z
     stack: z.object({ id: ServingStackId, version: z.string(), researchOnly: z.boolean(), checkpoint: CheckpointFormat }).strict(),
     parameters: z.object({ byRole: PerRole, norms: z.number().int(), total: z.number().int() }).strict(),
     modules: z.object({ byRole: PerRole, total: z.number().int() }).strict(),
+    /** Bytes in GPU memory as the stack holds the weights: what must fit. */
     weightBytes: z
       .object({ byRole: PerRole, norms: bytes, total: bytes, bf16Total: bytes, breakdown: WeightByteBreakdown })
       .strict(),
+    /** Bytes of the same weights in the checkpoint file (compressed-tensors widens int-grid scales to fp32 there). */
+    checkpointBytes: z.object({ format: CheckpointFormat, byRole: PerRole, norms: bytes, total: bytes }).strict(),
     kvCache: z.object({ bits: z.number().int(), bytesPerToken: bytes, totalBytes: bytes }).strict(),
     overhead: z.object({ components: z.array(OverheadComponent), bytesPerGpu: bytes }).strict(),
     stages: z.array(StageMemory),

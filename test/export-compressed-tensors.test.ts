@@ -330,8 +330,8 @@ function checkBytes(t: import('ava').ExecutionContext, exported: string, recipeN
   const recipePath = join(work, `${recipeName}.json`);
   const c = runCli(['compile', '--model', join(PROXY_DIR, 'config.json'), '--hardware', 'a100-80gb', '--gpus', '1', '--recipe', recipePath, '--stack', 'vllm', '--checkpoint', 'compressed-tensors', '--json']);
   t.is(c.status, 0, c.stderr);
-  const compiled = JSON.parse(c.stdout) as { weightBytes: { byRole: Record<string, number>; norms: number }; violations: unknown[] };
-  const predicted = Object.fromEntries(Object.entries({ ...compiled.weightBytes.byRole, norms: compiled.weightBytes.norms }).filter(([, v]) => v > 0));
+  const compiled = JSON.parse(c.stdout) as { checkpointBytes: { byRole: Record<string, number>; norms: number }; violations: unknown[] };
+  const predicted = Object.fromEntries(Object.entries({ ...compiled.checkpointBytes.byRole, norms: compiled.checkpointBytes.norms }).filter(([, v]) => v > 0));
   t.deepEqual(byRole, predicted, recipeName);
   t.deepEqual(compiled.violations, [], `compile admits ${recipeName} on vllm`);
 }

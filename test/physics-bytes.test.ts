@@ -90,14 +90,17 @@ test('KV heads split over TP and replicate beyond the KV head count', (t) => {
   t.is(kvBytesPerGpu(arch, 94, 8, 1000, 1, 16), (kvBytesPerToken(arch, 16) / 4) * 1000);
 });
 
-test('compressed-tensors checkpoints: int32 words per row, fp32 scales, zeros packed down the rows, weight_shape, AWQ folded', (t) => {
+test('compressed-tensors checkpoints: int32 words per row, fp32 scales in the file and bf16 on the GPU, zeros packed down the rows, weight_shape, AWQ folded', (t) => {
   // 3-bit, 37 rows × 200 cols, g64 asymmetric: each row needs ceil(200·3/32) = 19 words;
   // 4 groups per row; zeros: ceil(37·3/32) = 4 words per group column; weight_shape 16 bytes.
-  const b = matrixBytes(37, 200, spec({ bits: 3, groupSize: 64 }), 'compressed-tensors');
-  t.deepEqual(b, { codes: 37 * 19 * 4, scales: 37 * 4 * 4 + 16, zeros: 4 * 4 * 4, outliers: 0, bf16: 0 });
+  const file = matrixBytes(37, 200, spec({ bits: 3, groupSize: 64 }), 'compressed-tensors', 'file');
+  t.deepEqual(file, { codes: 37 * 19 * 4, scales: 37 * 4 * 4 + 16, zeros: 4 * 4 * 4, outliers: 0, bf16: 0 });
+  // vLLM holds int-grid scales in params_dtype (bf16): 2 bytes each in GPU memory.
+  const gpu = matrixBytes(37, 200, spec({ bits: 3, groupSize: 64 }), 'compressed-tensors');
+  t.deepEqual(gpu, { ...file, scales: 37 * 4 * 2 + 16 });
   // AWQ's channel scales fold into the previous op: nothing stored for them.
   t.deepEqual(
-    matrixBytes(8, 128, spec({ bits: 4, groupSize: 64, symmetric: true, method: { kind: 'awq' } }), 'compressed-tensors'),
+    matrixBytes(8, 128, spec({ bits: 4, groupSize: 64, symmetric: true, method: { kind: 'awq' } }), 'compressed-tensors', 'file'),
     { codes: 8 * 16 * 4, scales: 8 * 2 * 4 + 16, zeros: 0, outliers: 0, bf16: 0 },
   );
   // fp8 (float-quantized): one byte per weight, one fp32 scale per row, no weight_shape.

@@ -18,7 +18,7 @@ import { decodeRoofline, emptyTraffic, expertTouchProbability, type StageTraffic
 import { parallelismViolations, pipelineLayout, shardOf, stageOfModule, type PipelineStage, type Shard } from './sharding.js';
 import { checkModuleOnStack, kvCacheViolations, notServable, sameSchemeViolations, sharedInputAwqViolations, type StackVerdict } from './serving-check.js';
 import { createSpecResolver, type SpecResolver } from './specs.js';
-import { addBreakdown, BF16_BYTES, breakdownTotal, emptyBreakdown, matrixBytes, outlierCount, type ByteBreakdown } from './weight-bytes.js';
+import { addBreakdown, BF16_BYTES, breakdownTotal, emptyBreakdown, matrixBytes, outlierCount, type ByteBreakdown, type BytesWhere } from './weight-bytes.js';
 import { sortViolations } from './violations.js';
 
 export interface CompileInput {
@@ -38,8 +38,8 @@ export interface CompileInput {
 }
 
 /** Bytes of one module (or shard) as stored: the quantized matrix plus its bf16 bias. */
-function storedBytes(rows: number, cols: number, biasParams: number, spec: QuantSpec, checkpoint: CheckpointFormat): ByteBreakdown {
-  const b = matrixBytes(rows, cols, spec, checkpoint);
+function storedBytes(rows: number, cols: number, biasParams: number, spec: QuantSpec, checkpoint: CheckpointFormat, where: BytesWhere = 'gpu'): ByteBreakdown {
+  const b = matrixBytes(rows, cols, spec, checkpoint, where);
   b.bf16 += biasParams * BF16_BYTES;
   return b;
 }
@@ -47,6 +47,8 @@ function storedBytes(rows: number, cols: number, biasParams: number, spec: Quant
 interface ModuleCost {
   full: ByteBreakdown;
   fullTotal: number;
+  /** The module's bytes in the checkpoint file (differs from GPU memory for compressed-tensors). */
+  fileTotal: number;
   shard: Shard;
   /** Stored bytes of the shard one GPU holds. */
   shardBytes: number;
@@ -106,6 +108,7 @@ interface CompileContext {
 /** Sums over the modules: stored bytes, per-stage weights and decode traffic, kernels and failures. */
 interface ModuleTally {
   bytesByRole: RoleRecord;
+  fileBytesByRole: RoleRecord;
   breakdown: ByteBreakdown;
   stageWeights: number[];
   traffic: StageTraffic[];
@@ -187,6 +190,7 @@ function modulePricer(ctx: CompileContext): (m: LinearModule) => PricedModule {
       cost = {
         full,
         fullTotal: breakdownTotal(full),
+        fileTotal: breakdownTotal(storedBytes(m.outFeatures, m.inFeatures, m.biasParams, spec, ctx.checkpoint, 'file')),
         shard,
         shardBytes: breakdownTotal(storedBytes(shard.outFeatures, shard.inFeatures, shard.biasParams, spec, ctx.checkpoint)),
         act,
@@ -203,6 +207,7 @@ function modulePricer(ctx: CompileContext): (m: LinearModule) => PricedModule {
 function emptyTally(ctx: CompileContext): ModuleTally {
   return {
     bytesByRole: zeroPerRole(),
+    fileBytesByRole: zeroPerRole(),
     breakdown: emptyBreakdown(),
     stageWeights: ctx.layout.map(() => 0),
     traffic: ctx.layout.map(() => emptyTraffic()),
@@ -221,6 +226,7 @@ function emptyTally(ctx: CompileContext): ModuleTally {
 function tallyStorage(t: ModuleTally, m: LinearModule, { spec, cost }: PricedModule): void {
   if (m.tied) return;
   t.bytesByRole[m.role] += cost.fullTotal;
+  t.fileBytesByRole[m.role] += cost.fileTotal;
   addBreakdown(t.breakdown, cost.full);
   if (spec.bits !== 16 && spec.outliers) {
     t.outlierModules += 1;
@@ -461,6 +467,7 @@ function reportOf(ctx: CompileContext, t: ModuleTally, normBytes: number, kvBits
     parameters: { byRole: params.byRole, norms: params.norms, total: params.total },
     modules: { byRole: params.modulesByRole, total: ctx.modules.length },
     weightBytes: { byRole: t.bytesByRole, norms: normBytes, total: weightTotal, bf16Total, breakdown: t.breakdown },
+    checkpointBytes: { format: ctx.checkpoint, byRole: t.fileBytesByRole, norms: normBytes, total: MODULE_ROLES.reduce((s, r) => s + t.fileBytesByRole[r], normBytes) },
     kvCache: { bits: kvBits, bytesPerToken: kvPerToken, totalBytes: kvTotal },
     overhead: { components: plan.overheadComponents, bytesPerGpu: overheadPerGpu },
     stages: plan.stages,

@@ -15,8 +15,10 @@
 // A compressed-tensors checkpoint (science/export/compressed-tensors, pack-quantized as
 // compressed_tensors/compressors/pack_quantized 0.20 lays it out) stores int grids differently:
 // - codes: each row packed on its own into int32 words, rows · ceil(cols·b / 32) · 4 bytes;
-// - scales: fp32 (the fp16 values widened: compressed-tensors dequantizes in the scale's dtype, so
-//   fp16 scales would round every product), 4 bytes per group;
+// - scales: in the file fp32 (the fp16 values widened: compressed-tensors dequantizes in the
+//   scale's dtype, so fp16 scales would round every product), 4 bytes per group; on the GPU vLLM
+//   loads int-grid scales into params_dtype (bf16, 2 bytes: compressed_tensors_wNa16.py) and fp8
+//   scales as fp32 (fp8_utils.py create_fp8_scale_parameter);
 // - zero points (asymmetric): packed along the output dimension, ceil(rows·b / 32) · 4 bytes per
 //   group column;
 // - weight_shape: an int64 pair (16 bytes) per quantized module, counted with the scales;
@@ -71,21 +73,29 @@ export function outlierBytes(rows: number, cols: number, fraction: number): numb
 /** compressed-tensors' weight_shape: torch.tensor(weight.shape), two int64. */
 export const CT_WEIGHT_SHAPE_BYTES = 16;
 export const CT_SCALE_BYTES = 4;
+/** vLLM's in-memory int-grid scales: params_dtype, the model's bf16. */
+export const CT_GPU_INT_SCALE_BYTES = 2;
 
-function compressedTensorsIntBytes(rows: number, cols: number, spec: QuantSpec): ByteBreakdown {
+/** Where the bytes are counted: in GPU memory as the stack holds them, or in the checkpoint file. */
+export type BytesWhere = 'gpu' | 'file';
+
+function compressedTensorsIntBytes(rows: number, cols: number, spec: QuantSpec, where: BytesWhere): ByteBreakdown {
   const b = emptyBreakdown();
   const groupsPerRow = spec.groupSize === 'channel' ? 1 : Math.ceil(cols / spec.groupSize);
   b.codes = rows * Math.ceil((cols * spec.bits) / 32) * 4;
-  b.scales = rows * groupsPerRow * CT_SCALE_BYTES + CT_WEIGHT_SHAPE_BYTES;
+  b.scales = rows * groupsPerRow * (where === 'file' ? CT_SCALE_BYTES : CT_GPU_INT_SCALE_BYTES) + CT_WEIGHT_SHAPE_BYTES;
   if (!spec.symmetric) b.zeros = Math.ceil((rows * spec.bits) / 32) * 4 * groupsPerRow;
   if (spec.outliers) b.outliers = outlierBytes(rows, cols, spec.outliers.fraction);
   return b;
 }
 
-/** Stored bytes of one matrix in the given checkpoint format (default: evoquant's own). */
-export function matrixBytes(rows: number, cols: number, spec: QuantSpec, checkpoint: CheckpointFormat = 'evoquant'): ByteBreakdown {
+/**
+ * Stored bytes of one matrix in the given checkpoint format (default: evoquant's own), in GPU
+ * memory (what must fit) or in the checkpoint file; they differ only for compressed-tensors' scales.
+ */
+export function matrixBytes(rows: number, cols: number, spec: QuantSpec, checkpoint: CheckpointFormat = 'evoquant', where: BytesWhere = 'gpu'): ByteBreakdown {
   if (checkpoint === 'compressed-tensors' && spec.bits !== 16 && rows * cols > 0) {
-    if (spec.format === 'int') return compressedTensorsIntBytes(rows, cols, spec);
+    if (spec.format === 'int') return compressedTensorsIntBytes(rows, cols, spec, where);
     const b = emptyBreakdown();
     b.codes = rows * cols;
     b.scales = groupCount(rows, cols, spec.groupSize) * CT_SCALE_BYTES;
