@@ -3,6 +3,7 @@
 // time: unique ids, every edge endpoint known, derivation acyclic and never newer-from-older,
 // operators that exist. A broken seed is one line naming the file and the record at fault.
 import { fileURLToPath } from 'node:url';
+import { FAILURE_TYPES } from '../../../schema/failures.js';
 import { describeIssue } from '../../../schema/issues.js';
 import { InnovationSeed, Platform, PatternDescription, Innovation, type InnovationSeed as Seed } from '../../../schema/innovation.js';
 import { readStructuredFile } from '../../../science/input-files/structured-file.js';
@@ -13,7 +14,7 @@ import { z } from 'zod';
 export const SEED_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 export class InvalidInnovationSeedError extends Error {
-  override readonly name = 'InvalidInnovationSeedError';
+  override readonly name = FAILURE_TYPES.invalidInnovationSeed;
 }
 
 function readList<T>(dir: string, file: string, item: z.ZodType<T>): T[] {
