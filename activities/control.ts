@@ -11,7 +11,7 @@ import { policyHash, propose } from '../evolution/proposer/propose.js';
 import { servingContext } from '../evolution/proposer/serving-context.js';
 import { appliedTechnique, loadArchive } from '../evolution/knowledge/load-archive.js';
 import { recordOutcome, recordProposal } from '../evolution/knowledge/record-outcome.js';
-import { seedTechniques } from '../evolution/knowledge/seed.js';
+import { seedKnowledgeGraph } from '../evolution/knowledge/seed-innovations.js';
 import { techniqueStats } from '../evolution/knowledge/technique-stats.js';
 import type { Database, JsonObject } from '../schema/db.js';
 import { compileVerdict } from './compile-verdict.js';
@@ -51,7 +51,7 @@ export function createControlActivities({ db }: ControlDeps) {
     async registerEvolution({ evolutionId, config }: { evolutionId: string; config: EvolutionConfig }): Promise<void> {
       await db.transaction().execute(async (trx) => {
         await createEvolution(trx, { id: evolutionId, config: JSON.parse(JSON.stringify(config)) as JsonObject, status: 'running' });
-        await seedTechniques(trx);
+        await seedKnowledgeGraph(trx);
       });
     },
 

@@ -42,12 +42,19 @@ export const ATTEMPT_OUTCOMES = ['ok', 'failed', 'oom', 'cancelled'] as const;
 export const AttemptOutcome = z.enum(ATTEMPT_OUTCOMES);
 export type AttemptOutcome = z.infer<typeof AttemptOutcome>;
 
-export const EKG_NODE_KINDS = ['technique', 'candidate', 'discovery', 'pattern'] as const;
+/**
+ * technique: a mutation operator; innovation: a published idea of the seed graph; hardware, kernel,
+ * serving-stack: what an innovation requires to run.
+ */
+export const EKG_NODE_KINDS = ['technique', 'candidate', 'discovery', 'pattern', 'innovation', 'hardware', 'kernel', 'serving-stack'] as const;
 export const EkgNodeKind = z.enum(EKG_NODE_KINDS);
 export type EkgNodeKind = z.infer<typeof EkgNodeKind>;
 
-/** Edges point from the newer/dependent node (src) to what it builds on or blames (dst). */
-export const EKG_EDGE_KINDS = ['derived-from', 'improved-over', 'failed-because', 'requires', 'applies-pattern'] as const;
+/**
+ * Edges point from the newer/dependent node (src) to what it builds on or blames (dst);
+ * implemented-by: an innovation to the mutation operator (technique) that applies its genes.
+ */
+export const EKG_EDGE_KINDS = ['derived-from', 'improved-over', 'failed-because', 'requires', 'applies-pattern', 'implemented-by'] as const;
 export const EkgEdgeKind = z.enum(EKG_EDGE_KINDS);
 export type EkgEdgeKind = z.infer<typeof EkgEdgeKind>;
 

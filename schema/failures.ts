@@ -27,6 +27,8 @@ export const FAILURE_TYPES = {
   exportRefused: 'ExportRefusedError',
   /** No servable bit allocation fits the memory budget asked for. */
   infeasibleBudget: 'InfeasibleBudgetError',
+  /** The shipped seed graph of innovations (evolution/knowledge/innovations) breaks its schema or its rules. */
+  invalidInnovationSeed: 'InvalidInnovationSeedError',
   /** zod's own error (an activity payload that fails its schema). */
   zod: 'ZodError',
   // The engine's client and the CLI.
@@ -56,6 +58,7 @@ export const CONTROL_FINAL_FAILURES: readonly FailureType[] = [
   FAILURE_TYPES.unknownHardware,
   FAILURE_TYPES.invalidModelConfig,
   FAILURE_TYPES.invalidDeployment,
+  FAILURE_TYPES.invalidInnovationSeed,
   FAILURE_TYPES.zod,
 ];
 

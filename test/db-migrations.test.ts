@@ -34,11 +34,14 @@ test.serial('up, down to nothing, up again', async (t) => {
   t.deepEqual(first.map((r) => [r.migrationName, r.status]), [
     ['2026_11_26_0001_evolution', 'Success'],
     ['2026_11_26_0002_ekg', 'Success'],
+    ['2026_11_30_0001_innovations', 'Success'],
   ]);
   t.deepEqual(await tables(db), APP_TABLES);
   t.deepEqual(await migrateToLatest(db), [], 'nothing left to run');
   t.true((await listMigrations(db)).every((m) => m.executedAt !== undefined));
 
+  await migrateDown(db, 1);
+  t.deepEqual(await tables(db), APP_TABLES, 'the innovations migration only widens CHECK constraints');
   await migrateDown(db, 1);
   t.deepEqual(await tables(db), ['candidate', 'evaluation_attempt', 'evolution', 'generation', 'result']);
 

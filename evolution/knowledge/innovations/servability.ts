@@ -1,0 +1,56 @@
+// Whether each executable innovation's recipe can be served, per target and serving stack, as
+// compile judges it: servable, or not with the ids of the stack rules (and GPU limits) it breaks.
+// The table is total over (executable innovation × target × stack) by construction.
+import { fileURLToPath } from 'node:url';
+import { SERVING_STACKS, type ServingStackId } from '../../../schema/serving-stack.js';
+import type { Innovation } from '../../../schema/innovation.js';
+import { compileTarget, type CompileTargetInput } from '../../../science/physics/compile.js';
+import { innovationRecipe } from './recipe.js';
+
+export interface ServabilityTarget {
+  id: string;
+  label: string;
+  target: Omit<CompileTargetInput, 'stack'>;
+}
+
+const PROXY_DIR = fileURLToPath(new URL('../../../artifacts/proxy', import.meta.url));
+
+/** The proxy on one A100, and the headline deployment: Qwen3-235B-A22B on 2×A100-80GB, TP2. */
+export const SERVABILITY_TARGETS: readonly ServabilityTarget[] = [
+  { id: 'proxy-a100', label: 'proxy, 1×A100-80GB', target: { model: PROXY_DIR, hardware: 'a100-80gb', gpus: 1, tensorParallel: 1 } },
+  { id: 'qwen3-235b-2xa100', label: 'Qwen3-235B-A22B, 2×A100-80GB TP2', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2 } },
+];
+
+export interface ServabilityVerdict {
+  innovation: string;
+  target: string;
+  stack: ServingStackId;
+  servable: boolean;
+  /** Stack rule ids broken (not-servable) and GPU limits (`hardware.kernel-unsupported`, `hardware.shard-shape`), sorted. */
+  rules: string[];
+  /** Whether the recipe fits the target's memory (a separate question from servability). */
+  fits: boolean;
+}
+
+/** compile's verdict for one innovation on one target and stack. */
+export function servabilityOf(innovation: Innovation, target: ServabilityTarget, stack: ServingStackId): ServabilityVerdict {
+  const recipe = innovationRecipe(innovation);
+  if (recipe === null) throw new Error(`innovation ${innovation.id} has no genes to compile`);
+  const report = compileTarget({ ...target.target, stack }, recipe);
+  const rules = new Set<string>();
+  for (const v of report.violations) {
+    if (v.code === 'not-servable') rules.add(String(v.detail.rule));
+    else if (v.code === 'kernel-unsupported' || v.code === 'shard-shape') rules.add(`hardware.${v.code}`);
+  }
+  return { innovation: innovation.id, target: target.id, stack, servable: rules.size === 0, rules: [...rules].sort(), fits: report.fits };
+}
+
+/** Every executable innovation × target × stack. */
+export function servabilityTable(innovations: readonly Innovation[], targets: readonly ServabilityTarget[] = SERVABILITY_TARGETS): ServabilityVerdict[] {
+  const rows: ServabilityVerdict[] = [];
+  for (const n of innovations) {
+    if (n.genes === null) continue;
+    for (const t of targets) for (const stack of SERVING_STACKS) rows.push(servabilityOf(n, t, stack));
+  }
+  return rows;
+}
