@@ -155,6 +155,15 @@ export const ExpertTier = z
   .strict();
 export type ExpertTier = z.infer<typeof ExpertTier>;
 
+/** Tiers are ordered by `below`: the first whose bound exceeds a quantile applies. */
+function increasingTiers(p: { tiers: ExpertTier[] }, ctx: z.RefinementCtx): void {
+  for (let i = 1; i < p.tiers.length; i++) {
+    if (p.tiers[i].below <= p.tiers[i - 1].below) {
+      ctx.addIssue({ code: 'custom', path: ['tiers', i, 'below'], message: 'tiers must have increasing `below` bounds' });
+    }
+  }
+}
+
 export const ExpertPolicy = z
   .object({
     rankBy: z.enum(['routing-frequency', 'sensitivity']),
@@ -162,13 +171,7 @@ export const ExpertPolicy = z
     tiers: z.array(ExpertTier).min(1).max(64),
   })
   .strict()
-  .superRefine((p, ctx) => {
-    for (let i = 1; i < p.tiers.length; i++) {
-      if (p.tiers[i].below <= p.tiers[i - 1].below) {
-        ctx.addIssue({ code: 'custom', path: ['tiers', i, 'below'], message: 'tiers must have increasing `below` bounds' });
-      }
-    }
-  });
+  .superRefine(increasingTiers);
 export type ExpertPolicy = z.infer<typeof ExpertPolicy>;
 
 /**
@@ -185,13 +188,7 @@ export const ExpertLayerPolicy = z
     tiers: z.array(ExpertTier).min(1).max(64),
   })
   .strict()
-  .superRefine((p, ctx) => {
-    for (let i = 1; i < p.tiers.length; i++) {
-      if (p.tiers[i].below <= p.tiers[i - 1].below) {
-        ctx.addIssue({ code: 'custom', path: ['tiers', i, 'below'], message: 'tiers must have increasing `below` bounds' });
-      }
-    }
-  });
+  .superRefine(increasingTiers);
 export type ExpertLayerPolicy = z.infer<typeof ExpertLayerPolicy>;
 
 export const DepthBand = z

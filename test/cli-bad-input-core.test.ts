@@ -7,7 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { modelDirWith, modelDirWithConfig, modelDirWithWeights, PROXY_CONFIG, rawSafetensors } from './helpers/bad-models.js';
 import { inBatches, spawnCli, type CliRun } from './helpers/cli.js';
-import { refusalProblem, tree } from './helpers/refusal.js';
+import { assertRefused, refusalProblem, tree } from './helpers/refusal.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 
 const work = mkdtempSync(join(tmpdir(), 'cli-bad-core-'));
@@ -15,11 +15,6 @@ const cwd = join(work, 'cwd');
 mkdirSync(cwd);
 writeFileSync(join(cwd, 'precious'), 'user data');
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
-
-function assertRefused(t: ExecutionContext, name: string, r: CliRun, message: RegExp, maxMs = 15_000): void {
-  t.is(refusalProblem(r, maxMs), null, name);
-  t.regex(r.stderr, message, name);
-}
 
 type Case = [name: string, args: string[], message: RegExp];
 

@@ -8,18 +8,13 @@ import { modelDirWithConfig } from './helpers/bad-models.js';
 import { inBatches, spawnCli, type CliRun } from './helpers/cli.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 import { quantizedProxyDir } from './helpers/quantized-proxy.js';
-import { refusalProblem, tree } from './helpers/refusal.js';
+import { assertRefused, refusalProblem, tree } from './helpers/refusal.js';
 
 const work = mkdtempSync(join(tmpdir(), 'cli-bad-export-'));
 const cwd = join(work, 'cwd');
 mkdirSync(cwd);
 writeFileSync(join(cwd, 'precious'), 'user data');
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
-
-function assertRefused(t: ExecutionContext, name: string, r: CliRun, message: RegExp, maxMs = 15_000): void {
-  t.is(refusalProblem(r, maxMs), null, name);
-  t.regex(r.stderr, message, name);
-}
 
 type Case = [name: string, args: string[], message: RegExp];
 

@@ -2,6 +2,7 @@
 // stderr that starts with "evoquant: ", no stack trace, within a time bound.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
 import type { CliRun } from './cli.js';
 
 /** Why a run is not a clean refusal; empty when it is. */
@@ -21,6 +22,12 @@ export function refusalProblems(r: CliRun, maxMs: number): string[] {
 /** The first reason a run is not a clean refusal, or null when it is. */
 export function refusalProblem(r: CliRun, maxMs: number): string | null {
   return refusalProblems(r, maxMs)[0] ?? null;
+}
+
+/** Asserts a clean refusal whose one line matches `message`. */
+export function assertRefused(t: ExecutionContext, name: string, r: CliRun, message: RegExp, maxMs = 15_000): void {
+  t.is(refusalProblem(r, maxMs), null, name);
+  t.regex(r.stderr, message, name);
 }
 
 /** Every entry below dir with its size, to prove that nothing was written or removed. */
