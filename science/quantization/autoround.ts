@@ -153,7 +153,7 @@ export function autoRoundQuantize(w: ArrayLike<number>, outFeatures: number, inF
         scale[gi] = grid.scale;
         scaleBits[gi] = grid.scaleBits;
         zero[gi] = grid.zero;
-        const qs = qSum.subarray(gi * n, (gi + 1) * n);
+        const qo = gi * n;
         const end = Math.min(n, (g + 1) * gw);
         for (let j = g * gw; j < end; j++) {
           const t = base + j;
@@ -170,40 +170,30 @@ export function autoRoundQuantize(w: ArrayLike<number>, outFeatures: number, inF
             if (c !== old) {
               const d = c - old;
               const row = j * n;
-              for (let k = 0; k < n; k++) qs[k] += d * hq[row + k];
+              for (let k = 0; k < n; k++) qSum[qo + k] += d * hq[row + k];
               rel[t] = c;
             }
           }
           codes[t] = q;
         }
       }
-      // 2. G_r = H·Δ_r and the row's loss Δ_r·G_r.
-      grad.set(hw.subarray(base, base + n));
+      // 2. G_r = H·Δ_r.
+      for (let k = 0; k < n; k++) grad[k] = hw[base + k];
       for (let g = 0; g < nGroups; g++) {
         const gi = r * nGroups + g;
         const s = scale[gi];
-        const qs = qSum.subarray(gi * n, (gi + 1) * n);
-        for (let k = 0; k < n; k++) grad[k] -= s * qs[k];
+        const qo = gi * n;
+        for (let k = 0; k < n; k++) grad[k] -= s * qSum[qo + k];
       }
-      for (let g = 0; g < nGroups; g++) {
-        const gi = r * nGroups + g;
-        const s = scale[gi];
-        const end = Math.min(n, (g + 1) * gw);
-        for (let j = g * gw; j < end; j++) {
-          const t = base + j;
-          if (mask && mask[t]) continue;
-          loss += (w[t] - s * rel[t]) * grad[j];
-        }
-      }
-      if (!update) continue;
-      // 3. Signed steps. dL/dŴ = −2G; dŴ/dV = s off the clip bounds (STE), so V moves by sign(G).
+      // 3. The row's loss Δ_r·G_r, and signed steps. dL/dŴ = −2G; dŴ/dV = s off the clip bounds
+      // (STE), so V moves by sign(G).
       for (let g = 0; g < nGroups; g++) {
         const gi = r * nGroups + g;
         const s = scale[gi];
         const wmin = minNeg[gi] * beta[gi];
         const end = Math.min(n, (g + 1) * gw);
         // An all-zero (or all-outlier) group has a placeholder scale of 1: nothing to learn there.
-        if (minNeg[gi] === 0 && maxPos[gi] === 0) continue;
+        const learn = update && !(minNeg[gi] === 0 && maxPos[gi] === 0);
         // Σ G·∂Ŵ/∂s and Σ G·∂Ŵ/∂wmin (through z, asymmetric grids, clipped codes only).
         let gScale = 0;
         let gMin = 0;
@@ -211,6 +201,8 @@ export function autoRoundQuantize(w: ArrayLike<number>, outFeatures: number, inF
           const t = base + j;
           if (mask && mask[t]) continue;
           const gj = grad[j];
+          loss += (w[t] - s * rel[t]) * gj;
+          if (!learn) continue;
           if (clipped[t]) {
             gScale += gj * (rel[t] - (symmetric ? 0 : wmin / s));
             if (!symmetric) gMin += gj;
@@ -220,7 +212,7 @@ export function autoRoundQuantize(w: ArrayLike<number>, outFeatures: number, inF
             v[t] = nv > AUTOROUND_MAX_OFFSET ? AUTOROUND_MAX_OFFSET : nv < -AUTOROUND_MAX_OFFSET ? -AUTOROUND_MAX_OFFSET : nv;
           }
         }
-        if (!minMax) continue;
+        if (!learn || !minMax) continue;
         // dL/dα and dL/dβ up to positive factors (only their signs are used); dL/d· = −2·Σ G·∂Ŵ/∂·.
         let dAlpha: number;
         let dBeta: number;
