@@ -71,11 +71,31 @@ export const AwqMethod = z
   // The default is left out of the parsed method, so recipes from before this field keep their
   // content hash and an explicit `per-module` hashes the same as none.
   .transform(({ scales, ...rest }) => (scales === 'shared-input' ? { ...rest, scales } : rest));
+/**
+ * AutoRound (Cheng et al. 2023): per-weight rounding offsets and per-group min/max factors learned by
+ * signed gradient descent on the layer's output error. Bounded so that a hostile file cannot make a
+ * quantization run for hours: every step walks the whole layer.
+ */
+export const AutoRoundMethod = z
+  .object({
+    kind: z.literal('autoround'),
+    /** Signed-gradient steps per layer (the paper's default: 200). */
+    iterations: z.number().int().min(1).max(1000).default(200),
+    /** Initial step size of the offsets and factors, decaying linearly to 0; absent: 1/iterations, as auto-round. */
+    learningRate: z.number().gt(0).max(0.5).optional(),
+    /** Also learn each group's factors α, β ∈ [0.5, 1] on its max and min (a learned clipping). */
+    minMax: z.boolean().default(true),
+  })
+  .strict();
+/** The step size an AutoRound method runs with. */
+export function autoRoundLearningRate(method: z.infer<typeof AutoRoundMethod>): number {
+  return method.learningRate ?? 1 / method.iterations;
+}
 /** Whether AWQ's channel scales are searched per module or shared by the modules of one input. */
 export function awqSharesScales(method: QuantMethod): boolean {
   return method.kind === 'awq' && 'scales' in method && method.scales === 'shared-input';
 }
-export const QuantMethod = z.discriminatedUnion('kind', [RtnMethod, GptqMethod, AwqMethod]);
+export const QuantMethod = z.discriminatedUnion('kind', [RtnMethod, GptqMethod, AwqMethod, AutoRoundMethod]);
 export type QuantMethod = z.infer<typeof QuantMethod>;
 
 export const OutlierPolicy = z

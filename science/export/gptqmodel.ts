@@ -54,6 +54,11 @@ export function gptqModelConfig(view: QuantizedModelView): GptqModelConfig {
   if (method.kind === 'awq') {
     throw new ExportRefusedError(`${format}: AWQ writes an AWQ (gemm) checkpoint, not the GPTQ checkpoint this export targets; export AWQ recipes as compressed-tensors`);
   }
+  if (method.kind === 'autoround') {
+    // GPTQModel 7.7.0's METHOD enum (quantization/config.py) has no AutoRound: its GPTQ/RTN configs
+    // would round the weights another way than the recipe measured.
+    throw new ExportRefusedError(`${format}: GPTQModel 7.7 has no AutoRound method; export AutoRound recipes as compressed-tensors or llmcompressor`);
+  }
   if (view.recipe.activations !== 'bf16') throw new ExportRefusedError(`${format}: GPTQ checkpoints are weight-only; the recipe quantizes activations to ${view.recipe.activations}`);
   for (const m of quantized(view.modules)) {
     if (m.spec.format !== 'int') throw new ExportRefusedError(`${format}: ${m.tensor} is ${m.spec.format}; GPTQ checkpoints store int weights`);

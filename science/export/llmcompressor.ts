@@ -1,8 +1,9 @@
 // llmcompressor: an llm-compressor 0.14 recipe (plain YAML) that quantizes the original model the
-// way the recipe did: a QuantizationModifier (round-to-nearest) or a GPTQModifier (GPTQ) with one
-// config group per distinct spec. Field names as llm-compressor 0.14.0.1 and compressed-tensors 0.19
-// read them: modifiers/quantization/quantization/mixin.py (config_groups, ignore, kv_cache_scheme),
-// modifiers/gptq/base.py (block_size, dampening_frac, actorder), quantization/quant_args.py
+// way the recipe did: a QuantizationModifier (round-to-nearest), a GPTQModifier (GPTQ) or an
+// AutoRoundModifier (AutoRound) with one config group per distinct spec. Field names as llm-compressor
+// 0.14.0.1 and compressed-tensors 0.19 read them: modifiers/quantization/quantization/mixin.py
+// (config_groups, ignore, kv_cache_scheme), modifiers/gptq/base.py (block_size, dampening_frac,
+// actorder), modifiers/autoround/base.py (iters, lr), quantization/quant_args.py
 // (num_bits, type, symmetric, strategy, group_size, dynamic). Targets are `re:` regexes matched with
 // re.match (utils/match.py: match_name), anchored here so each module matches exactly one target.
 import { stringify } from 'yaml';
@@ -12,7 +13,7 @@ import { moduleRegex } from './hf-names.js';
 import { readQuantizedModel, specKey, type QuantizedModelView } from './modules.js';
 import { groupRules, type RuleUnit } from './rules.js';
 import { singleMethod } from './text-limits.js';
-import type { QuantSpec, Recipe } from '../../schema/recipe.js';
+import { autoRoundLearningRate, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 
 export const LLMCOMPRESSOR_FILE = 'recipe.yaml';
 export const LLMCOMPRESSOR_STAGE = 'quant_stage';
@@ -45,6 +46,8 @@ export interface ConfigGroup {
 }
 
 export interface QuantModifierArgs {
+  iters?: number;
+  lr?: number;
   block_size?: number;
   dampening_frac?: number;
   actorder?: 'static' | null;
@@ -53,7 +56,7 @@ export interface QuantModifierArgs {
   kv_cache_scheme?: ActivationArgs;
 }
 
-export type LlmCompressorRecipe = Record<string, Record<string, Partial<Record<'QuantizationModifier' | 'GPTQModifier', QuantModifierArgs>>>>;
+export type LlmCompressorRecipe = Record<string, Record<string, Partial<Record<'QuantizationModifier' | 'GPTQModifier' | 'AutoRoundModifier', QuantModifierArgs>>>>;
 
 export function weightArgs(spec: QuantSpec): WeightArgs {
   const float = spec.format === 'fp8';
@@ -73,6 +76,11 @@ export function llmCompressorRecipe(view: QuantizedModelView): LlmCompressorReci
   const method = singleMethod(format, view.modules);
   if (method.kind === 'awq') {
     throw new ExportRefusedError(`${format}: AWQModifier searches its own smoothing scales over its own layer mappings, not evoquant's; export AWQ recipes as compressed-tensors`);
+  }
+  if (method.kind === 'autoround' && !method.minMax) {
+    // auto-round tunes each group's min/max by default (enable_minmax_tuning) and AutoRoundModifier
+    // has no field to turn it off.
+    throw new ExportRefusedError(`${format}: AutoRoundModifier always learns the min/max factors; the recipe's AutoRound has minMax off`);
   }
   const units: RuleUnit<QuantSpec>[] = view.modules.map((m) => ({ kind: m.projection, layer: m.layer, key: specKey(m.spec), value: m.spec }));
   const ignore: string[] = [];
@@ -96,6 +104,14 @@ export function llmCompressorRecipe(view: QuantizedModelView): LlmCompressorReci
     // actorder is set on the modifier: its default ("static") would otherwise apply to every group.
     const gptq: QuantModifierArgs = { block_size: method.blockSize, dampening_frac: method.damp, actorder: method.actOrder ? 'static' : null, ...args };
     return { [LLMCOMPRESSOR_STAGE]: { [LLMCOMPRESSOR_GROUP]: { GPTQModifier: gptq } } };
+  }
+  if (method.kind === 'autoround') {
+    // The same signed-gradient search of rounding offsets and min/max factors, with the same steps and
+    // step size (lr is written out: auto-round's own default doubles it for ≤ 3 bits at ≥ 1000 steps).
+    // AutoRoundModifier reconstructs each decoder layer's output where evoquant's reference executor
+    // reconstructs each linear layer's, so its codes will differ; the stored form does not.
+    const autoround: QuantModifierArgs = { iters: method.iterations, lr: autoRoundLearningRate(method), ...args };
+    return { [LLMCOMPRESSOR_STAGE]: { [LLMCOMPRESSOR_GROUP]: { AutoRoundModifier: autoround } } };
   }
   return { [LLMCOMPRESSOR_STAGE]: { [LLMCOMPRESSOR_GROUP]: { QuantizationModifier: args } } };
 }

@@ -1,6 +1,7 @@
 // One entry point per linear layer: rotation → outlier selection → the spec's method → the
 // stored form, with every produced number checked for finiteness.
-import { QuantSpec } from '../../schema/recipe.js';
+import { autoRoundLearningRate, QuantSpec } from '../../schema/recipe.js';
+import { autoRoundQuantize } from './autoround.js';
 import { awqQuantize } from './awq.js';
 import type { CalibrationStats } from './calibration-stats.js';
 import { MissingCalibrationError, NonFiniteQuantizationError } from './errors.js';
@@ -77,10 +78,11 @@ function passthrough(weight: Float32Array, outFeatures: number, inFeatures: numb
   return { outFeatures, inFeatures, spec, codes, scales: new Uint16Array(0) };
 }
 
+const METHOD_NAME: Record<Exclude<QuantSpec['method']['kind'], 'rtn'>, string> = { gptq: 'GPTQ', awq: 'AWQ', autoround: 'AutoRound' };
+
 /** The calibration a spec needs, or why it cannot run. */
 function requireStats(spec: QuantSpec, stats: CalibrationStats | null, inFeatures: number, label: string | undefined): CalibrationStats | null {
-  const needs =
-    spec.method.kind !== 'rtn' ? spec.method.kind.toUpperCase() : spec.outliers?.criterion === 'activation-weighted' ? 'activation-weighted outlier selection' : null;
+  const needs = spec.method.kind !== 'rtn' ? METHOD_NAME[spec.method.kind] : spec.outliers?.criterion === 'activation-weighted' ? 'activation-weighted outlier selection' : null;
   if (stats && stats.inFeatures !== inFeatures) throw new RangeError(`calibration stats have ${stats.inFeatures} input features, the layer ${inFeatures}`);
   if (!needs) return stats;
   if (!stats) throw new MissingCalibrationError(needs, label, 'none');
@@ -93,7 +95,7 @@ function requireStats(spec: QuantSpec, stats: CalibrationStats | null, inFeature
 
 /**
  * Quantizes weight [out, in] (row-major, as a torch linear stores it) under `spec`.
- * Throws MissingCalibrationError when GPTQ/AWQ/activation-weighted outliers get no activations,
+ * Throws MissingCalibrationError when GPTQ/AWQ/AutoRound/activation-weighted outliers get no activations,
  * NonFiniteQuantizationError on any NaN/Inf in the weight, calibration, scales or result.
  */
 export async function quantizeLinear(
@@ -144,6 +146,15 @@ export async function quantizeLinear(
     });
     result = a;
     channelScales = a.channelScales;
+  } else if (method.kind === 'autoround' && calib) {
+    result = autoRoundQuantize(w, outFeatures, inFeatures, calib, {
+      ...grid,
+      iterations: method.iterations,
+      learningRate: autoRoundLearningRate(method),
+      minMax: method.minMax,
+      outlierMask: mask,
+      onProgress: opts.onProgress,
+    });
   } else {
     throw new Error(`unreachable: ${method.kind} without calibration`);
   }
