@@ -30,7 +30,6 @@ import { recipeHash } from '../schema/content-hash.js';
 import type { JsonValue } from '../schema/db.js';
 import { parseRecipe, QuantSpec, type QuantSpecInput, type Recipe } from '../schema/recipe.js';
 import { PROXY_DIR, proxy } from './helpers/proxy.js';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
 let calibration: CalibrationSet;
 let heldOut: CalibrationSet;
@@ -206,13 +205,10 @@ function withAutoRound(name: string, method: Recipe['default']['method'] = { kin
   return parseRecipe({ ...base, name: name.replace(/-(rtn|gptq)$/, '-autoround'), default: { ...base.default, method } });
 }
 
-test('the proposer\'s autoround technique, compile on vLLM, and the text exports', (t) => {
-  const parent = builtinRecipe('w4a16-g128-gptq')!;
-  const tech = TECHNIQUES.find((x) => x.id === 'autoround')!;
-  t.is(tech.origin, 'Cheng et al., 2023');
-  const child = tech.apply(parent, xoroshiro128plus(1))!;
-  t.is(child.default.method.kind, 'autoround');
-  t.is(tech.apply(child, xoroshiro128plus(1)), null, 'declines on a recipe that already uses it');
+test('autoround is a gene, not yet a proposer operator (20–50 s of CPU per proxy child); compile on vLLM and the text exports', (t) => {
+  // The CPU reference executor makes it too slow for an evolution's children; the GPU executor
+  // (issue #9) is where the proposer gets it.
+  t.false(TECHNIQUES.some((x) => x.id === 'autoround'));
 
   // A plain int grid: vLLM serves it with the kernels it gives the same bits and groups under GPTQ.
   const target = { model: PROXY_DIR, hardware: 'a100-80gb', gpus: 1, tensorParallel: 1, stack: 'vllm' };

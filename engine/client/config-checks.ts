@@ -8,7 +8,7 @@ import { getHardwareProfile, hardwareProfileIds } from '../../science/hardware/p
 import { readModelDirectory } from '../../science/model/load.js';
 import { loadModelConfig } from '../../science/model-configs/load.js';
 import { compileTarget } from '../../science/physics/compile.js';
-import { builtinRecipe, builtinRecipeNames } from '../../science/recipes/builtin.js';
+import { builtinRecipe, builtinNamesHint } from '../../science/recipes/builtin.js';
 import { echo, echoLine } from '../../schema/echo.js';
 import type { EvolutionConfig } from '../../schema/evolution-config.js';
 import type { Recipe } from '../../schema/recipe.js';
@@ -78,7 +78,7 @@ export function checkEvolutionConfig(config: EvolutionConfig, options: { root?: 
   config.seedRecipes.forEach((entry, i) => {
     const recipe = typeof entry === 'string' ? builtinRecipe(entry) : entry;
     if (recipe === undefined) {
-      throw new InvalidConfigError(`config.seedRecipes[${i}]: unknown builtin recipe "${echo(entry)}" (known: ${builtinRecipeNames().join(', ')})`);
+      throw new InvalidConfigError(`config.seedRecipes[${i}]: unknown builtin recipe "${echo(entry)}" (${builtinNamesHint(String(entry))})`);
     }
     if (compiled.has(recipe)) return;
     try {

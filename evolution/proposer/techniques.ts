@@ -35,7 +35,6 @@ const ATTENTION: ModuleRole[] = ['attn_q', 'attn_k', 'attn_v', 'attn_o'];
 const EXPERT_ROLES: ModuleRole[] = ['expert_gate', 'expert_up', 'expert_down'];
 const GPTQ: QuantMethod = { kind: 'gptq', damp: 0.01, blockSize: 128, actOrder: true };
 const AWQ: QuantMethod = { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5 };
-const AUTOROUND: QuantMethod = { kind: 'autoround', iterations: 200, minMax: true };
 
 function pick<T>(rng: RandomGenerator, xs: readonly T[]): T {
   return xs[uniformInt(rng, 0, xs.length - 1)];
@@ -119,14 +118,6 @@ export const TECHNIQUES: readonly Technique[] = [
     description: 'Per-channel scales from activation magnitudes protect salient weights; clipping search.',
     requires: [],
     apply: setMethod(AWQ),
-  },
-  {
-    id: 'autoround',
-    name: 'Learned rounding (signed gradient descent)',
-    origin: 'Cheng et al., 2023',
-    description: 'Learn each weight\'s rounding offset and each group\'s min/max clipping by signed gradient descent on the layer\'s output error.',
-    requires: [],
-    apply: setMethod(AUTOROUND),
   },
   {
     id: 'lower-bits',

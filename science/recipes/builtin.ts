@@ -151,3 +151,25 @@ export function builtinRecipe(name: string): Recipe | undefined {
 export function builtinRecipeNames(): string[] {
   return [...BUILTIN_RECIPES.keys(), ...ALIASES.keys()].sort();
 }
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next.push(Math.min(prev[j] + 1, next[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = next;
+  }
+  return prev[b.length];
+}
+
+/**
+ * What an error about an unknown builtin says after the name: the three closest names and how many
+ * there are, so the line stays short as the list grows (the full list is in the README's Baselines).
+ */
+export function builtinNamesHint(name: string): string {
+  const names = builtinRecipeNames();
+  // Names are short: compare against a bounded prefix of a hostile one.
+  const probe = name.slice(0, 64);
+  const closest = [...names].sort((x, y) => editDistance(probe, x) - editDistance(probe, y) || x.localeCompare(y)).slice(0, 3);
+  return `${names.length} builtins; closest: ${closest.join(', ')}`;
+}

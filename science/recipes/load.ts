@@ -2,13 +2,13 @@
 import { echo } from '../../schema/echo.js';
 import { InvalidRecipeError, parseRecipe, type Recipe } from '../../schema/recipe.js';
 import { readStructuredFile } from '../input-files/structured-file.js';
-import { builtinRecipe, builtinRecipeNames } from './builtin.js';
+import { builtinRecipe, builtinNamesHint } from './builtin.js';
 
 export function loadRecipe(arg: string): Recipe {
   if (arg.startsWith('builtin:')) {
     const name = arg.slice('builtin:'.length);
     const recipe = builtinRecipe(name);
-    if (!recipe) throw new InvalidRecipeError(`recipe: unknown builtin "${echo(name)}" (known: ${builtinRecipeNames().join(', ')})`);
+    if (!recipe) throw new InvalidRecipeError(`recipe: unknown builtin "${echo(name)}" (${builtinNamesHint(name)})`);
     return recipe;
   }
   const data = readStructuredFile(arg, {
