@@ -106,7 +106,9 @@ test('servableRecipe: 3-bit layers stay on Humming; per-expert tiers become laye
   ]);
   t.deepEqual(notServable(compileTarget({ ...PROXY_A100, stack: 'vllm' }, tiers)), []);
   // Per-module AWQ on inputs q/k/v and gate/up share becomes GPTQ there; vLLM keeps an int4 KV cache.
-  const awq = servableRecipe(table, hw, { ...builtin('w4a16-g128-awq'), kvCacheBits: 4 })!;
+  const gptq = builtin('w4a16-g128-gptq');
+  const perModuleAwq = { ...gptq, default: { ...gptq.default, method: { kind: 'awq' as const, scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5 } } };
+  const awq = servableRecipe(table, hw, { ...perModuleAwq, kvCacheBits: 4 })!;
   t.is(awq.roles.attn_q?.method?.kind, 'gptq');
   t.is(awq.kvCacheBits, 4);
   t.deepEqual(notServable(compileTarget({ ...PROXY_A100, stack: 'vllm' }, awq)), []);

@@ -293,16 +293,15 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (unifor
     'w4a16-g128-gptq: servable',
     'w3a16-g128-gptq: servable',
     'w2a16-g64-gptq: servable',
-    'w4a16-g128-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
-    'w3a16-g128-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
-    'w2a16-g64-awq: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
+    'w4a16-g128-awq: servable',
+    'w3a16-g128-awq: servable',
+    'w2a16-g64-awq: servable',
     'moe-layers-sensitive4-rest3: servable',
     'moe-layers-sensitive4-rest2: servable',
     'moe-edges8-experts3-gptq: servable',
-    'moe-edges8-experts3: not-servable (vllm.awq.fold-shared-input, vllm.awq.o-proj-gqa)',
+    'moe-edges8-experts3: servable',
     'research-moe-hot4-cold3: not-servable (vllm.moe.one-scheme-per-layer)',
     'research-moe-sensitive4-rest2-outliers: not-servable (vllm.checkpoint.compressed-tensors.evoquant, vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
-    'w4a16-g128-awq-shared: servable',
   ]);
 });
 

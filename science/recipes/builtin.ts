@@ -27,15 +27,21 @@ const EDGE_BANDS = [0, 0.9].map((from) => ({
 const METHODS: Record<'rtn' | 'gptq' | 'awq', QuantMethod> = {
   rtn: { kind: 'rtn' },
   gptq: { kind: 'gptq', damp: 0.01, blockSize: 128, actOrder: true },
-  awq: { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5 },
+  // One scale vector per shared input, so the scales fold into the op before the layer: q/k/v into
+  // input_layernorm, every expert's gate/up into post_attention_layernorm, each down_proj into its
+  // own expert's up_proj rows. (Per-module AWQ scales are a research gene: `scales: 'per-module'`.)
+  awq: { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5, scales: 'shared-input' },
 };
+/** attn_o's input comes from v_proj rows that grouped query heads share: AWQ cannot fold there, so RTN (as AutoAWQ and llm-compressor do). */
+const AWQ_ATTN_O = { attn_o: { method: METHODS.rtn } };
 
 function weightOnly(bits: 2 | 3 | 4, groupSize: 64 | 128, method: keyof typeof METHODS): RecipeInput {
+  const awq = method === 'awq';
   return {
     name: `w${bits}a16-g${groupSize}-${method}`,
-    description: `${bits}-bit weight-only, group ${groupSize}, asymmetric, ${method.toUpperCase()}`,
+    description: `${bits}-bit weight-only, group ${groupSize}, asymmetric, ${method.toUpperCase()}${awq ? ' with one scale vector per shared input (folded into the norms); attn_o RTN' : ''}`,
     default: { bits, groupSize, symmetric: false, method: METHODS[method] },
-    roles: KEEP_SMALL_ROLES,
+    roles: awq ? { ...KEEP_SMALL_ROLES, ...AWQ_ATTN_O } : KEEP_SMALL_ROLES,
   };
 }
 
@@ -90,9 +96,9 @@ const inputs: RecipeInput[] = [
   {
     name: 'moe-edges8-experts3',
     description:
-      'Attention and experts of the first and last tenth of the layers at 8 bits, other experts at 3 bits AWQ g128, other attention at 4 bits; routers bf16. AWQ keeps one scale vector per module: refused on vllm and llama.cpp until scales are shared across a fused input',
+      'Attention and experts of the first and last tenth of the layers at 8 bits, other experts at 3 bits AWQ g128 (scales shared per input), other attention at 4 bits (attn_o RTN); routers bf16',
     default: { bits: 3, groupSize: 128, method: METHODS.awq },
-    roles: { ...KEEP_SMALL_ROLES, ...ATTENTION_4BIT },
+    roles: { ...KEEP_SMALL_ROLES, ...ATTENTION_4BIT, attn_o: { bits: 4, method: METHODS.rtn } },
     depth: EDGE_BANDS,
   },
   // Research designs for the reference stack only: per-expert bit tiers inside a layer, sparse
@@ -118,17 +124,6 @@ const inputs: RecipeInput[] = [
         { below: 1, override: { bits: 2, groupSize: 64, outliers: { fraction: 0.005, criterion: 'activation-weighted' }, rotation: { kind: 'hadamard', seed: 7, blockSize: 128 } } },
       ],
     },
-  },
-  // ── AWQ with one scale vector per shared input (helper awqshared) ──────────────────────────────
-  // The servable AWQ: q/k/v share input_layernorm's s and every expert's gate/up share
-  // post_attention_layernorm's, so the scales fold into the norms; each down_proj's s folds into its
-  // own expert's up_proj rows. attn_o takes no scale (as AutoAWQ and llm-compressor do under grouped
-  // KV heads, where it cannot fold into v_proj). The per-module w*-awq above stay as research baselines.
-  {
-    name: 'w4a16-g128-awq-shared',
-    description: '4-bit weight-only, group 128, asymmetric, AWQ with one scale vector per shared input (foldable into the norms); attn_o RTN',
-    default: { bits: 4, groupSize: 128, symmetric: false, method: { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5, scales: 'shared-input' } },
-    roles: { ...KEEP_SMALL_ROLES, attn_o: { method: METHODS.rtn } },
   },
 ];
 
