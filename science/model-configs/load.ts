@@ -28,7 +28,8 @@ export function shippedModelNames(): string[] {
 /** Reads and normalises a config.json; the architecture is named after its folder (or file). */
 export function loadModelConfigFile(path: string, name?: string): ModelArchitecture {
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'config.json') : path;
-  const label = name ?? (basename(file) === 'config.json' ? basename(dirname(file)) : basename(file).replace(/\.json$/, ''));
+  // A folder at the root (`/`) has no basename: name it by its path instead.
+  const label = name ?? ((basename(file) === 'config.json' ? basename(dirname(file)) : basename(file).replace(/\.json$/, '')) || path);
   let text: string;
   try {
     text = readInputText(file, MAX_CONFIG_BYTES);
