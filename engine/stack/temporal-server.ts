@@ -212,14 +212,6 @@ function spawnWithUmask(mask: number, ...args: Parameters<typeof spawn>): Return
   }
 }
 
-/**
- * One partition per task queue. The server's default of 4 suits many pollers; evoquant's stack has
- * one control worker and one GPU worker per queue, and with 4 partitions a task can wait in a
- * partition no poller happens to poll: the suspected cause of a stall seen, rarely, on the first
- * evolution of a fresh server (test/engine-workers.test.ts logs it as STALL).
- */
-const SINGLE_PARTITION: Record<string, JsonValue> = { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 };
-
 /** Spawns `start-dev`, waits until the frontend answers, records the state file. */
 async function launch(dir: string, options: TemporalServerOptions): Promise<TemporalState> {
   const namespace = options.namespace ?? 'default';
@@ -232,12 +224,9 @@ async function launch(dir: string, options: TemporalServerOptions): Promise<Temp
   const logFile = path.join(dir, 'temporal.log');
   mkdirSync(path.dirname(dbFile), { recursive: true });
   protectDatabaseFiles(dbFile);
-  const given = options.extraArgs ?? [];
-  // A recovered server's recorded args already carry the defaults: never repeat them.
-  const defaults = Object.entries(SINGLE_PARTITION).filter(([k]) => !given.some((a) => a.startsWith(`${k}=`)));
   const extraArgs = [
-    ...Object.entries({ ...Object.fromEntries(defaults), ...options.dynamicConfig }).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
-    ...given,
+    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+    ...(options.extraArgs ?? []),
   ];
   const args = [
     'server', 'start-dev',
