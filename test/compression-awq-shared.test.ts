@@ -2,10 +2,9 @@
 // the modules of one input take bit-identical scales, and what sharing costs in output error
 // against per-module AWQ and RTN is measured on held-out text.
 import test from 'ava';
-import { captureCalibration, type CalibrationSet } from '../science/compression/calibration.js';
+import type { CalibrationSet } from '../science/compression/calibration.js';
 import { searchSharedScales, sharedInputGroups, type PlannedModule } from '../science/compression/awq-shared-input.js';
 import { quantizeProxy, specsFor } from '../science/compression/quantize-model.js';
-import { loadBrown } from '../science/corpus/brown.js';
 import { linear } from '../science/kernels/matmul.js';
 import { siteKey } from '../science/model/calibration-site.js';
 import { awqSearchSharedScales } from '../science/quantization/awq.js';
@@ -16,14 +15,13 @@ import { dequantize } from '../science/quantization/quantized-linear.js';
 import { parseRecipe, QuantSpec, type QuantMethod, type RecipeInput } from '../schema/recipe.js';
 import { recipeHash } from '../schema/content-hash.js';
 import { proxy } from './helpers/proxy.js';
+import { realLayerActivations } from './helpers/real-layers.js';
 
 let calibration: CalibrationSet;
 let heldOut: CalibrationSet;
 
 test.before(async () => {
-  const brown = loadBrown();
-  calibration = await captureCalibration(proxy().model, brown.train, { tokens: 4096, minTokensPerExpert: 128 });
-  heldOut = await captureCalibration(proxy().model, brown.heldOut, { tokens: 4096, minTokensPerExpert: 0 });
+  ({ calibration, heldOut } = await realLayerActivations());
 });
 
 const AWQ = { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5 } as const;

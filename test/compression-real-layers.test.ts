@@ -10,15 +10,13 @@ import { quantizeLinear } from '../science/quantization/quantize-linear.js';
 import { dequantize } from '../science/quantization/quantized-linear.js';
 import type { QuantSpecInput } from '../schema/recipe.js';
 import { proxy } from './helpers/proxy.js';
+import { realLayerActivations } from './helpers/real-layers.js';
 
 let calibration: CalibrationSet;
 let heldOut: CalibrationSet;
 
 test.before(async () => {
-  const brown = loadBrown();
-  calibration = await captureCalibration(proxy().model, brown.train, { tokens: 4096, minTokensPerExpert: 128 });
-  // Activations of text the quantizers never saw, to measure output error honestly.
-  heldOut = await captureCalibration(proxy().model, brown.heldOut, { tokens: 4096, minTokensPerExpert: 0 });
+  ({ calibration, heldOut } = await realLayerActivations());
 });
 
 function hottestExpert(layer: number): number {

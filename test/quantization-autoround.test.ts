@@ -2,10 +2,9 @@
 // on held-out activations, is bit-reproducible, stores codes on the RTN/GPTQ grid, descends its
 // objective, quantizes and evaluates the whole proxy, compiles on vLLM and exports where a tool runs it.
 import test from 'ava';
-import { captureCalibration, type CalibrationSet } from '../science/compression/calibration.js';
+import type { CalibrationSet } from '../science/compression/calibration.js';
 import { applyRecipe, prepareModel, type PreparedModel } from '../science/compression/pipeline.js';
 import { specsFor } from '../science/compression/quantize-model.js';
-import { loadBrown } from '../science/corpus/brown.js';
 import { evaluateHeldOut } from '../science/evaluation/held-out.js';
 import { ExportRefusedError } from '../science/export/errors.js';
 import { gptqModelConfig } from '../science/export/gptqmodel.js';
@@ -30,14 +29,13 @@ import { recipeHash } from '../schema/content-hash.js';
 import type { JsonValue } from '../schema/db.js';
 import { parseRecipe, QuantSpec, type QuantSpecInput, type Recipe } from '../schema/recipe.js';
 import { PROXY_DIR, proxy } from './helpers/proxy.js';
+import { realLayerActivations } from './helpers/real-layers.js';
 
 let calibration: CalibrationSet;
 let heldOut: CalibrationSet;
 
 test.before(async () => {
-  const brown = loadBrown();
-  calibration = await captureCalibration(proxy().model, brown.train, { tokens: 4096, minTokensPerExpert: 128 });
-  heldOut = await captureCalibration(proxy().model, brown.heldOut, { tokens: 4096, minTokensPerExpert: 0 });
+  ({ calibration, heldOut } = await realLayerActivations());
 });
 
 function moduleOf(tensorPart: string): ProxyModule {
