@@ -1,5 +1,6 @@
 // The configuration a person starts an evolution with (`evoquant start --config file.yaml`).
 import { z } from 'zod';
+import { AgentsConfig, DEFAULT_AGENTS } from './agents.js';
 import { Recipe } from './recipe.js';
 import { ServingStackId } from './serving-stack.js';
 
@@ -45,6 +46,8 @@ export const EvolutionConfig = z
     /** Recipes of generation 0: builtin names or inline recipes. */
     seedRecipes: z.array(z.union([z.string().min(1).max(120), Recipe])).min(1).max(MAX_SEED_RECIPES).default(['w4a16-g128-rtn', 'w4a16-g128-gptq', 'moe-layers-sensitive4-rest3']),
     selection: z.enum(['tournament', 'pareto']).default('pareto'),
+    /** The agents that reason over the knowledge graph (schema/agents.ts). */
+    agents: AgentsConfig.default(DEFAULT_AGENTS),
     evaluation: z
       .object({
         tokens: z.number().int().min(128).max(1_000_000).default(8192),
