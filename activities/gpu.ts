@@ -7,6 +7,7 @@ import { withKeepAlive } from './keep-alive.js';
 import type { Progress, ReferenceExecutor } from '../science/executor/reference-executor.js';
 import type { EvalProgress } from '../science/evaluation/evaluate.js';
 import { EXECUTOR_FINAL_FAILURES, FAILURE_TYPES } from '../schema/failures.js';
+import type { SensitivityProfile } from '../schema/sensitivity.js';
 import type { EvaluateRequest, EvaluationMeasurement, QuantizedArtifact, QuantizeRequest } from '../schema/workflow-contracts.js';
 
 export interface GpuDeps {
@@ -63,6 +64,15 @@ export function createGpuActivities({ executor, identity, chaos }: GpuDeps) {
       try {
         const out = await withKeepAlive((beat) => executor.quantize(req, heartbeater(beat)));
         return { candidateId: req.candidateId, path: out.path, proxyBytes: out.proxyBytes, workerIdentity: identity };
+      } catch (err) {
+        typed(err);
+      }
+    },
+
+    /** The proxy's sensitivity profile, for the physicist's allocator (cached on the worker's disk). */
+    async sensitivityProfile(req: { proxy: string; calibrationTokens: number }): Promise<SensitivityProfile> {
+      try {
+        return await withKeepAlive((beat) => executor.sensitivityProfile(req.proxy, req.calibrationTokens, heartbeater(beat)));
       } catch (err) {
         typed(err);
       }

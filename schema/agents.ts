@@ -65,8 +65,8 @@ export const ChainStep = z
     why: oneLine,
     memory: ExpectedEffect,
     loss: ExpectedEffect,
-    /** The bandit's score of the pattern on this target family when the chain was made. */
-    score: z.number(),
+    /** The bandit's score of the pattern on this target family when the chain was made; null while untried (explored first). */
+    score: z.number().finite().nullable(),
     /** Where the pattern's evidence comes from: this evolution, other evolutions, or none yet. */
     evidence: z.enum(['this-evolution', 'other-evolutions', 'none']),
   })

@@ -44,17 +44,21 @@ export type AttemptOutcome = z.infer<typeof AttemptOutcome>;
 
 /**
  * technique: a mutation operator; innovation: a published idea of the seed graph; hardware, kernel,
- * serving-stack: what an innovation requires to run.
+ * serving-stack: what an innovation requires to run; chain-of-thought: the scout's reasoning for a
+ * generation; discovery: a candidate that beat every manual recipe on its target; failure: a class
+ * of failure (a compile rule, an evaluation error) candidates fail because of.
  */
-export const EKG_NODE_KINDS = ['technique', 'candidate', 'discovery', 'pattern', 'innovation', 'hardware', 'kernel', 'serving-stack'] as const;
+export const EKG_NODE_KINDS = ['technique', 'candidate', 'discovery', 'pattern', 'innovation', 'hardware', 'kernel', 'serving-stack', 'chain-of-thought', 'failure'] as const;
 export const EkgNodeKind = z.enum(EKG_NODE_KINDS);
 export type EkgNodeKind = z.infer<typeof EkgNodeKind>;
 
 /**
  * Edges point from the newer/dependent node (src) to what it builds on or blames (dst);
- * implemented-by: an innovation to the mutation operator (technique) that applies its genes.
+ * implemented-by: an innovation to the mutation operator (technique) that applies its genes;
+ * reasoned-by: a candidate to the chain of thought it was proposed from; cites: a chain of thought
+ * to the innovations its steps follow.
  */
-export const EKG_EDGE_KINDS = ['derived-from', 'improved-over', 'failed-because', 'requires', 'applies-pattern', 'implemented-by'] as const;
+export const EKG_EDGE_KINDS = ['derived-from', 'improved-over', 'failed-because', 'requires', 'applies-pattern', 'implemented-by', 'reasoned-by', 'cites'] as const;
 export const EkgEdgeKind = z.enum(EKG_EDGE_KINDS);
 export type EkgEdgeKind = z.infer<typeof EkgEdgeKind>;
 
@@ -94,6 +98,8 @@ export interface GenerationTable {
   status: ColumnType<GenerationStatus, GenerationStatus | undefined, GenerationStatus>;
   started_at: Generated<Date>;
   finished_at: NullableTimestamp;
+  /** The curator's survivors, best first: the parents the next generation's architect draws from. */
+  survivors: TextArray;
 }
 
 export interface CandidateTable {
@@ -130,6 +136,21 @@ export interface ResultTable {
   recorded_at: Generated<Date>;
 }
 
+export const REFERENCE_SOURCES = ['builtin', 'innovation', 'seed'] as const;
+export const ReferenceSource = z.enum(REFERENCE_SOURCES);
+export type ReferenceSource = z.infer<typeof ReferenceSource>;
+
+/** A manual recipe (builtin, seed innovation) measured on an evolution's target: what discoveries must beat. */
+export interface ReferenceResultTable {
+  evolution_id: string;
+  recipe_hash: string;
+  name: string;
+  source: ReferenceSource;
+  recipe: Jsonb<JsonObject>;
+  metrics: Jsonb<ResultMetrics>;
+  recorded_at: Generated<Date>;
+}
+
 export interface EkgNodeTable {
   id: string;
   kind: EkgNodeKind;
@@ -153,6 +174,7 @@ export interface Database {
   candidate: CandidateTable;
   evaluation_attempt: EvaluationAttemptTable;
   result: ResultTable;
+  reference_result: ReferenceResultTable;
   ekg_node: EkgNodeTable;
   ekg_edge: EkgEdgeTable;
 }
@@ -162,5 +184,6 @@ export type GenerationRow = Selectable<GenerationTable>;
 export type CandidateRow = Selectable<CandidateTable>;
 export type EvaluationAttemptRow = Selectable<EvaluationAttemptTable>;
 export type ResultRow = Selectable<ResultTable>;
+export type ReferenceResultRow = Selectable<ReferenceResultTable>;
 export type EkgNodeRow = Selectable<EkgNodeTable>;
 export type EkgEdgeRow = Selectable<EkgEdgeTable>;

@@ -108,3 +108,22 @@ export function latestGeneration(db: DbOrTrx, evolutionId: string): Promise<Gene
 export async function lockGeneration(trx: Transaction<Database>, evolutionId: string, generation: number): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${evolutionId}), ${generation})`.execute(trx);
 }
+
+/** The curator's survivors of a generation, best first (repeating the call with the same ids changes nothing). */
+export async function setSurvivors(db: DbOrTrx, evolutionId: string, number: number, survivors: readonly string[]): Promise<void> {
+  await db.updateTable('generation').set({ survivors: [...survivors] }).where('evolution_id', '=', evolutionId).where('number', '=', number).execute();
+}
+
+/** The survivors of the latest generation before `generation` that has any. */
+export async function survivorsBefore(db: DbOrTrx, evolutionId: string, generation: number): Promise<string[]> {
+  const row = await db
+    .selectFrom('generation')
+    .select('survivors')
+    .where('evolution_id', '=', evolutionId)
+    .where('number', '<', generation)
+    .where(sql<boolean>`cardinality(survivors) > 0`)
+    .orderBy('number', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.survivors ?? [];
+}

@@ -5,7 +5,8 @@ import type { DbOrTrx } from '../../engine/db/connection.js';
 import { TECHNIQUES } from '../proposer/techniques.js';
 
 export const techniqueNodeId = (id: string): string => `technique:${id}`;
-export const discoveryNodeId = (what: string): string => `discovery:${what}`;
+/** A class of failure (a compile rule, an evaluation error type) candidates fail because of. */
+export const failureNodeId = (what: string): string => `failure:${what}`;
 
 export async function seedTechniques(db: DbOrTrx): Promise<void> {
   for (const t of TECHNIQUES) {

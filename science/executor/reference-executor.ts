@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { PromiseCache } from '../caching/promise-cache.js';
-import { applyRecipe, prepareModel, type PreparedModel } from '../compression/pipeline.js';
+import { applyRecipe, ensureSensitivity, prepareModel, type PreparedModel } from '../compression/pipeline.js';
 import { loadModel, writeQuantizedModel } from '../compression/quantized-format.js';
 import type { EvalProgress } from '../evaluation/evaluate.js';
 import { evaluateHeldOut } from '../evaluation/held-out.js';
@@ -13,6 +13,7 @@ import { ProxyModel } from '../model/forward.js';
 import { canonicalJson } from '../../schema/content-hash.js';
 import type { JsonValue } from '../../schema/db.js';
 import type { EvaluateRequest, QuantizeRequest } from '../../schema/workflow-contracts.js';
+import type { SensitivityProfile } from '../../schema/sensitivity.js';
 import { ArtifactMissingError, OutOfDeviceMemoryError } from './errors.js';
 import { workingSetBytes } from './memory.js';
 
@@ -96,6 +97,12 @@ export class ReferenceExecutor {
       if (isAllocationFailure(err)) throw new OutOfDeviceMemoryError(`allocation failed while quantizing ${req.recipe.name}: ${(err as Error).message}`);
       throw err;
     }
+  }
+
+  /** The proxy's sensitivity profile (measured once, then cached like the one expert-layer recipes use): what the allocator prices with. */
+  async sensitivityProfile(proxy: string, calibrationTokens: number, onProgress: (p: Progress) => void): Promise<SensitivityProfile> {
+    const prepared = await this.prepare(proxy, calibrationTokens, onProgress);
+    return ensureSensitivity(prepared, { sensitivityCacheDir: this.options.sensitivityCacheDir, onProgress: (stage, done, total) => onProgress({ stage, done, total }) });
   }
 
   /** An artifact a previous attempt completed for the same recipe: its stored bytes, else null. */

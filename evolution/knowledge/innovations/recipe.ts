@@ -13,7 +13,7 @@ export const SEED_BASE = {
 } as const satisfies Pick<RecipeInput, 'default' | 'roles'>;
 
 /** The innovation's recipe, named `innovation-<id>`; null when it has no genes. Throws if the genes make an invalid recipe. */
-export function innovationRecipe(innovation: Innovation): Recipe | null {
+export function innovationRecipe(innovation: Pick<Innovation, 'id' | 'name' | 'keyIdea' | 'genes'>): Recipe | null {
   const g = innovation.genes;
   if (g === null) return null;
   // An override's null ("remove the parent's outliers") means nothing over the base, which has none.
