@@ -25,7 +25,7 @@ import { unservableSites } from '../science/physics/servable-recipe.js';
 import { builtinRecipe } from '../science/recipes/builtin.js';
 import { ChainOfThought, LlmArchitectConfig } from '../schema/agents.js';
 import type { Recipe } from '../schema/recipe.js';
-import { completion, hang, huge, startChatServer, status, type Answer, type ChatServer, type SeenRequest } from './helpers/openai-server.js';
+import { completion, hang, huge, raw, redirect, stall, startChatServer, status, type Answer, type ChatServer, type SeenRequest } from './helpers/openai-server.js';
 
 const EVOLUTION = 'evo-llm-test';
 const TARGET = { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 1, stack: 'vllm', context: 4096 };
@@ -399,6 +399,7 @@ test('HTTP 500, 429, a non-JSON body, a refused connection and a hung server are
     ['429', status(429, 'slow down', { 'retry-after': '30' }), /HTTP 429 \(rate limited, retry after 30\)/],
     ['html', status(200, '<html><body>gateway</body></html>'), /not JSON/],
     ['not a completion', status(200, '{"error": {"message": "model not found"}}'), /not a chat completion/],
+    ['not UTF-8', raw(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])), /not UTF-8/],
   ];
   for (const [what, answer, reason] of cases) {
     await withServer([answer], async (server) => {
@@ -424,6 +425,25 @@ test('HTTP 500, 429, a non-JSON body, a refused connection and a hung server are
     t.deepEqual(outcome.attempts.map((a) => a.verdict), ['timeout']);
     if (outcome.kind === 'discarded') t.regex(outcome.reason, /did not answer within 1 s/);
     t.true(elapsed >= 900 && elapsed < 4000, `${elapsed} ms`);
+  });
+});
+
+test('a body that stalls after its headers times out; a redirect is not followed, so the key never reaches another origin', async (t) => {
+  await withServer([stall()], async (server) => {
+    const started = Date.now();
+    const outcome = await llmArchitect({ env: {} }, input(server, { config: CONFIG(server.baseUrl, { timeoutSeconds: 1 }) }));
+    t.deepEqual(outcome.attempts.map((a) => a.verdict), ['timeout']);
+    t.true(Date.now() - started < 4000);
+  });
+  const KEY = 'sk-redirect-0a1b2c3d';
+  await withServer([completion(GOOD_PLAN)], async (elsewhere) => {
+    await withServer([redirect(`${elsewhere.baseUrl}/chat/completions`)], async (server) => {
+      const outcome = await llmArchitect({ env: { K: KEY } }, input(server, { config: CONFIG(server.baseUrl, { apiKeyEnv: 'K' }) }));
+      t.is(outcome.kind, 'discarded');
+      t.deepEqual(outcome.attempts.map((a) => a.verdict), ['transport']);
+      t.is(server.requests[0].headers.authorization, `Bearer ${KEY}`);
+      t.is(elsewhere.requests.length, 0, 'the redirect was not followed');
+    });
   });
 });
 

@@ -44,6 +44,30 @@ export function hang(): Answer {
   return () => undefined;
 }
 
+/** Sends the headers and half a completion, then never finishes the body. */
+export function stall(): Answer {
+  return (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"id":"chatcmpl-stalled","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"{\\"propos');
+  };
+}
+
+/** A 200 with these exact bytes as its body. */
+export function raw(body: Buffer): Answer {
+  return (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+  };
+}
+
+/** A redirect elsewhere (a key must not follow it). */
+export function redirect(location: string, code = 307): Answer {
+  return (res) => {
+    res.writeHead(code, { location });
+    res.end();
+  };
+}
+
 /** A 200 whose body is `bytes` bytes of a JSON string that never ends, written in 64 KiB chunks. */
 export function huge(bytes: number): Answer {
   return (res) => {

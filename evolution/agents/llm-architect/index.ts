@@ -65,6 +65,8 @@ function judge(reply: Extract<ChatResult, { kind: 'reply' }>, prompt: Prompt, in
 
 export async function llmArchitect(deps: LlmArchitectDeps, input: LlmArchitectInput): Promise<LlmArchitectOutcome> {
   const config = LlmArchitectConfig.parse(input.config);
+  if (!Number.isInteger(input.populationSize) || input.populationSize < 1) throw new Error(`llmArchitect: populationSize ${input.populationSize} is not a positive integer`);
+  if (new Set(input.parents.map((p) => p.id)).size !== input.parents.length) throw new Error('llmArchitect: parent ids repeat');
   const operators = input.operators ?? [...TECHNIQUE_IDS];
   for (const op of operators) if (!TECHNIQUE_IDS.has(op)) throw new Error(`llmArchitect: unknown operator ${op}`);
   const fetchImpl = deps.fetch ?? globalThis.fetch;
