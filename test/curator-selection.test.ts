@@ -156,7 +156,15 @@ test('unmeasured items (KL +Infinity) rank and crowd without NaN', (t) => {
   t.true(near(ranked.get('m2')!.crowding, 20 / 25 + 1));
   // An infeasible front of equal violation holding several unmeasured points.
   const over = [item('u1', 1, Infinity, 'rtn', 3), item('u2', 2, Infinity, 'rtn', 3), item('u3', 3, Infinity, 'rtn', 3), item('u4', 4, 0.5, 'rtn', 3)];
-  for (const r of rankItems(over)) t.false(Number.isNaN(r.crowding), r.id);
+  const crowding = Object.fromEntries(rankItems(over).map((r) => [r.id, r.crowding]));
+  // u2 sits between two unmeasured points along KL (no gap there): only its GB gap (3−1)/3 counts.
+  t.deepEqual(crowding, { u1: Infinity, u2: 2 / 3, u3: Infinity, u4: Infinity });
+});
+
+test('crowding stays finite where a finite range overflows a double', (t) => {
+  const items = [item('hi', 1, 1e308), item('mid', 2, 0), item('lo', 3, -1e308)];
+  // mid: GB (3−1)/2 + KL (1e308 − (−1e308)) / (1e308 − (−1e308)) = 1 + 1.
+  t.is(new Map(rankItems(items).map((r) => [r.id, r.crowding])).get('mid'), 2);
 });
 
 test('deterministic: a shuffled population gives the same survivors in the same order', (t) => {
@@ -289,6 +297,8 @@ test('strategyNiche: each feature, in its priority order, and redundant genes ar
     'rtn+expert-layers',
   );
   t.is(niche({ default: { bits: 16 }, expertLayers: { rankBy: 'sensitivity', tiers: [{ below: 1, override: { bits: 4 } }] } }), 'bf16+expert-layers');
+  // A module kept in bf16 has no method: a band that only changes the method of a bf16 default is no strategy.
+  t.is(niche({ default: { bits: 16 }, depth: [{ from: 0, to: 0.5, override: { method: { kind: 'gptq' } } }] }), 'bf16');
   // An override turning rotation off is not rotation.
   t.is(niche({ roles: { ...base.roles, attn_o: { rotation: null } } }), 'rtn');
 });
