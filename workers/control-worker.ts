@@ -2,6 +2,7 @@
 // the evoquant-control queue. It needs Temporal and Postgres, never a GPU.
 import { hostname } from 'node:os';
 import { NativeConnection, Worker, type TLSConfig } from '@temporalio/worker';
+import { createAgentActivities } from '../activities/agents/index.js';
 import { createControlActivities } from '../activities/control.js';
 import { keepingAlive } from '../activities/keep-alive.js';
 import { createDb } from '../engine/db/connection.js';
@@ -27,7 +28,7 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
     identity: options.identity ?? `control@${hostname()}/${process.pid}`,
     workflowBundle: { codePath: await workflowBundlePath() },
     // Heartbeats let Temporal retry the task of a control worker that died within seconds.
-    activities: keepingAlive(createControlActivities({ db })),
+    activities: keepingAlive({ ...createControlActivities({ db }), ...createAgentActivities({ db }) }),
   });
   return {
     worker,

@@ -1,6 +1,7 @@
-// One generation: propose → compile → quantize → evaluate → record. Compile runs on the control
-// queue and rejects what cannot run on the target before any GPU time is spent; quantize and
-// evaluate run on the evaluation pool's queue, in parallel up to its capacity.
+// One generation: scout → architect → physicist → compile → quantize → evaluate → record → critic →
+// curator. The agents and compile run on the control queue and reject what cannot run on the target
+// before any GPU time is spent; quantize and evaluate run on the evaluation pool's queue, in
+// parallel up to its capacity.
 import { ActivityFailure, ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { createGpuActivities } from '../activities/gpu.js';
 import { FAILURE_TYPES, GPU_FINAL_FAILURES, nonRetryable } from '../schema/failures.js';
@@ -13,6 +14,7 @@ import {
   type ProposedCandidate,
   type QuantizedArtifact,
 } from '../schema/workflow-contracts.js';
+import { agents, architectAgent } from './agent-activities.js';
 import { control } from './control-activities.js';
 import { runLimited } from './limiter.js';
 
@@ -79,10 +81,34 @@ async function measure(
   }
 }
 
+/** A candidate the physicist accepted, as the record and compile activities take it. */
+const proposed = (c: ProposedCandidate): ProposedCandidate => ({ id: c.id, generation: c.generation, recipe: c.recipe, parents: c.parents, technique: c.technique });
+
+/**
+ * The agents' chain: the scout's chain of thought, the architect's children, the physicist's
+ * verdicts (refused children recorded as rejected with their reasons). Returns what goes to compile.
+ */
+async function reasonedCandidates(input: GenerationInput, gpu: GpuActivities, summaries: CandidateSummary[]): Promise<ProposedCandidate[]> {
+  const { evolutionId, generation, config } = input;
+  const chain = await agents.scout({ evolutionId, generation, config });
+  const { proposals } = await architectAgent.architect({ evolutionId, generation, config, chain });
+  let judged = await agents.physicist({ evolutionId, generation, config, proposals, profile: null });
+  if (judged.needsProfile) {
+    // A child too large to fit: the allocator the physicist repairs with prices bits by the proxy's
+    // sensitivity profile, measured (once, then cached) where the proxy lives, on the evaluation pool.
+    const profile = await gpu.sensitivityProfile({ proxy: config.proxy, calibrationTokens: config.evaluation.calibrationTokens });
+    judged = await agents.physicist({ evolutionId, generation, config, proposals, profile });
+  }
+  for (const r of judged.refused) summaries.push(await control.record({ kind: 'rejected', evolutionId, candidate: r.candidate, verdict: r.verdict }));
+  return judged.accepted.map(proposed);
+}
+
 export async function generationWorkflow(input: GenerationInput): Promise<GenerationResult> {
+  const gpu = gpuActivities(input);
+  const refused: CandidateSummary[] = [];
   const candidates = input.retryCandidates
     ? await control.loadCandidates({ evolutionId: input.evolutionId, ids: input.retryCandidates })
-    : await control.propose({ evolutionId: input.evolutionId, generation: input.generation, config: input.config });
+    : await reasonedCandidates(input, gpu, refused);
   const verdicts = await Promise.all(candidates.map((candidate) => control.compileCandidate({ candidate, target: input.config.target })));
 
   const summaries: CandidateSummary[] = new Array(candidates.length);
@@ -97,10 +123,15 @@ export async function generationWorkflow(input: GenerationInput): Promise<Genera
     }),
   );
   feasible.sort((a, b) => a - b);
-  const gpu = gpuActivities(input);
   await runLimited(feasible, input.config.poolCapacity ?? input.config.populationSize, async (i) => {
     summaries[i] = await measure(input, gpu, candidates[i], verdicts[i]);
   });
-  if (!input.retryCandidates) await control.closeGeneration({ evolutionId: input.evolutionId, generation: input.generation });
-  return { generation: input.generation, candidates: summaries };
+  const all = [...refused, ...summaries];
+  const { evolutionId, generation, config } = input;
+  await agents.critic({ evolutionId, generation, config, candidateIds: all.map((c) => c.id) });
+  if (!input.retryCandidates) {
+    await agents.curator({ evolutionId, generation, config });
+    await control.closeGeneration({ evolutionId, generation });
+  }
+  return { generation, candidates: all };
 }

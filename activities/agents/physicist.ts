@@ -38,6 +38,8 @@ export interface PhysicistRequest {
 export type AcceptedCandidate = ProposedCandidate & { operation: ArchitectOperation; step: number | null; repair: Repair | null };
 
 export interface PhysicistResult {
+  /** Set (and nothing written) when a child needs repair and no profile was given: call again with one. */
+  needsProfile?: boolean;
   accepted: AcceptedCandidate[];
   refused: Array<{ candidate: ProposedCandidate; verdict: CompileVerdict; reason: string }>;
 }
@@ -96,8 +98,10 @@ export function createPhysicist({ db }: PhysicistDepsActivity) {
           }
           return out;
         }
+        const compile = (p: ArchitectProposal): CompileVerdict => compileVerdict({ candidate: p, target: config.target });
+        if (!profile && proposals.some((p) => p.operation !== 'seed' && !compile(p).fits)) return { needsProfile: true, accepted: [], refused: [] };
         const verdict = physicist(evolutionId, proposals, {
-          compile: (p) => compileVerdict({ candidate: p, target: config.target }),
+          compile,
           allocateToFit: allocatorFor(config, profile),
         });
         await startGeneration(trx, evolutionId, generation);
