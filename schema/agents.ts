@@ -36,11 +36,16 @@ export const AgentsConfig = z
     guidance: AgentGuidance.default('graph'),
     /** Steps the scout's chain of thought holds at most. */
     chainLength: z.number().int().min(1).max(16).default(6),
+    /**
+     * After the last generation, measure the manual recipes (builtins, seed innovations) that fit the
+     * target and record the candidates that beat them all as discoveries.
+     */
+    discoveries: z.boolean().default(true),
     llm: LlmArchitectConfig.optional(),
   })
   .strict();
 export type AgentsConfig = z.infer<typeof AgentsConfig>;
-export const DEFAULT_AGENTS: AgentsConfig = { guidance: 'graph', chainLength: 6 };
+export const DEFAULT_AGENTS: AgentsConfig = { guidance: 'graph', chainLength: 6, discoveries: true };
 
 /** The direction a step is expected to move a figure, with the measured mean where there is one. */
 export const ExpectedEffect = z

@@ -41,6 +41,8 @@ export interface EvolutionState {
   retryQueue: string[];
   retryRounds: number;
   runs: number;
+  /** Names of the discoveries recorded when the generations were done (absent in state from before the agents). */
+  discoveries?: string[];
 }
 
 export interface EvolutionStatus {
@@ -58,6 +60,8 @@ export interface EvolutionStatus {
   frontier: CandidateSummary[];
   /** Times the workflow continued as new (history kept bounded). */
   runs: number;
+  /** Method names of the discoveries (candidates that beat every manual recipe on the target). */
+  discoveries: string[];
 }
 
 export interface GenerationInput {

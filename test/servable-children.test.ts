@@ -168,6 +168,7 @@ test('evoquant status shows how many children and seeds compile rejected as not 
     best: null,
     frontier: [],
     runs: 0,
+    discoveries: [],
   };
   t.true(formatEvolutionStatus(status).includes("  not servable on the target's stack (rejected by compile): 1 children, 1 seeds"));
 });

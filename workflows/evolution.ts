@@ -1,12 +1,14 @@
 // One long-running workflow per evolution: a child workflow per generation (its own history, id
 // `<evolution-id>/gen-<n>`), updates to pause / resume / stop / re-budget / retry, a status query,
 // and continue-as-new carrying the state when the history grows long.
-import { allHandlersFinished, condition, continueAsNew, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, continueAsNew, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import { RetryArgs, SetBudgetArgs, type CandidateSummary, type EvolutionInput, type EvolutionState, type EvolutionStatus } from '../schema/workflow-contracts.js';
 import { bestCandidate, paretoFrontier, type Measurement } from '../evolution/archive/archive.js';
 import { notServableCounts } from '../evolution/archive/not-servable.js';
+import { agents } from './agent-activities.js';
 import { control } from './control-activities.js';
-import { generationWorkflow } from './generation.js';
+import { runLimited } from './limiter.js';
+import { generationWorkflow, gpuActivitiesFor } from './generation.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, statusQuery, stopUpdate } from './messages.js';
 
 
@@ -23,6 +25,7 @@ function initialState(input: EvolutionInput): EvolutionState {
     retryQueue: [],
     retryRounds: 0,
     runs: 0,
+    discoveries: [],
   };
 }
 
@@ -56,12 +59,34 @@ export function statusOf(evolutionId: string, state: EvolutionState, done: boole
     best,
     frontier,
     runs: state.runs,
+    discoveries: state.discoveries ?? [],
   };
 }
 
 function budgetLeft(state: EvolutionState): boolean {
   const measured = state.candidates.filter((c) => c.status !== 'rejected').length;
   return state.nextGeneration < state.generations && (state.maxCandidates === null || measured < state.maxCandidates);
+}
+
+/**
+ * Measures the manual recipes the candidates must beat (on the evaluation pool; one that fails to
+ * measure is left out, never retried forever) and records the discoveries. Returns their names.
+ */
+async function discoverAfterwards(evolutionId: string, config: EvolutionInput['config']): Promise<string[]> {
+  const gpu = gpuActivitiesFor(config);
+  const todo = await agents.referencesToMeasure({ evolutionId, config });
+  await runLimited(todo.map((_, i) => i), config.poolCapacity ?? config.populationSize, async (i) => {
+    const reference = todo[i];
+    const candidateId = `reference-${reference.recipeHash.slice(0, 24)}`;
+    try {
+      const artifact = await gpu.quantize({ evolutionId, candidateId, recipe: reference.recipe, proxy: config.proxy, calibrationTokens: config.evaluation.calibrationTokens });
+      const measurement = await gpu.evaluate({ candidateId, artifact, proxy: config.proxy, tokens: config.evaluation.tokens });
+      await agents.recordReferenceResult({ evolutionId, config, reference, artifact, measurement });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+    }
+  });
+  return (await agents.discover({ evolutionId, config })).map((card) => card.name);
 }
 
 export async function evolutionWorkflow(input: EvolutionInput): Promise<EvolutionStatus> {
@@ -152,6 +177,7 @@ export async function evolutionWorkflow(input: EvolutionInput): Promise<Evolutio
   }
 
   finishing = true;
+  if (config.agents.discoveries && !state.stopRequested) state.discoveries = await discoverAfterwards(evolutionId, config);
   await control.finishEvolution({ evolutionId, status: state.stopRequested ? 'cancelled' : 'completed' });
   done = true;
   await condition(allHandlersFinished);

@@ -18,9 +18,15 @@ import { agents, architectAgent } from './agent-activities.js';
 import { control } from './control-activities.js';
 import { runLimited } from './limiter.js';
 
-type GpuActivities = ReturnType<typeof createGpuActivities>;
+export type GpuActivities = ReturnType<typeof createGpuActivities>;
 
 function gpuActivities(input: GenerationInput): GpuActivities {
+  return gpuActivitiesFor(input.config);
+}
+
+/** The evaluation pool's activities for an evolution (its own GPU class's queue). */
+export function gpuActivitiesFor(config: GenerationInput['config']): GpuActivities {
+  const input = { config };
   const pool = input.config.pool ?? input.config.target.hardware;
   const options: ActivityOptions = {
     taskQueue: gpuTaskQueue(pool),

@@ -2,6 +2,7 @@
 import { createArchitect, type ArchitectDeps } from './architect.js';
 import { createCritic } from './critic.js';
 import { createCurator } from './curator.js';
+import { createDiscoveryActivities } from './discoveries.js';
 import { createPhysicist } from './physicist.js';
 import { createScout } from './scout.js';
 
@@ -14,5 +15,6 @@ export function createAgentActivities(deps: AgentDeps) {
     ...createPhysicist(deps),
     ...createCritic(deps),
     ...createCurator(deps),
+    ...createDiscoveryActivities(deps),
   };
 }
