@@ -39,20 +39,24 @@ export const settingsKey = (config: EvolutionConfig): string => `${config.proxy}
 
 const NOT_SERVABLE = new Set(['not-servable', 'kernel-unsupported', 'shard-shape']);
 
+/** Lets the worker's heartbeats out between compiles (each takes a fraction of a second on a 235B MoE). */
+const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Every manual recipe, compiled on the target (bf16 always: it anchors Δ bits/byte). */
-function manualRecipes(config: EvolutionConfig): ReferenceRecipe[] {
+async function manualRecipes(config: EvolutionConfig): Promise<ReferenceRecipe[]> {
   const out = new Map<string, ReferenceRecipe>();
-  const consider = (name: string, source: ReferenceSource, recipe: Recipe): void => {
+  const consider = async (name: string, source: ReferenceSource, recipe: Recipe): Promise<void> => {
     const hash = policyHash(recipe);
     if (out.has(hash)) return;
+    await breathe();
     const report = compileTarget(compileInput(config.target), recipe);
     const servable = !report.violations.some((v) => NOT_SERVABLE.has(v.code));
     if (servable || name === 'bf16') out.set(hash, { name, source, recipe, recipeHash: hash, gbPerGpu: report.perGpu.totalBytes / 1e9, fits: report.fits });
   };
-  for (const [name, recipe] of BUILTIN_RECIPES) consider(name, 'builtin', recipe);
+  for (const [name, recipe] of BUILTIN_RECIPES) await consider(name, 'builtin', recipe);
   for (const n of innovationSeed().innovations) {
     const recipe = innovationRecipe(n);
-    if (recipe) consider(recipe.name, 'innovation', recipe);
+    if (recipe) await consider(recipe.name, 'innovation', recipe);
   }
   return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
@@ -80,7 +84,7 @@ export function createDiscoveryActivities({ db }: DiscoveryDeps) {
       }
       const done = new Set((await listReferences(db, evolutionId)).map((r) => r.recipe_hash));
       const todo: ReferenceRecipe[] = [];
-      for (const r of manualRecipes(config)) {
+      for (const r of await manualRecipes(config)) {
         if (done.has(r.recipeHash)) continue;
         if (r.name !== 'bf16' && (!r.fits || r.gbPerGpu > ceiling)) continue;
         const own = measuredByHash.get(r.recipeHash);
@@ -119,6 +123,7 @@ export function createDiscoveryActivities({ db }: DiscoveryDeps) {
       const cards: MethodCard[] = [];
       for (const j of judgeDiscoveries(evolved, references, bf16?.metrics.bits_per_byte ?? null)) {
         const recipe = recipes.get(j.candidate.id)!;
+        await breathe();
         const report = compileTarget(compileInput(config.target), recipe);
         const bitsPerWeight = (16 * report.weightBytes.total) / Math.max(1, report.weightBytes.bf16Total);
         const card: MethodCard = {

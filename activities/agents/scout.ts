@@ -61,6 +61,12 @@ export function createScout({ db }: ScoutDeps) {
       const graph = await loadInnovationGraph(db);
       const family = targetFamily(config.target);
       const servable = servableOn(config);
+      // Compile each executable innovation once, letting the worker's heartbeats out in between.
+      for (const n of graph.innovations.values()) {
+        if (!n.executable) continue;
+        await new Promise((resolve) => setImmediate(resolve));
+        servable(n);
+      }
       const chain = ChainOfThought.parse(
         extractChain({
           evolutionId,

@@ -44,6 +44,7 @@ export function checkId(schema: z.ZodType<string>, label: string, value: unknown
 const ID_ARGUMENTS = new Map<string, z.ZodType<string>>([
   ['id', EvolutionId],
   ['node', EkgNodeId],
+  ['candidate', EkgNodeId],
 ]);
 const ID_OPTIONS = new Map<string, z.ZodType<string>>([
   ['id', EvolutionId],

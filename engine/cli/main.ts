@@ -18,6 +18,8 @@ import { registerSteeringCommands } from './commands/steer.js';
 import { registerBudget } from './commands/budget.js';
 import { registerRetry } from './commands/retry.js';
 import { registerLineage } from './commands/lineage.js';
+import { registerExplain } from './commands/explain.js';
+import { registerDiscoveries } from './commands/discoveries.js';
 import { checkCommandIds } from './args.js';
 import { reportAndExit } from './errors.js';
 import { oneLine } from './output.js';
@@ -50,6 +52,8 @@ registerSteeringCommands(program); // pause, resume, stop
 registerBudget(program);
 registerRetry(program);
 registerLineage(program);
+registerExplain(program);
+registerDiscoveries(program);
 
 // The loop drained while the command still awaited (a promise nothing will settle): Node would exit
 // 13 in silence. Say so, and exit 1 like any other internal failure.
