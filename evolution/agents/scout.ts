@@ -82,7 +82,7 @@ function drafts(input: ScoutInput, applied: ReadonlySet<EvolutionPattern>): Draf
     if (prev) prev.from.push(d.from);
     else byInnovation.set(n.id, { innovation: n, pattern, operator, from: [d.from], advance: true });
   }
-  // Deepen: an applied pattern, executed by an operator the step has not used yet.
+  // Deepen an applied pattern by another operator, or open a line no applied idea leads to.
   for (const n of graph.innovations.values()) {
     if (byInnovation.has(n.id) || n.patterns.length === 0) continue;
     const operator = usable(n);
@@ -93,12 +93,14 @@ function drafts(input: ScoutInput, applied: ReadonlySet<EvolutionPattern>): Draf
   return [...byInnovation.values()];
 }
 
-function stepOf(d: Draft, score: ScoutPatternScore | undefined, input: ScoutInput, names: (id: string) => string): ChainStep {
+function stepOf(d: Draft, score: ScoutPatternScore | undefined, input: ScoutInput & { frontierPatterns: ReadonlySet<EvolutionPattern> }, names: (id: string) => string): ChainStep {
   const n = d.innovation;
   const evidence = evidenceText(score, input.family);
   const why = d.advance
     ? `the frontier applies ${d.from.map(names).join(', ')}; ${n.name} (${n.year}) derives from it by ${d.pattern}: ${n.keyIdea} Evidence: ${evidence}.`
-    : `the frontier already applies ${d.pattern}; ${n.name} (${n.year}) applies it by another move: ${n.keyIdea} Evidence: ${evidence}.`;
+    : input.frontierPatterns.has(d.pattern)
+      ? `the frontier already applies ${d.pattern}; ${n.name} (${n.year}) applies it by another move: ${n.keyIdea} Evidence: ${evidence}.`
+      : `the frontier does not apply ${d.pattern} yet and no idea it applies leads there; ${n.name} (${n.year}) opens that line: ${n.keyIdea} Evidence: ${evidence}.`;
   return {
     pattern: d.pattern,
     innovation: n.id,
@@ -141,7 +143,7 @@ export function extractChain(input: ScoutInput): ChainOfThought {
     if (steps.length >= input.chainLength) break;
     if (operators.has(d.operator)) continue;
     operators.add(d.operator);
-    steps.push(stepOf(d, scores.get(d.pattern), input, names));
+    steps.push(stepOf(d, scores.get(d.pattern), { ...input, frontierPatterns: applied }, names));
   }
   return { ...base, steps };
 }

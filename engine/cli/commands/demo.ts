@@ -20,27 +20,44 @@ export function registerDemo(program: Command): void {
       const result = await runDemo();
       const seconds = Math.round((Date.now() - began) / 1000);
       const frontier = formatFrontier(result.status);
-      if (flags.writeReadme === true) await writeDemoBlock(frontier, result.status.best?.id ?? null, seconds);
+      const reasoning = await reasoningReport(result.evolutionId, result.status.best?.id ?? null);
+      if (flags.writeReadme === true) await writeDemoBlock(frontier, reasoning, result.status.best?.id ?? null, seconds);
       emit(flags, result, () =>
         [
           frontier,
           '',
+          ...reasoning,
+          '',
           'Everything stays inspectable (the stack keeps running; `evoquant down` stops it):',
           `  evoquant status ${result.evolutionId}`,
           `  evoquant history ${result.evolutionId} --generation 1`,
-          ...(result.status.best ? [`  evoquant lineage ${result.status.best.id}`] : []),
+          ...(result.status.best ? [`  evoquant explain ${result.status.best.id}`, `  evoquant lineage ${result.status.best.id}`] : []),
+          `  evoquant discoveries --id ${result.evolutionId}`,
           ...(result.webUi ? [`  Temporal Web UI: ${result.webUi}/namespaces/default/workflows/${encodeURIComponent(result.evolutionId)}`] : []),
         ].join('\n'),
       );
     });
 }
 
-/** The README's demo transcript: this run's frontier and its best candidate's lineage, as printed. */
-async function writeDemoBlock(frontier: string, best: string | null, seconds: number): Promise<void> {
+/** The evolution's discoveries and the chain of thought behind its best candidate, from Postgres. */
+async function reasoningReport(evolutionId: string, best: string | null): Promise<string[]> {
+  const { resolveEndpoints, withDatabase } = await import('../../client/connection.js');
+  const { explainCandidate, formatExplanation } = await import('../../client/explain.js');
+  const { listDiscoveries } = await import('../../../evolution/knowledge/discoveries.js');
+  return withDatabase(resolveEndpoints(), async (db) => {
+    const found = await listDiscoveries(db, { evolutionId });
+    const lines = found.length === 0 ? ['discoveries: none (no evolved candidate beat every builtin and seed innovation that fits)'] : ['discoveries (evolved recipes that beat every builtin and seed innovation that fits):', ...found.map(({ card }) => `  ${card.name}: ${card.measured.gbPerGpu.toFixed(1)} GB/GPU, KL ${card.measured.kl.toExponential(2)}`)];
+    if (best !== null) lines.push('', `why the best candidate exists (evoquant explain ${best}):`, ...formatExplanation(await explainCandidate(db, best)));
+    return lines;
+  });
+}
+
+/** The README's demo transcript: this run's frontier, discoveries and its best candidate's reasoning and lineage, as printed. */
+async function writeDemoBlock(frontier: string, reasoning: readonly string[], best: string | null, seconds: number): Promise<void> {
   const { resolveEndpoints, withDatabase } = await import('../../client/connection.js');
   const { formatLineageTree, lineageOf } = await import('../../client/lineage.js');
   const { writeReadmeBlocks } = await import('../../../scripts/readme-blocks.js');
-  const body = [`What the demo printed on a ${availableParallelism()}-core machine (${seconds} s, stack start included):`, '', '```', frontier, '```'];
+  const body = [`What the demo printed on a ${availableParallelism()}-core machine (${seconds} s, stack start included):`, '', '```', frontier, '', ...reasoning, '```'];
   if (best !== null) {
     const lineage = await withDatabase(resolveEndpoints(), (db) => lineageOf(db, best));
     body.push('', `Then \`evoquant lineage ${best}\` shows where the best candidate came from:`, '', '```', ...formatLineageTree(lineage.tree), '```');
