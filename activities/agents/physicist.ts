@@ -56,7 +56,7 @@ const AgentsNote = z.looseObject({
 });
 
 /** The allocator's recipe filling the GPU, or null where allocation plans cannot reach this target. */
-function allocatorFor(config: EvolutionConfig, profile: SensitivityProfile | null): (() => Recipe | null) | undefined {
+export function allocatorFor(config: EvolutionConfig, profile: SensitivityProfile | null): (() => Recipe | null) | undefined {
   if (!profile) return undefined;
   const t = config.target;
   if ((t.tensorParallel ?? t.gpus) !== t.gpus) return undefined;
