@@ -21,6 +21,8 @@ export function tinyConfig(overrides: Partial<EvolutionConfigInput> = {}): Evolu
     populationSize: 1,
     seedRecipes: ['w4a16-g128-rtn'],
     evaluation: { tokens: 1024, calibrationTokens: 512, heartbeatSeconds: 3, maxAttempts: 5 },
+    // Measuring the manual recipes for discoveries is test/agents-engine.test.ts's business.
+    agents: { discoveries: false },
     ...overrides,
   });
 }
