@@ -4,7 +4,16 @@
 import type { ExportModule } from './modules.js';
 import { specKey } from './modules.js';
 import { ExportRefusedError } from './errors.js';
-import type { QuantMethod } from '../../schema/recipe.js';
+import type { QuantMethod, Recipe } from '../../schema/recipe.js';
+
+/**
+ * These formats quantize the original model, with every expert: a recipe that pruned or merged
+ * experts has no field there (compressed-tensors, written from the reduced model, carries it).
+ */
+export function refuseExpertReduction(format: string, recipe: Pick<Recipe, 'expertReduction'>): void {
+  const r = recipe.expertReduction;
+  if (r) throw new ExportRefusedError(`${format}: the recipe ${r.mode === 'prune' ? 'prunes' : 'merges'} ${r.fraction} of the experts, and ${format} quantizes the original model with every expert; export it as compressed-tensors`);
+}
 
 export function quantized(modules: readonly ExportModule[]): ExportModule[] {
   return modules.filter((m) => m.spec.bits !== 16);
