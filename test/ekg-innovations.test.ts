@@ -165,7 +165,7 @@ test('servability is known for every executable innovation on every target and s
   for (const id of ['naee', 'mc-smoe']) {
     t.true(verdict(id, 'qwen3-235b-2xa100', 'vllm').servable, `${id} on vllm`);
     t.true(verdict(id, 'proxy-a100', 'reference').servable, `${id} on reference`);
-    t.deepEqual(verdict(id, 'qwen3-235b-2xa100', 'llama.cpp').rules, ['llama.cpp.checkpoint.gguf.evoquant']);
+    t.true(verdict(id, 'qwen3-235b-2xa100', 'llama.cpp').rules.includes('llama.cpp.checkpoint.gguf.evoquant'), `${id} on llama.cpp`);
   }
   t.true(verdict('fp8-formats', 'qwen3-235b-2xa100', 'reference').rules.includes('hardware.kernel-unsupported'), 'no FP8 tensor cores on SM 8.0');
   t.true(verdict('quarot', 'qwen3-235b-2xa100', 'vllm').rules.includes('vllm.transform.hadamard-linear-only'));
