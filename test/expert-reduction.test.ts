@@ -20,7 +20,15 @@ import { techniqueById } from '../evolution/proposer/techniques.js';
 import { getServingStack } from '../science/serving-stacks/index.js';
 import { CT_WEIGHT_SHAPE_BYTES } from '../science/physics/weight-bytes.js';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { proxy } from './helpers/proxy.js';
+import { PROXY_DIR, proxy } from './helpers/proxy.js';
+import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
+import { applyRecipe, prepareModel } from '../science/compression/pipeline.js';
+import { loadModel, writeQuantizedModel } from '../science/compression/quantized-format.js';
+import { runExport } from '../science/export/run.js';
+import { ExportRefusedError } from '../science/export/errors.js';
+import { readSafetensors } from '../science/safetensors/format.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 let calibration: CalibrationSet;
 test.before(async () => {
@@ -323,4 +331,35 @@ test('held-out bits/byte: pruning a quarter of the experts costs accuracy but st
   // 8 experts were trained apart, so even aligned neurons average into a blurrier expert).
   t.true(Math.abs(measured['merge-0.25'] / measured['prune-0.25'] - 1) < 0.1);
   t.log(`bits/byte: unreduced ${base.toFixed(4)}; ${Object.entries(measured).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('; ')}`);
+});
+
+test('quantize → stored model → eval → export: a pruned recipe is a quantized model with 6 experts, and compressed-tensors writes it as one', async (t) => {
+  const dir = makeTempDir('prune');
+  t.teardown(() => removeTempDir(dir));
+  const prepared = await prepareModel(PROXY_DIR, { calibration: { tokens: 512 }, weights: proxy().weights });
+  const recipe = parseRecipe({ ...builtinRecipe('w4a16-g128-rtn')!, name: 'prune25-w4', expertReduction: { mode: 'prune', fraction: 0.25 } });
+  const qp = await applyRecipe(prepared, recipe);
+  t.is(qp.weights.config.num_experts, 6);
+  t.is(qp.modules.filter((m) => m.module.role === 'expert_up').length, 4 * 6, 'quantization applies to the experts that remain');
+  const unreduced = await applyRecipe(prepared, builtinRecipe('w4a16-g128-rtn')!);
+  t.true(qp.bytes.total < unreduced.bytes.total);
+  const out = join(dir, 'q');
+  writeQuantizedModel(out, qp, prepared.weights.config);
+  const loaded = loadModel(out);
+  t.is(loaded.config.num_experts, 6);
+  t.deepEqual(loaded.quantization?.expert_reduction?.kept, qp.expertReduction?.kept);
+  t.deepEqual(loaded.quantization?.recipe.expertReduction, recipe.expertReduction);
+  const m = await evaluateHeldOut(new ProxyModel(loaded), { tokens: 1024 });
+  t.true(Number.isFinite(m.bitsPerByte));
+  t.is(m.expertFrequency[0].length, 6);
+
+  const ct = join(dir, 'ct');
+  await runExport({ quantizedDir: out, format: 'compressed-tensors', out: ct, replace: false });
+  const config = JSON.parse(readFileSync(join(ct, 'config.json'), 'utf8')) as { num_local_experts: number };
+  t.is(config.num_local_experts, 6);
+  const tensors = [...readSafetensors(join(ct, 'model.safetensors')).tensors.keys()];
+  const ids = new Set(tensors.flatMap((n) => /experts\.(\d+)\./.exec(n)?.[1] ?? []));
+  t.deepEqual([...ids].map(Number).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5], 'experts renumbered 0..5');
+  const err = await t.throwsAsync(runExport({ quantizedDir: out, format: 'llmcompressor', out: join(dir, 'llmc'), replace: false }), { instanceOf: ExportRefusedError });
+  t.regex(err?.message ?? '', /llmcompressor quantizes the original model with every expert/);
 });
