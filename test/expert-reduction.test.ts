@@ -337,7 +337,9 @@ test('quantize → stored model → eval → export: a pruned recipe is a quanti
   const dir = makeTempDir('prune');
   t.teardown(() => removeTempDir(dir));
   const prepared = await prepareModel(PROXY_DIR, { calibration: { tokens: 512 }, weights: proxy().weights });
-  const recipe = parseRecipe({ ...builtinRecipe('w4a16-g128-rtn')!, name: 'prune25-w4', expertReduction: { mode: 'prune', fraction: 0.25 } });
+  // Symmetric, so that only the expert reduction keeps the GPTQ checkpoint from taking it.
+  const rtn = builtinRecipe('w4a16-g128-rtn')!;
+  const recipe = parseRecipe({ ...rtn, name: 'prune25-w4', default: { ...rtn.default, symmetric: true }, expertReduction: { mode: 'prune', fraction: 0.25 } });
   const qp = await applyRecipe(prepared, recipe);
   t.is(qp.weights.config.num_experts, 6);
   t.is(qp.modules.filter((m) => m.module.role === 'expert_up').length, 4 * 6, 'quantization applies to the experts that remain');
@@ -362,4 +364,7 @@ test('quantize → stored model → eval → export: a pruned recipe is a quanti
   t.deepEqual([...ids].map(Number).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5], 'experts renumbered 0..5');
   const err = await t.throwsAsync(runExport({ quantizedDir: out, format: 'llmcompressor', out: join(dir, 'llmc'), replace: false }), { instanceOf: ExportRefusedError });
   t.regex(err?.message ?? '', /llmcompressor quantizes the original model with every expert/);
+  // The GPTQ export is refused by the rule compile names for that checkpoint.
+  const gptq = await t.throwsAsync(runExport({ quantizedDir: out, format: 'gptqmodel', out: join(dir, 'gptq'), replace: false }), { instanceOf: ExportRefusedError });
+  t.regex(gptq?.message ?? '', /keeps every expert: no expert pruning \[vllm\.checkpoint\.gptq\.evoquant;/);
 });
