@@ -1,6 +1,6 @@
-// What the calibration-recipe formats (gptqmodel, llmcompressor) cannot carry: they tell a tool how
-// to quantize the original model, with one algorithm run over the whole model. Genes that have no
-// field there are refused by name rather than silently dropped.
+// What the calibration-recipe formats (gptqmodel, llmcompressor, and llama.cpp's tensor-type file)
+// cannot carry: they tell a tool how to quantize the original model, with one algorithm run over the
+// whole model. Genes that have no field there are refused by name rather than silently dropped.
 import type { ExportModule } from './modules.js';
 import { specKey } from './modules.js';
 import { ExportRefusedError } from './errors.js';
