@@ -6,8 +6,11 @@ import { ModelFamily } from './model-config.js';
 import { ModuleRole } from './recipe.js';
 import { CheckpointFormat, ServingStackId } from './serving-stack.js';
 
-/** not-servable: the target's serving stack has no kernel or format for it (detail names the rule and its source). */
-export const VIOLATION_CODES = ['does-not-fit', 'kernel-unsupported', 'not-servable', 'shard-shape'] as const;
+/**
+ * not-servable: the target's serving stack has no kernel or format for it (detail names the rule and its source).
+ * too-few-experts: the recipe's expert pruning or merging leaves fewer experts than the router picks per token.
+ */
+export const VIOLATION_CODES = ['does-not-fit', 'kernel-unsupported', 'not-servable', 'shard-shape', 'too-few-experts'] as const;
 export const ViolationCode = z.enum(VIOLATION_CODES);
 export type ViolationCode = z.infer<typeof ViolationCode>;
 

@@ -2,7 +2,7 @@
 // patterns they applied, how they derive from one another, the recipe genes that execute them
 // (where evoquant has genes for them) and the kernels, GPUs and serving stacks they need.
 import { z } from 'zod';
-import { DepthBand, ExpertLayerPolicy, ExpertPolicy, QuantOverride, Recipe, RoleOverrides } from './recipe.js';
+import { DepthBand, ExpertLayerPolicy, ExpertPolicy, ExpertReduction, QuantOverride, Recipe, RoleOverrides } from './recipe.js';
 
 /** The moves by which one idea derives from another (the eight patterns). */
 export const EVOLUTION_PATTERNS = [
@@ -48,6 +48,7 @@ export const InnovationGenes = z
     depth: z.array(DepthBand).max(16).optional(),
     experts: ExpertPolicy.optional(),
     expertLayers: ExpertLayerPolicy.optional(),
+    expertReduction: ExpertReduction.optional(),
   })
   .strict();
 export type InnovationGenes = z.infer<typeof InnovationGenes>;

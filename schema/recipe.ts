@@ -211,6 +211,38 @@ export const ExpertLayerPolicy = z
   .superRefine(increasingTiers);
 export type ExpertLayerPolicy = z.infer<typeof ExpertLayerPolicy>;
 
+/**
+ * Expert pruning or merging: the same number of routed experts is removed from every MoE layer
+ * (floor(fraction × experts)), because an HF config (num_experts, num_local_experts) and the
+ * serving stacks hold one expert count for all layers. Each layer keeps its most-routed experts
+ * (routing frequency measured on the calibration text); the router rows of the removed ones are
+ * dropped, so routing is a softmax and top-k over the experts that remain. prune: the removed
+ * experts are dropped (NAEE, Lu et al. 2024, arXiv 2402.14800, by frequency instead of its
+ * reconstruction search). merge: each removed expert is folded into the kept expert whose router
+ * logits on the calibration text are most similar, as a routing-frequency-weighted average of
+ * their weights after aligning its intermediate neurons (MC-SMoE, Li et al. 2023, arXiv
+ * 2310.01334; HC-SMoE, Chen et al. 2024, arXiv 2410.08589, merge by frequency-weighted averaging).
+ */
+export const ExpertReduction = z
+  .object({
+    mode: z.enum(['prune', 'merge']),
+    /** Fraction of each layer's routed experts removed; compile refuses a model where fewer than top-k would remain. */
+    fraction: z.number().gt(0).max(0.75),
+    rankBy: z.enum(['routing-frequency']).default('routing-frequency'),
+  })
+  .strict();
+export type ExpertReduction = z.infer<typeof ExpertReduction>;
+
+/** Routed experts a reduction removes from each layer of `numExperts`. */
+export function expertsRemoved(numExperts: number, reduction: Pick<ExpertReduction, 'fraction'> | undefined): number {
+  return reduction ? Math.floor(numExperts * reduction.fraction + 1e-9) : 0;
+}
+
+/** Routed experts each layer keeps under a reduction. */
+export function expertsKept(numExperts: number, reduction: Pick<ExpertReduction, 'fraction'> | undefined): number {
+  return numExperts - expertsRemoved(numExperts, reduction);
+}
+
 export const DepthBand = z
   .object({
     /** Relative depth range [from, to) in [0, 1]; layer i of n sits at i / n. */
@@ -246,6 +278,7 @@ export const Recipe = z
     depth: z.array(DepthBand).max(256).default([]),
     experts: ExpertPolicy.optional(),
     expertLayers: ExpertLayerPolicy.optional(),
+    expertReduction: ExpertReduction.optional(),
   })
   .strict();
 export type Recipe = z.infer<typeof Recipe>;

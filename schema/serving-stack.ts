@@ -101,10 +101,12 @@ export const CheckpointRule = z
 
 /**
  * Genes a checkpoint format cannot carry as evoquant writes it (the stack may read them, the writer
- * does not produce them yet): rotation (no transform_config), quantized-activations (weight-only schemes).
+ * does not produce them yet): rotation (no transform_config), quantized-activations (weight-only
+ * schemes), expert-reduction (the export quantizes the original model, with all its experts).
  */
+export const CHECKPOINT_LIMIT_FEATURES = ['rotation', 'quantized-activations', 'expert-reduction'] as const;
 export const CheckpointLimitsRule = z
-  .object({ ...ruleBase, kind: z.literal('checkpoint-limits'), format: CheckpointFormat, features: z.array(z.enum(['rotation', 'quantized-activations'])).min(1) })
+  .object({ ...ruleBase, kind: z.literal('checkpoint-limits'), format: CheckpointFormat, features: z.array(z.enum(CHECKPOINT_LIMIT_FEATURES)).min(1) })
   .strict();
 
 export const StackRule = z.discriminatedUnion('kind', [SameSchemeRule, KernelsRule, UnsupportedRule, KvCacheRule, CheckpointRule, CheckpointLimitsRule]);

@@ -44,6 +44,14 @@ const MIXED = {
 // Also servable, but beyond transformers' fused-expert loader (one scheme for all experts, no zero
 // points): experts' bits per layer, asymmetric; o_proj fp8 per channel (float-quantized); lm_head
 // AWQ, folded into the final norm.
+// Expert merging then 4-bit symmetric GPTQ: a model with 6 experts per layer, servable on vllm.
+const MERGED = {
+  name: 'ct-merge25-w4-gptq',
+  default: { bits: 4, groupSize: 128, symmetric: true, method: { kind: 'gptq' } },
+  roles: { router: { bits: 16 }, embeddings: { bits: 16 }, lm_head: { bits: 16 } },
+  expertReduction: { mode: 'merge', fraction: 0.25 },
+};
+
 const PER_LAYER = {
   name: 'ct-per-layer-experts-awq-head',
   default: { bits: 4, groupSize: 64, symmetric: false, method: { kind: 'rtn' } },
@@ -162,6 +170,7 @@ function conformance(): typeof shared & object {
     const qMixed = quantize(MIXED);
     const qPerLayer = quantize(PER_LAYER);
     const qFold = withFoldableAwqScales(qMixed, join(work, 'q-fold'));
+    const qMerged = quantize(MERGED);
     const random: { name: string; quantized: string; exported: string }[] = [];
     for (const { name, recipe } of randomRecipes(7, 12)) {
       if (random.length === RANDOM_ADMITTED) break;
@@ -176,6 +185,7 @@ function conformance(): typeof shared & object {
       mixed: await exportTo(qMixed, 'ct-mixed'),
       perLayer: await exportTo(qPerLayer, 'ct-per-layer'),
       fold: await exportTo(qFold, 'ct-fold'),
+      merged: await exportTo(qMerged, 'ct-merged'),
       qMixed,
       qPerLayer,
     };
@@ -192,6 +202,7 @@ function conformance(): typeof shared & object {
       mixed: await evoquantBitsPerByte(qMixed),
       perLayer: await evoquantBitsPerByte(qPerLayer),
       fold: await evoquantBitsPerByte(qFold),
+      merged: await evoquantBitsPerByte(qMerged),
     } as Record<string, number>;
     for (const r of random) evo[r.name] = await evoquantBitsPerByte(r.quantized);
     const env = pythonEnv();
@@ -213,6 +224,8 @@ function conformance(): typeof shared & object {
         job('mixed-ct', dirs.mixed, 'ct-decompress'),
         job('per-layer-ct', dirs.perLayer, 'ct-decompress'),
         job('fold', dirs.fold, 'transformers'),
+        job('merged', dirs.merged, 'transformers'),
+        job('merged-ct', dirs.merged, 'ct-decompress'),
         ...random.map((r) => job(r.name, r.exported, 'ct-decompress')),
       ],
     })) as PyReport;
@@ -265,6 +278,21 @@ test('a servable mixed recipe loads in transformers + compressed-tensors (decomp
   t.deepEqual(py.results['mixed-ct'].ct, { decompressed: 112, schemes: { 'group_0:pack-quantized': 16, 'group_1:pack-quantized': 96 } });
   // Quantization is real: the mixed model scores worse than the bf16 proxy.
   t.true(evo.mixed > evo.bf16);
+});
+
+test('a model whose experts were merged (6 of 8 per layer) exports as a 6-expert Mixtral: transformers loads it strictly and scores as evoquant', async (t) => {
+  const py = await report(t);
+  if (!py) return t.pass();
+  const { evo, dirs } = await conformance();
+  t.is((JSON.parse(readFileSync(join(dirs.merged, 'config.json'), 'utf8')) as { num_local_experts: number }).num_local_experts, 6);
+  for (const name of ['merged', 'merged-ct']) {
+    const r = py.results[name];
+    strictKeys(t, r);
+    t.log(`${name}: ${r.bitsPerByte.toFixed(6)} bits/byte, evoquant ${evo.merged.toFixed(6)}`);
+    t.true(Math.abs(r.bitsPerByte - evo.merged) <= 1e-4, name);
+  }
+  // 4 layers × (4 attention + 6 experts × 3) quantized modules.
+  t.is(py.results['merged-ct'].ct?.decompressed, 88);
 });
 
 test('per-layer expert schemes, zero points and a folded AWQ lm_head decompress through compressed-tensors and score as evoquant', async (t) => {

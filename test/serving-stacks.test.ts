@@ -300,6 +300,7 @@ test('which builtins vllm 0.33.0 serves on Qwen3-235B-A22B / 2×A100 TP2 (unifor
     'moe-layers-sensitive4-rest2: servable',
     'moe-edges8-experts3-gptq: servable',
     'moe-edges8-experts3: servable',
+    'moe-prune25-w4a16-g128: servable',
     'research-moe-hot4-cold3: not-servable (vllm.moe.one-scheme-per-layer)',
     'research-moe-sensitive4-rest2-outliers: not-servable (vllm.checkpoint.compressed-tensors.evoquant, vllm.moe.one-scheme-per-layer, vllm.outliers.none, vllm.transform.hadamard-linear-only)',
   ]);

@@ -2,10 +2,10 @@
 // mutation operator on recipes. Operators are pure functions of (recipe, random source).
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import { Recipe, type ExpertPolicy, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
+import { Recipe, type ExpertPolicy, type ExpertReduction, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
 import type { HardwareProfile } from '../../schema/hardware.js';
 import type { ServingStackTable } from '../../schema/serving-stack.js';
-import { stackRefuses, stackRefusesPerExpertTiers } from '../../science/physics/servable-recipe.js';
+import { checkpointLimits, stackRefuses, stackRefusesPerExpertTiers } from '../../science/physics/servable-recipe.js';
 
 /** The evolution's deployment as an operator sees it: the stack's table and the GPU. */
 export interface ServingContext {
@@ -100,6 +100,33 @@ function expertLayerTiers(recipe: Recipe, rng: RandomGenerator): Recipe | null {
   const below = pick(rng, [0.25, 0.5, 0.75]);
   next.expertLayers = { rankBy: 'sensitivity', tiers: [{ below, override: {} }, { below: 1, override: { bits: cold, groupSize: cold === 2 ? 64 : next.default.groupSize } }] };
   return valid(next);
+}
+
+/** Fractions of each layer's experts an expert reduction removes, in the order the operator steps through them. */
+export const EXPERT_REDUCTION_FRACTIONS = [0.125, 0.25, 0.375, 0.5] as const;
+
+/**
+ * Prune or merge a fraction of every layer's experts: a first reduction removes an eighth or a
+ * quarter; a recipe that already reduces by this mode removes the next step more (up to half).
+ * Declines where the model has no routed experts or the stack's checkpoint (as evoquant writes it)
+ * keeps every expert.
+ */
+function expertReduction(mode: ExpertReduction['mode']): (recipe: Recipe, rng: RandomGenerator, serving?: ServingContext) => Recipe | null {
+  return (recipe, rng, serving) => {
+    if (serving?.roles && !EXPERT_ROLES.some((r) => serving.roles!.has(r))) return null;
+    if (serving && checkpointLimits(serving.table).includes('expert-reduction')) return null;
+    const current = recipe.expertReduction;
+    let fraction: number;
+    if (!current || current.mode !== mode) fraction = current ? current.fraction : pick(rng, [0.125, 0.25]);
+    else {
+      const next = EXPERT_REDUCTION_FRACTIONS.find((f) => f > current.fraction);
+      if (next === undefined) return null;
+      fraction = next;
+    }
+    const child = clone(recipe);
+    child.expertReduction = { mode, fraction, rankBy: 'routing-frequency' };
+    return valid(child);
+  };
 }
 
 export const TECHNIQUES: readonly Technique[] = [
@@ -217,6 +244,22 @@ export const TECHNIQUES: readonly Technique[] = [
     description: 'The experts of the layers whose experts are least sensitive take fewer bits; every expert of a layer shares its scheme.',
     requires: ['lower-bits'],
     apply: expertLayerTiers,
+  },
+  {
+    id: 'expert-pruning',
+    name: 'Expert pruning by routing frequency',
+    origin: 'NAEE (Lu et al., 2024)',
+    description: 'Every layer drops its least-routed experts; routing is renormalised over the experts that remain.',
+    requires: [],
+    apply: expertReduction('prune'),
+  },
+  {
+    id: 'expert-merging',
+    name: 'Expert merging by routing frequency',
+    origin: 'MC-SMoE (Li et al., 2023); HC-SMoE',
+    description: 'Every layer folds its least-routed experts into the most similar kept ones (aligned neurons, frequency-weighted average).',
+    requires: [],
+    apply: expertReduction('merge'),
   },
   {
     id: 'attention-precision',

@@ -23,6 +23,7 @@ export const BASELINE_RECIPES = [
   'moe-layers-sensitive4-rest2',
   'moe-edges8-experts3-gptq',
   'moe-edges8-experts3',
+  'moe-prune25-w4a16-g128',
   'research-moe-hot4-cold3',
   'research-moe-sensitive4-rest2-outliers',
 ] as const;

@@ -8,6 +8,7 @@ import { resolveSpec, type ModuleRole, type QuantSpec, type Recipe } from '../..
 import type { CalibrationSet } from './calibration.js';
 import { siteKey } from '../model/calibration-site.js';
 import { expertQuantiles, layerQuantiles, type ExpertEvidence } from './expert-ranking.js';
+import type { ExpertReductionPlan } from './expert-reduction.js';
 import { searchSharedScales, sharedInputGroups } from './awq-shared-input.js';
 
 export interface QuantizedModule {
@@ -23,6 +24,8 @@ export interface QuantizedProxy {
   weights: ProxyWeights;
   /** Bytes the quantized model stores: quantized modules plus bf16 norms. */
   bytes: { total: number; byRole: Partial<Record<ModuleRole | 'norms', number>> };
+  /** Which original experts remain (and what merged into them), when the recipe reduced the experts. */
+  expertReduction?: ExpertReductionPlan;
 }
 
 export interface QuantizeModelOptions {

@@ -16,14 +16,27 @@ import { packedLength } from '../quantization/packing.js';
 import { QuantSpec, Recipe } from '../../schema/recipe.js';
 import type { QuantizedProxy } from './quantize-model.js';
 import { echo } from '../../schema/echo.js';
+import { PROXY_LIMITS } from '../../schema/proxy-config.js';
 
 const FORMAT_VERSION = 1;
 
 const StoredModule = z.object({ spec: QuantSpec, out_features: z.number().int().positive(), in_features: z.number().int().positive() });
+const expertId = z.number().int().nonnegative().max(PROXY_LIMITS.experts);
+/** Provenance of a model whose experts were pruned or merged: which original experts each layer kept. */
+const ExpertReductionRecord = z
+  .object({
+    mode: z.enum(['prune', 'merge']),
+    /** Original ids of the experts each layer kept, ascending: stored expert i is kept[layer][i]. */
+    kept: z.array(z.array(expertId).max(PROXY_LIMITS.experts)).max(PROXY_LIMITS.layers),
+    /** merge: [removed, kept-into] pairs per layer (original ids). */
+    merged_into: z.array(z.array(z.tuple([expertId, expertId])).max(PROXY_LIMITS.experts)).max(PROXY_LIMITS.layers),
+  })
+  .strict();
 const QuantizationConfig = z.object({
   quant_method: z.literal('evoquant'),
   format_version: z.literal(FORMAT_VERSION),
   recipe: Recipe,
+  expert_reduction: ExpertReductionRecord.optional(),
   /** Bytes of every stored array (codes, scales, zeros, channel scales, outliers, bf16 tensors). */
   stored_bytes: z.number().int().nonnegative(),
   modules: z.record(z.string(), StoredModule),
@@ -67,7 +80,10 @@ export function serializeQuantized(qp: QuantizedProxy, baseConfig: Record<string
     if (!linear.has(name)) tensors.set(name, { dtype: 'BF16', shape: [t.length], data: fromFloat32(t, 'BF16') });
   }
   const quantization_config: QuantizationConfig = { quant_method: 'evoquant', format_version: FORMAT_VERSION, recipe: qp.recipe, stored_bytes: qp.bytes.total, modules };
-  return { tensors, config: { ...baseConfig, torch_dtype: 'bfloat16', quantization_config } };
+  const r = qp.expertReduction;
+  if (r) quantization_config.expert_reduction = { mode: r.mode, kept: r.kept, merged_into: r.mergedInto };
+  // A model whose experts were pruned or merged is stored as what it is: a model with fewer experts.
+  return { tensors, config: { ...baseConfig, num_experts: qp.weights.config.num_experts, torch_dtype: 'bfloat16', quantization_config } };
 }
 
 /**

@@ -11,7 +11,7 @@ import { ExportRefusedError } from './errors.js';
 import { moduleRegex } from './hf-names.js';
 import { readQuantizedModel, specKey, type ExportModule, type QuantizedModelView } from './modules.js';
 import { groupRules, uniformPerUnit, type RuleUnit } from './rules.js';
-import { quantized, singleMethod } from './text-limits.js';
+import { quantized, refuseExpertReduction, singleMethod } from './text-limits.js';
 import type { QuantSpec } from '../../schema/recipe.js';
 
 export const GPTQMODEL_FILE = 'quantize_config.json';
@@ -50,6 +50,7 @@ function kindOf(m: ExportModule): string {
 
 export function gptqModelConfig(view: QuantizedModelView): GptqModelConfig {
   const format = 'gptqmodel';
+  refuseExpertReduction(format, view.recipe);
   const method = singleMethod(format, view.modules);
   if (method.kind === 'awq') {
     throw new ExportRefusedError(`${format}: AWQ writes an AWQ (gemm) checkpoint, not the GPTQ checkpoint this export targets; export AWQ recipes as compressed-tensors`);

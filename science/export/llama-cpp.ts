@@ -9,6 +9,7 @@ import { layerAlternation } from './hf-names.js';
 import { readQuantizedModel, type ExportModule, type QuantizedModelView } from './modules.js';
 import { groupRules, uniformPerUnit, type RuleUnit } from './rules.js';
 import { ggmlTypeOf, type GgmlChoice } from './llama-cpp-types.js';
+import { refuseExpertReduction } from './text-limits.js';
 import type { ProxyConfig } from '../../schema/proxy-config.js';
 
 export const TENSOR_TYPE_FILE = 'tensor-types.txt';
@@ -77,6 +78,7 @@ export interface LlamaCppExport {
 }
 
 export function llamaCppExport(view: QuantizedModelView): LlamaCppExport {
+  refuseExpertReduction('llama.cpp', view.recipe);
   for (const m of view.modules) {
     if (m.projection === 'router' && m.spec.bits !== 16) {
       throw new ExportRefusedError(`llama.cpp: ${m.tensor} is ${m.spec.bits}-bit, but llama-quantize never quantizes the router (ffn_gate_inp; src/llama-quant.cpp: tensor_allows_quantization)`);

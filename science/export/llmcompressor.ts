@@ -12,7 +12,7 @@ import { ExportRefusedError } from './errors.js';
 import { moduleRegex } from './hf-names.js';
 import { readQuantizedModel, specKey, type QuantizedModelView } from './modules.js';
 import { groupRules, type RuleUnit } from './rules.js';
-import { singleMethod } from './text-limits.js';
+import { refuseExpertReduction, singleMethod } from './text-limits.js';
 import { autoRoundLearningRate, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 
 export const LLMCOMPRESSOR_FILE = 'recipe.yaml';
@@ -73,6 +73,7 @@ function activationArgs(recipe: Recipe): ActivationArgs | null {
 
 export function llmCompressorRecipe(view: QuantizedModelView): LlmCompressorRecipe {
   const format = 'llmcompressor';
+  refuseExpertReduction(format, view.recipe);
   const method = singleMethod(format, view.modules);
   if (method.kind === 'awq') {
     throw new ExportRefusedError(`${format}: AWQModifier searches its own smoothing scales over its own layer mappings, not evoquant's; export AWQ recipes as compressed-tensors`);

@@ -43,6 +43,9 @@ export function checkServable(quantizedDir: string, recipe: Recipe, format: Expo
     throw new ExportRefusedError(`export: ${format} becomes a ${checkpoint} checkpoint, which stack ${table.stack} does not load (it loads ${table.checkpoints.join(', ')})`);
   }
   const gpus = target.gpus ?? 1;
+  // A model whose experts were pruned or merged is stored with the experts that remain, and compile
+  // applies the recipe's fraction to them once more: its byte figures here are not the model's, but
+  // servability does not depend on the expert count (the checkpoint rules read the gene itself).
   const report = compileTarget(
     { model: join(quantizedDir, 'config.json'), hardware: target.hardware ?? DEFAULT_EXPORT_HARDWARE, gpus, tensorParallel: gpus, stack: table.stack, checkpoint },
     recipe,

@@ -1,10 +1,19 @@
-// What the calibration-recipe formats (gptqmodel, llmcompressor) cannot carry: they tell a tool how
-// to quantize the original model, with one algorithm run over the whole model. Genes that have no
-// field there are refused by name rather than silently dropped.
+// What the calibration-recipe formats (gptqmodel, llmcompressor, and llama.cpp's tensor-type file)
+// cannot carry: they tell a tool how to quantize the original model, with one algorithm run over the
+// whole model. Genes that have no field there are refused by name rather than silently dropped.
 import type { ExportModule } from './modules.js';
 import { specKey } from './modules.js';
 import { ExportRefusedError } from './errors.js';
-import type { QuantMethod } from '../../schema/recipe.js';
+import type { QuantMethod, Recipe } from '../../schema/recipe.js';
+
+/**
+ * These formats quantize the original model, with every expert: a recipe that pruned or merged
+ * experts has no field there (compressed-tensors, written from the reduced model, carries it).
+ */
+export function refuseExpertReduction(format: string, recipe: Pick<Recipe, 'expertReduction'>): void {
+  const r = recipe.expertReduction;
+  if (r) throw new ExportRefusedError(`${format}: the recipe ${r.mode === 'prune' ? 'prunes' : 'merges'} ${r.fraction} of the experts, and ${format} quantizes the original model with every expert; export it as compressed-tensors`);
+}
 
 export function quantized(modules: readonly ExportModule[]): ExportModule[] {
   return modules.filter((m) => m.spec.bits !== 16);

@@ -172,6 +172,8 @@ export class ProxyModel {
     const E = c.num_experts;
     const k = c.num_experts_per_tok;
     const f = c.moe_intermediate_size;
+    // A model whose experts were pruned or merged (compression/expert-reduction.ts) has fewer router
+    // rows: this softmax over the experts that remain is the original one renormalised over them.
     const probs = await linear(h, w.router, n, d, E);
     softmaxRows(probs, n, E);
     const top = new Int32Array(n * k);

@@ -16,10 +16,11 @@ import { runtimeOverhead } from './overhead.js';
 import { countParameters, zeroPerRole, type ParameterCount, type RoleRecord } from './parameters.js';
 import { decodeRoofline, emptyTraffic, expertTouchProbability, type StageTraffic } from './roofline.js';
 import { parallelismViolations, pipelineLayout, shardOf, stageOfModule, type PipelineStage, type Shard } from './sharding.js';
-import { checkModuleOnStack, kvCacheViolations, notServable, sameSchemeViolations, sharedInputAwqViolations, type StackVerdict } from './serving-check.js';
+import { checkModuleOnStack, expertReductionViolations, kvCacheViolations, notServable, sameSchemeViolations, sharedInputAwqViolations, type StackVerdict } from './serving-check.js';
 import { createSpecResolver, type SpecResolver } from './specs.js';
 import { addBreakdown, BF16_BYTES, breakdownTotal, emptyBreakdown, matrixBytes, outlierCount, type ByteBreakdown, type BytesWhere } from './weight-bytes.js';
 import { sortViolations } from './violations.js';
+import { reduceArchitecture, type ReducedArchitecture } from './expert-reduction.js';
 
 export interface CompileInput {
   model: ModelArchitecture;
@@ -86,7 +87,11 @@ function layerSpan(first: number | null, last: number | null): string {
 
 /** What every step reads: the validated deployment and the model's modules under the recipe. */
 interface CompileContext {
+  /** The model as deployed: with the recipe's expert pruning or merging applied. */
   arch: ModelArchitecture;
+  /** The expert reduction, and the parameters of the model before it (the bf16 baseline). */
+  reduction: ReducedArchitecture;
+  originalParams: ParameterCount;
   hw: HardwareProfile;
   recipe: Recipe;
   d: Deployment;
@@ -133,7 +138,9 @@ interface MemoryPlan {
 }
 
 function compileContext(input: CompileInput): CompileContext {
-  const { model: arch, hardware: hw, recipe } = input;
+  const { hardware: hw, recipe } = input;
+  const reduction = reduceArchitecture(input.model, recipe);
+  const arch = reduction.arch;
   const d = parseDeployment(input.deployment);
   const pp = pipelineStages(d);
   const modules = enumerateModules(arch, { ...(input.expertRank ? { expertRank: input.expertRank } : {}), ...(input.layerRank ? { layerRank: input.layerRank } : {}) });
@@ -143,8 +150,11 @@ function compileContext(input: CompileInput): CompileContext {
   if (!stack.checkpoints.includes(checkpoint)) {
     throw new InvalidDeploymentError('target.checkpoint', `${stack.stack} loads ${stack.checkpoints.join(', ')}, not ${checkpoint}`);
   }
+  const params = countParameters(arch, modules);
   return {
     arch,
+    reduction,
+    originalParams: reduction.removed > 0 ? countParameters(input.model) : params,
     hw,
     recipe,
     d,
@@ -152,7 +162,7 @@ function compileContext(input: CompileInput): CompileContext {
     pp,
     layout: pipelineLayout(arch.numLayers, pp),
     modules,
-    params: countParameters(arch, modules),
+    params,
     specOf: createSpecResolver(recipe, arch),
     expertTouch: moe ? expertTouchProbability(moe.numExperts, moe.numExpertsPerTok, d.batch) : 0,
     tokensPerExpert: moe ? (d.batch * moe.numExpertsPerTok) / moe.numExperts : 0,
@@ -383,7 +393,7 @@ function stackViolations(ctx: CompileContext, t: ModuleTally, kvBits: KvBits): V
   const perModule = [...t.notServable.values()].map((g) =>
     notServable(stack, g.rule, g.source, `${g.reason} (${g.modules} module${g.modules === 1 ? '' : 's'}${layerSpan(g.firstLayer, g.lastLayer)})`, { modules: g.modules, firstLayer: g.firstLayer, lastLayer: g.lastLayer, hardware: ctx.hw.id }, g.role),
   );
-  return [...perModule, ...sameSchemeViolations(stack, ctx.modules, ctx.specOf), ...sharedInputAwqViolations(stack, ctx.modules, ctx.specOf), ...kvCacheViolations(stack, kvBits)];
+  return [...perModule, ...sameSchemeViolations(stack, ctx.modules, ctx.specOf), ...sharedInputAwqViolations(stack, ctx.modules, ctx.specOf), ...kvCacheViolations(stack, kvBits), ...expertReductionViolations(stack, ctx.checkpoint, ctx.recipe)];
 }
 
 function doesNotFit(ctx: CompileContext, { fullest, capacity }: MemoryPlan): Violation {
@@ -413,6 +423,7 @@ function violationsOf(ctx: CompileContext, t: ModuleTally, plan: MemoryPlan, kvB
     violations.push({ code: 'kernel-unsupported', message: `kv cache: no ${kvBits}-bit attention kernel on ${hw.id}`, detail: { kvCacheBits: kvBits, hardware: hw.id } });
   }
   if (!plan.fits) violations.push(doesNotFit(ctx, plan));
+  if (ctx.reduction.violation) violations.push(ctx.reduction.violation);
   return sortViolations(violations);
 }
 
@@ -420,6 +431,14 @@ function violationsOf(ctx: CompileContext, t: ModuleTally, plan: MemoryPlan, kvB
 function notesOf(ctx: CompileContext, t: ModuleTally): string[] {
   const { arch, d, tp, recipe } = ctx;
   const notes: string[] = [];
+  const { reduction } = ctx;
+  if (reduction.removed > 0 && recipe.expertReduction) {
+    const saved = ctx.originalParams.total - ctx.params.total;
+    const verb = recipe.expertReduction.mode === 'prune' ? 'pruning removes' : 'merging folds away';
+    notes.push(
+      `expert ${verb} ${reduction.removed} of ${reduction.before} routed experts per MoE layer (${reduction.before - reduction.removed} remain, routing renormalised over them): ${(saved / 1e9).toFixed(2)} B fewer parameters`,
+    );
+  }
   if (t.rotated > 0) {
     notes.push(`hadamard rotation on ${t.rotated} modules stores no bytes (signs regenerated from seed ${[...t.seeds].sort((a, b) => a - b).join(', ')}); activations are rotated online`);
   }
@@ -452,7 +471,8 @@ function reportOf(ctx: CompileContext, t: ModuleTally, normBytes: number, kvBits
   const { arch, hw, d, tp, recipe, params } = ctx;
   const { fullest, capacity, overheadPerGpu } = plan;
   const weightTotal = MODULE_ROLES.reduce((s, r) => s + t.bytesByRole[r], normBytes);
-  const bf16Total = params.total * BF16_BYTES;
+  // The baseline is the model as published: pruned or merged experts save memory against it.
+  const bf16Total = ctx.originalParams.total * BF16_BYTES;
   const kvPerToken = kvBytesPerToken(arch, kvBits);
   const kvTotal = kvPerToken * d.contextLength * d.batch;
   const kvTotalBf16 = kvBytesPerToken(arch, 16) * d.contextLength * d.batch;

@@ -277,6 +277,7 @@ export function unservableSites(table: ServingStackTable, hw: HardwareProfile, r
     for (const [key, set] of schemes) if (set.size > 1) out.push(`${group.join('/')}@${key}`);
   }
   if (recipe.experts && stackRefusesPerExpertTiers(table)) out.push('experts: per-expert tiers');
+  if (recipe.expertReduction && checkpointLimits(table).includes('expert-reduction')) out.push('expertReduction: the checkpoint keeps every expert');
   const kv = table.rules.find((r) => r.kind === 'kv-cache');
   if (kv && kv.kind === 'kv-cache' && !(kv.bits as number[]).includes(recipe.kvCacheBits)) out.push(`kv-cache ${recipe.kvCacheBits}`);
   return out;
@@ -295,6 +296,8 @@ export function servableRecipe(table: ServingStackTable, hw: HardwareProfile, in
     if (!recipe.expertLayers) recipe.expertLayers = { rankBy: 'sensitivity', tiers: recipe.experts.tiers };
     delete recipe.experts;
   }
+  // The checkpoint as evoquant writes it keeps every expert: the nearest servable recipe keeps them too.
+  if (recipe.expertReduction && checkpointLimits(table).includes('expert-reduction')) delete recipe.expertReduction;
   const kv = table.rules.find((r) => r.kind === 'kv-cache');
   if (kv && kv.kind === 'kv-cache' && !(kv.bits as number[]).includes(recipe.kvCacheBits)) {
     // The next wider cache the stack stores, else its widest.

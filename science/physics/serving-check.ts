@@ -3,7 +3,7 @@
 // shared-scheme rules. Every failure names its rule and the file that justifies it.
 import type { Violation } from '../../schema/compile-report.js';
 import type { ActivationFormat, HardwareProfile } from '../../schema/hardware.js';
-import { awqSharesScales, type ModuleRole, type QuantSpec } from '../../schema/recipe.js';
+import { awqSharesScales, type ModuleRole, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 import type { CheckpointFormat, ModuleKind, ServingStackTable, StackKernel, StackRule } from '../../schema/serving-stack.js';
 import { formatLabel } from './kernel-check.js';
 import type { LinearModule } from './modules.js';
@@ -280,6 +280,20 @@ export function sharedInputAwqViolations(table: ServingStackTable, modules: read
 }
 
 /** The KV-cache element width the stack cannot store, if it is one. */
+/**
+ * A recipe that prunes or merges experts on a checkpoint evoquant cannot write with fewer experts.
+ * The stacks themselves serve such a model (one expert count per model); the limit is the writer's.
+ */
+export function expertReductionViolations(table: ServingStackTable, checkpoint: CheckpointFormat, recipe: Pick<Recipe, 'expertReduction'>): Violation[] {
+  const reduction = recipe.expertReduction;
+  if (!reduction) return [];
+  return table.rules.flatMap((rule) =>
+    rule.kind === 'checkpoint-limits' && rule.format === checkpoint && rule.features.includes('expert-reduction')
+      ? [notServable(table, rule.id, rule.provenance.source, `the ${checkpoint} checkpoint evoquant writes keeps every expert: no expert ${reduction.mode === 'prune' ? 'pruning' : 'merging'}`, { checkpoint })]
+      : [],
+  );
+}
+
 export function kvCacheViolations(table: ServingStackTable, kvBits: number): Violation[] {
   return table.rules.flatMap((rule) =>
     rule.kind === 'kv-cache' && !(rule.bits as number[]).includes(kvBits)

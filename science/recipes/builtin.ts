@@ -101,6 +101,16 @@ const inputs: RecipeInput[] = [
     roles: { ...KEEP_SMALL_ROLES, ...ATTENTION_4BIT, attn_o: { bits: 4, method: METHODS.rtn } },
     depth: EDGE_BANDS,
   },
+  // Expert pruning (NAEE-style, by routing frequency): every MoE layer keeps its three most-routed
+  // quarters of experts, renumbered, so vLLM loads a checkpoint with fewer experts; the rest is GPTQ w4.
+  {
+    name: 'moe-prune25-w4a16-g128',
+    description:
+      "Each layer's least-routed quarter of experts pruned (routing renormalised over the rest; 96 of Qwen3-235B-A22B's 128 remain), then 4-bit weight-only g128 GPTQ; routers bf16",
+    default: { bits: 4, groupSize: 128, symmetric: false, method: METHODS.gptq },
+    roles: KEEP_SMALL_ROLES,
+    expertReduction: { mode: 'prune', fraction: 0.25 },
+  },
   // Research designs for the reference stack only: per-expert bit tiers inside a layer, sparse
   // fp16 outliers and Hadamard rotation of experts have no format or kernel in any serving stack.
   {

@@ -27,6 +27,20 @@ export const LLAMA_CPP: ServingStackTableInput = {
       provenance: { source: 'src/llama-arch.cpp', evidence: 'a layer\'s experts are one 3-D tensor (blk.%d.ffn_{gate,up,down}_exps), so one type per layer and projection; llama-quantize types whole tensors (tools/quantize/quantize.cpp --tensor-type, first regex_search match in src/llama-quant.cpp)' },
     },
     {
+      // llama.cpp reads one expert count per model (LLM_KV_EXPERT_COUNT, src/llama-model.cpp
+      // load_hparams), so a uniformly pruned or merged GGUF loads; evoquant's llama.cpp export is a
+      // --tensor-type file and script run on the original model, which has every expert.
+      id: 'llama.cpp.checkpoint.gguf.evoquant',
+      kind: 'checkpoint-limits',
+      format: 'gguf',
+      features: ['expert-reduction'],
+      provenance: {
+        source: 'science/export/llama-cpp.ts (evoquant\'s writer)',
+        evidence:
+          'src/llama-model.cpp reads %s.expert_count (LLM_KV_EXPERT_COUNT, src/llama-arch.cpp) as the one n_expert of the model; evoquant\'s export writes llama-quantize tensor types for the original model and no GGUF with fewer experts',
+      },
+    },
+    {
       id: 'llama.cpp.kernels.dense-linear',
       kind: 'kernels',
       moduleKind: 'dense-linear',

@@ -246,6 +246,21 @@ export const VLLM_0_33_0: ServingStackTableInput = {
       },
     },
     {
+      // A uniformly pruned or merged model is a model with fewer experts: vLLM sizes each layer's
+      // router and FusedMoE from one config count. evoquant's compressed-tensors writer stores the
+      // reduced model (num_local_experts = the experts that remain, renumbered); its GPTQ export
+      // is a GPTQModel config that quantizes the original model, with every expert.
+      id: 'vllm.checkpoint.gptq.evoquant',
+      kind: 'checkpoint-limits',
+      format: 'gptq',
+      features: ['expert-reduction'],
+      provenance: {
+        source: 'science/export/gptqmodel.ts (evoquant\'s writer)',
+        evidence:
+          'vLLM builds each layer\'s gate and FusedMoE from config.num_experts (model_executor/models/qwen3_moe.py Qwen3MoeSparseMoeBlock) or num_local_experts (models/mixtral.py), so a reduced checkpoint loads; evoquant\'s gptqmodel export tells GPTQModel to quantize the original model and carries no expert pruning or merging',
+      },
+    },
+    {
       id: 'vllm.checkpoint.gptq',
       kind: 'checkpoint',
       format: 'gptq',

@@ -28,6 +28,7 @@ export function innovationRecipe(innovation: Pick<Innovation, 'id' | 'name' | 'k
     ...(g.depth ? { depth: g.depth } : {}),
     ...(g.experts ? { experts: g.experts } : {}),
     ...(g.expertLayers ? { expertLayers: g.expertLayers } : {}),
+    ...(g.expertReduction ? { expertReduction: g.expertReduction } : {}),
   };
   return Recipe.parse(input);
 }

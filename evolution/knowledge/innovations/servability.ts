@@ -26,7 +26,7 @@ export interface ServabilityVerdict {
   target: string;
   stack: ServingStackId;
   servable: boolean;
-  /** Stack rule ids broken (not-servable) and GPU limits (`hardware.kernel-unsupported`, `hardware.shard-shape`), sorted. */
+  /** Stack rule ids broken (not-servable), GPU limits (`hardware.kernel-unsupported`, `hardware.shard-shape`) and `model.too-few-experts`, sorted. */
   rules: string[];
   /** Whether the recipe fits the target's memory (a separate question from servability). */
   fits: boolean;
@@ -41,6 +41,8 @@ export function servabilityOf(innovation: Innovation, target: ServabilityTarget,
   for (const v of report.violations) {
     if (v.code === 'not-servable') rules.add(String(v.detail.rule));
     else if (v.code === 'kernel-unsupported' || v.code === 'shard-shape') rules.add(`hardware.${v.code}`);
+    // No stack runs a router that picks more experts than a pruned or merged layer keeps.
+    else if (v.code === 'too-few-experts') rules.add(`model.${v.code}`);
   }
   return { innovation: innovation.id, target: target.id, stack, servable: rules.size === 0, rules: [...rules].sort(), fits: report.fits };
 }
