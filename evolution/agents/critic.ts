@@ -52,6 +52,8 @@ const OPERATOR_PATTERN: Partial<Record<string, EvolutionPattern>> = {
   'expert-layer-tiers': 'mixed-precision-sensitivity-routing',
   'attention-precision': 'mixed-precision-sensitivity-routing',
   'edge-layer-protection': 'mixed-precision-sensitivity-routing',
+  'expert-pruning': 'pruning-merging',
+  'expert-merging': 'pruning-merging',
 };
 
 /** Better than the parent: it fits and (the parent did not, or) it loses less. */

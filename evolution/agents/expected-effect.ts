@@ -20,6 +20,8 @@ const OPERATOR_PRIOR: Record<string, { memory: Direction; loss: Direction }> = {
   'attention-precision': { memory: 'more', loss: 'less' },
   'edge-layer-protection': { memory: 'more', loss: 'less' },
   'kv-cache-8bit': { memory: 'less', loss: 'more' },
+  'expert-pruning': { memory: 'less', loss: 'more' },
+  'expert-merging': { memory: 'less', loss: 'more' },
 };
 
 const PATTERN_PRIOR: Record<EvolutionPattern, { memory: Direction; loss: Direction }> = {

@@ -32,5 +32,6 @@ export function recipePatterns(recipe: Recipe): Set<EvolutionPattern> {
   for (const tier of recipe.experts?.tiers ?? []) specPatterns(tier.override, out);
   for (const tier of recipe.expertLayers?.tiers ?? []) specPatterns(tier.override, out);
   if (recipe.experts || recipe.expertLayers || recipe.depth.length > 0 || protectsRoles(recipe)) out.add('mixed-precision-sensitivity-routing');
+  if (recipe.expertReduction) out.add('pruning-merging');
   return out;
 }

@@ -18,7 +18,7 @@ export type NicheMethod = (typeof NICHE_METHODS)[number];
  * - depth: depth bands that change the spec (e.g. protected edge layers);
  * - attn: attention projections kept at more bits than the default.
  */
-export const NICHE_FEATURES = ['expert-tiers', 'expert-layers', 'rotation', 'outliers', 'depth', 'attn'] as const;
+export const NICHE_FEATURES = ['reduced-experts', 'expert-tiers', 'expert-layers', 'rotation', 'outliers', 'depth', 'attn'] as const;
 export type NicheFeature = (typeof NICHE_FEATURES)[number];
 
 const ATTENTION: readonly ModuleRole[] = ['attn_q', 'attn_k', 'attn_v', 'attn_o'];
@@ -60,6 +60,8 @@ function allOverrides(recipe: Recipe): QuantOverride[] {
 /** The first structural feature that applies, in NICHE_FEATURES order; null for a uniform recipe. */
 export function structuralFeature(recipe: Recipe): NicheFeature | null {
   const base = recipe.default;
+  // Fewer experts is a different model: its own niche, whatever else it does.
+  if (recipe.expertReduction) return 'reduced-experts';
   if (recipe.experts?.tiers.some((t) => changesSpec(base, t.override))) return 'expert-tiers';
   if (recipe.expertLayers?.tiers.some((t) => changesSpec(base, t.override))) return 'expert-layers';
   const overrides = allOverrides(recipe);
