@@ -269,7 +269,7 @@ test('strategyNiche: the builtins fall into a few method × feature families', (
     'moe-edges8-experts3': 'awq+depth',
     'research-moe-hot4-cold3': 'gptq+expert-tiers',
     'research-moe-sensitive4-rest2-outliers': 'gptq+expert-tiers',
-    'moe-prune25-w4a16-g128': 'rtn+reduced-experts',
+    'moe-prune25-w4a16-g128': 'gptq+reduced-experts',
   };
   t.deepEqual([...BUILTIN_RECIPES.keys()].sort(), Object.keys(expected).sort(), 'a new builtin needs its expected niche here');
   for (const name of builtinRecipeNames()) {
