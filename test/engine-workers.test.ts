@@ -258,9 +258,9 @@ test.serial('an out-of-memory failure is final: recorded as infeasible after one
     .selectAll()
     .where('src', '=', `candidate:${candidate.id}`)
     .where('kind', '=', 'failed-because')
-    .where('dst', '=', `discovery:${FAILURE_TYPES.outOfMemory}`)
+    .where('dst', '=', `failure:${FAILURE_TYPES.outOfMemory}`)
     .executeTakeFirst();
-  t.truthy(edge, 'failed-because discovery:GpuOutOfMemory');
+  t.truthy(edge, 'failed-because failure:GpuOutOfMemory');
 });
 
 test.serial('the recorded histories replay against the current workflow code', async (t) => {

@@ -15,9 +15,10 @@ export interface ServabilityTarget {
 
 const PROXY_DIR = fileURLToPath(new URL('../../../artifacts/proxy', import.meta.url));
 
-/** The proxy on one A100, and the headline deployment: Qwen3-235B-A22B on 2×A100-80GB, TP2. */
+/** The proxy on one A100; the headline deployment (Qwen3-235B-A22B on 2×A100-80GB, TP2) and its hard regime on one A100-80GB. */
 export const SERVABILITY_TARGETS: readonly ServabilityTarget[] = [
   { id: 'proxy-a100', label: 'proxy, 1×A100-80GB', target: { model: PROXY_DIR, hardware: 'a100-80gb', gpus: 1, tensorParallel: 1 } },
+  { id: 'qwen3-235b-1xa100', label: 'Qwen3-235B-A22B, 1×A100-80GB', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 1, tensorParallel: 1 } },
   { id: 'qwen3-235b-2xa100', label: 'Qwen3-235B-A22B, 2×A100-80GB TP2', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2 } },
 ];
 
