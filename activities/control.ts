@@ -1,18 +1,16 @@
-// Control-queue activities: propose, compile and record, plus the evolution's bookkeeping.
+// Control-queue activities: compile and record, plus the evolution's bookkeeping (the agents that
+// propose are activities/agents/).
 // Thin adapters over the evolution, physics and knowledge libraries; every write is idempotent
 // so a retried or replayed activity never duplicates a row, a node or an edge.
 import type { Kysely } from 'kysely';
-import { getCandidate, listCandidates, proposeCandidate, setCandidateStatus } from '../engine/db/candidates.js';
+import { getCandidate, setCandidateStatus } from '../engine/db/candidates.js';
 import { recordFailedAttempt, recordSucceededAttempt } from '../engine/db/evaluation-attempts.js';
-import { createEvolution, finishGeneration, lockGeneration, setEvolutionStatus, startGeneration } from '../engine/db/evolutions.js';
+import { createEvolution, finishGeneration, setEvolutionStatus } from '../engine/db/evolutions.js';
 import { recordResult } from '../engine/db/results.js';
 import { relativeAccuracyLoss } from '../science/evaluation/relative-loss.js';
-import { policyHash, propose } from '../evolution/proposer/propose.js';
-import { servingContext } from '../evolution/proposer/serving-context.js';
-import { appliedTechnique, loadArchive } from '../evolution/knowledge/load-archive.js';
-import { recordOutcome, recordProposal } from '../evolution/knowledge/record-outcome.js';
+import { appliedTechnique } from '../evolution/knowledge/load-archive.js';
+import { recordOutcome } from '../evolution/knowledge/record-outcome.js';
 import { seedKnowledgeGraph } from '../evolution/knowledge/seed-innovations.js';
-import { techniqueStats } from '../evolution/knowledge/technique-stats.js';
 import type { Database, JsonObject } from '../schema/db.js';
 import { compileVerdict } from './compile-verdict.js';
 import type { CandidateSummary, CompileRequest, CompileVerdict, ProposedCandidate, RecordRequest } from '../schema/workflow-contracts.js';
@@ -57,40 +55,6 @@ export function createControlActivities({ db }: ControlDeps) {
 
     async finishEvolution({ evolutionId, status }: { evolutionId: string; status: 'completed' | 'cancelled' }): Promise<void> {
       await setEvolutionStatus(db, evolutionId, status);
-    },
-
-    /**
-     * Once per (evolution, generation): a retried attempt returns what the first one wrote. The
-     * check and the writes share one transaction under an advisory lock, so two overlapping
-     * attempts cannot both propose.
-     */
-    async propose({ evolutionId, generation, config }: { evolutionId: string; generation: number; config: EvolutionConfig }): Promise<ProposedCandidate[]> {
-      return db.transaction().execute(async (trx) => {
-        await lockGeneration(trx, evolutionId, generation);
-        const existing = (await listCandidates(trx, evolutionId)).filter((c) => c.generation === generation);
-        if (existing.length > 0) {
-          return Promise.all(
-            existing.map(async (row) => ({ id: row.id, generation, recipe: Recipe.parse(row.recipe), parents: row.parent_ids, technique: await appliedTechnique(trx, row.id) })),
-          );
-        }
-        const proposals = propose({
-          evolutionId,
-          generation,
-          seed: config.seed,
-          populationSize: config.populationSize,
-          selection: config.selection,
-          seedRecipes: config.seedRecipes,
-          archive: await loadArchive(trx, evolutionId),
-          techniqueStats: await techniqueStats(trx),
-          serving: servingContext(config.target),
-        });
-        await startGeneration(trx, evolutionId, generation);
-        for (const p of proposals) {
-          await proposeCandidate(trx, { id: p.id, recipeHash: policyHash(p.recipe), evolutionId, generation, recipe: JSON.parse(JSON.stringify(p.recipe)) as JsonObject, parentIds: p.parents });
-          await recordProposal(trx, evolutionId, generation, p);
-        }
-        return proposals;
-      });
     },
 
     async loadCandidates({ evolutionId, ids }: { evolutionId: string; ids: string[] }): Promise<ProposedCandidate[]> {
