@@ -11,6 +11,7 @@ import { startEvolution } from '../../client/start.js';
 import { stackEndpoints, startStack, stateDir } from '../../client/stack.js';
 import { launchControlWorker, launchGpuWorker } from '../../../workers/launch.js';
 import { DEMO_CONFIG } from './demo-config.js';
+import type { EvolutionConfig } from '../../../schema/evolution-config.js';
 
 export interface DemoResult {
   evolutionId: string;
@@ -37,6 +38,14 @@ export function formatFrontier(status: EvolutionStatus): string {
 }
 
 export async function runDemo(): Promise<DemoResult> {
+  return runOnEmbeddedStack(DEMO_CONFIG, 'target Qwen3-235B-A22B on 2×A100-80GB, pool cpu');
+}
+
+/**
+ * Runs one evolution on the embedded stack (started and left running) with in-process workers,
+ * following it with a progress bar: the demo, and reports that evolve on other targets.
+ */
+export async function runOnEmbeddedStack(config: EvolutionConfig, label: string): Promise<DemoResult> {
   // Worker lifecycle chatter would drown the progress bar; warnings and errors still show, except
   // the expected one from the GPU worker, which serves activities only.
   Runtime.install({
@@ -57,10 +66,10 @@ export async function runDemo(): Promise<DemoResult> {
   running.catch((err: unknown) => log(`worker failed: ${err instanceof Error ? err.message : String(err)}`));
   const { client, close } = await connectClient(endpoints);
   try {
-    const { id: evolutionId } = await startEvolution(client, DEMO_CONFIG);
-    log(`evolution ${evolutionId}: ${DEMO_CONFIG.generations} generations × ${DEMO_CONFIG.populationSize} candidates, target Qwen3-235B-A22B on 2×A100-80GB, pool cpu`);
+    const { id: evolutionId } = await startEvolution(client, config);
+    log(`evolution ${evolutionId}: ${config.generations} generations × ${config.populationSize} candidates, ${label}`);
     const bar = new SingleBar({ format: '  generation {value}/{total} |{bar}| {evaluated} evaluated, {rejected} rejected, best KL {best}', stream: process.stderr }, undefined);
-    bar.start(DEMO_CONFIG.generations, 0, { evaluated: 0, rejected: 0, best: '—' });
+    bar.start(config.generations, 0, { evaluated: 0, rejected: 0, best: '—' });
     const show = (s: EvolutionStatus): void =>
       bar.update(Math.min(s.generation, s.generations), { evaluated: s.counts.evaluated, rejected: s.counts.rejected, best: s.best?.kl?.toExponential(2) ?? '—' });
     let last: EvolutionStatusReport | undefined;
