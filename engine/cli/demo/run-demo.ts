@@ -50,7 +50,12 @@ export async function runOnEmbeddedStack(config: EvolutionConfig, label: string)
   // the expected one from the GPU worker, which serves activities only.
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => {
-      if (!entry.message.startsWith('No workflows registered')) log(`${entry.level} ${entry.message}`);
+      // Both workers share this process's event loop, so a long CPU-bound quantization step can hold
+      // a control activity's heartbeat past its timeout: Temporal retries it (every write is
+      // idempotent) and the SDK warns when the late attempt completes. Separate worker processes,
+      // as `evoquant worker` runs them, do not see this.
+      if (entry.message.startsWith('No workflows registered') || entry.message.startsWith('Activity not found on completion')) return;
+      log(`${entry.level} ${entry.message}`);
     }),
   });
   log('starting the embedded stack (Postgres + Temporal dev server, left running for inspection)…');
