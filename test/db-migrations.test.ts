@@ -35,11 +35,14 @@ test.serial('up, down to nothing, up again', async (t) => {
     ['2026_11_26_0001_evolution', 'Success'],
     ['2026_11_26_0002_ekg', 'Success'],
     ['2026_11_30_0001_innovations', 'Success'],
+    ['2026_11_30_0002_ekg_recent_edges', 'Success'],
   ]);
   t.deepEqual(await tables(db), APP_TABLES);
   t.deepEqual(await migrateToLatest(db), [], 'nothing left to run');
   t.true((await listMigrations(db)).every((m) => m.executedAt !== undefined));
 
+  await migrateDown(db, 1);
+  t.deepEqual(await tables(db), APP_TABLES, 'the recent-edges migration only swaps an index');
   await migrateDown(db, 1);
   t.deepEqual(await tables(db), APP_TABLES, 'the innovations migration only widens CHECK constraints');
   await migrateDown(db, 1);
@@ -58,7 +61,8 @@ test.serial('both ends of every edge are indexed, and natural keys are unique', 
     select indexname, indexdef from pg_indexes where schemaname = 'public' order by 1`.execute(db);
   const defs = new Map(rows.map((r) => [r.indexname, r.indexdef]));
   t.regex(defs.get('ekg_edge_src_kind_idx') ?? '', /\(src, kind\)/);
-  t.regex(defs.get('ekg_edge_dst_kind_idx') ?? '', /\(dst, kind\)/);
+  t.regex(defs.get('ekg_edge_dst_kind_created_idx') ?? '', /\(dst, kind, created_at\) INCLUDE \(src\)/);
+  t.false(defs.has('ekg_edge_dst_kind_idx'), 'superseded by ekg_edge_dst_kind_created_idx');
   t.regex(defs.get('ekg_node_kind_idx') ?? '', /\(kind, name\)/);
   t.regex(defs.get('candidate_evolution_recipe_key') ?? '', /UNIQUE .*\(evolution_id, recipe_hash\)/);
   t.regex(defs.get('evaluation_attempt_pkey') ?? '', /\(candidate_id, attempt\)/);
