@@ -53,10 +53,10 @@ export function loadSyntheticGraph(db: Kysely<Database>, candidates: number): Pr
 }
 
 async function load(db: Kysely<Database>, candidates: number): Promise<Pick<SyntheticGraph, 'evolutions' | 'candidates'>> {
-  const trace = process.env.BENCH_TRACE === '1';
+  // Progress on stderr, step by step: the million-node load takes minutes.
   let last = performance.now();
   const step = (what: string): void => {
-    if (trace) process.stderr.write(`  ${what}: ${((performance.now() - last) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(`    ${what}: ${((performance.now() - last) / 1000).toFixed(1)} s\n`);
     last = performance.now();
   };
   const techniques = (await db.selectFrom('ekg_node').select('id').where('kind', '=', 'technique').orderBy('id').execute()).map((r) => r.id);

@@ -56,17 +56,21 @@ export async function subgraph(db: DbOrTrx, seedIds: readonly string[], options:
   const nodeKinds = options.nodeKinds?.map((k) => EkgNodeKind.parse(k));
   if (seedIds.length === 0) return { nodes: [], edges: [], truncated: false };
 
-  // Per edge kind, the newest `fanout` edges from the (near, kind, created_at) index range, then
-  // the newest `fanout` of those: a hub's in-degree is never sorted. The node-kind filter joins
-  // the far end's node.
-  const step = (near: 'src' | 'dst', far: 'src' | 'dst') => {
-    const kindOk = nodeKinds === undefined ? sql`true` : sql`exists (select 1 from ekg_node n where n.id = e.${sql.ref(far)} and n.kind = any(${nodeKinds}::text[]))`;
-    return sql`select x.id from unnest(${edgeKinds}::text[]) k(kind) cross join lateral (
-        select e.${sql.ref(far)} as id, e.created_at from ekg_edge e
-        where e.${sql.ref(near)} = w.id and e.kind = k.kind and ${kindOk}
-        order by e.created_at desc limit ${fanout}) x
-      order by x.created_at desc limit ${fanout}`;
-  };
+  // Newest edges first. Out of a node there are a few edges (what it derives from, applies,
+  // requires): one index probe and a sort of those few. Into a node there can be one edge per
+  // candidate of the graph, so per edge kind the newest `fanout` come from the (dst, kind,
+  // created_at) index range, then the newest `fanout` of those: a hub's in-degree is never sorted.
+  // The node-kind filter looks up the far end's node.
+  const kindOk = (far: 'src' | 'dst') =>
+    nodeKinds === undefined ? sql`true` : sql`exists (select 1 from ekg_node n where n.id = e.${sql.ref(far)} and n.kind = any(${nodeKinds}::text[]))`;
+  const out = sql`select e.dst as id from ekg_edge e
+    where e.src = w.id and e.kind = any(${edgeKinds}::text[]) and ${kindOk('dst')}
+    order by e.created_at desc limit ${fanout}`;
+  const into = sql`select x.id from unnest(${edgeKinds}::text[]) k(kind) cross join lateral (
+      select e.src as id, e.created_at from ekg_edge e
+      where e.dst = w.id and e.kind = k.kind and ${kindOk('src')}
+      order by e.created_at desc limit ${fanout}) x
+    order by x.created_at desc limit ${fanout}`;
 
   // UNION drops a (node, depth) pair seen before; the outer LIMIT stops the recursion itself once
   // limit + 1 rows came out (Postgres evaluates a recursive query only as far as it is read).
@@ -75,7 +79,7 @@ export async function subgraph(db: DbOrTrx, seedIds: readonly string[], options:
       select n.id, 0 from ekg_node n where n.id = any(${[...new Set(seedIds)]}::text[])
       union
       select nb.id, w.depth + 1 from walk w
-      cross join lateral ((${step('src', 'dst')}) union all (${step('dst', 'src')})) nb
+      cross join lateral ((${out}) union all (${into})) nb
       where w.depth < ${hops}
     ), cut as (select id, depth from walk limit ${limit + 1}),
     reached as (select id, min(depth) as depth, (select count(*) from cut) as walked from cut group by id)
