@@ -82,7 +82,7 @@ async function time<T>(query: string, start: string, draws: readonly T[], f: (x:
   }
   times.sort((a, b) => a - b);
   rows.sort((a, b) => a - b);
-  const timing = { query, start, runs: times.length, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), maxMs: times[times.length - 1], medianRows: percentile(rows, 50) };
+  const timing = { query, start, runs: times.length, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), maxMs: times[times.length - 1], medianRows: percentile(rows, 50), maxRows: rows[rows.length - 1] };
   progress(`  ${query}: p50 ${timing.p50Ms.toFixed(1)} ms, p99 ${timing.p99Ms.toFixed(1)} ms, max ${timing.maxMs.toFixed(1)} ms`);
   return timing;
 }

@@ -25,14 +25,14 @@ export function graphQueriesReadme(r: GraphBenchResult): string {
         `| ${int(s.targetNodes)} | ${int(s.graph.nodes)} | ${int(s.graph.edges)} | ${int(s.graph.evolutions)} | ${int(s.graph.candidates)} | ${int(s.graph.results)} | ${s.graph.loadSeconds.toFixed(1)} s | ${s.graph.analyzeSeconds.toFixed(1)} s | ${mb(s.databaseBytes)} |`,
     ),
     '',
-    `| query | from | ${r.sizes.map((s) => `${int(s.targetNodes)} nodes: p50 / p99 / max (ms), rows`).join(' | ')} |`,
-    `|---|---|${r.sizes.map(() => '---:').join('|')}|`,
+    `| query | from | ${r.sizes.map((s) => `${int(s.targetNodes)} nodes: p50 / p99 / max (ms) | rows: median / max`).join(' | ')} |`,
+    `|---|---|${r.sizes.map(() => '---:|---:').join('|')}|`,
   ];
   const first = r.sizes[0];
   for (const [i, q] of (first?.queries ?? []).entries()) {
     const cells = r.sizes.map((s) => {
       const t = s.queries[i];
-      return `${ms(t.p50Ms)} / ${ms(t.p99Ms)} / ${ms(t.maxMs)}, ${int(t.medianRows)}`;
+      return `${ms(t.p50Ms)} / ${ms(t.p99Ms)} / ${ms(t.maxMs)} | ${int(t.medianRows)} / ${int(t.maxRows)}`;
     });
     lines.push(`| ${q.query} | ${q.start} | ${cells.join(' | ')} |`);
   }

@@ -10,8 +10,9 @@ export interface QueryTiming {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** Median rows (nodes, steps or frontier points) one run returned: the work behind the time. */
+  /** Median and most rows (nodes, steps or frontier points) one run returned: the work behind the time. */
   medianRows: number;
+  maxRows: number;
 }
 
 export interface SizeResult {
