@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { proposeCandidate, setCandidateStatus } from '../engine/db/candidates.js';
-import { descendants, lineage, upsertEdge, upsertNode } from '../engine/db/ekg.js';
+import { ancestorDepths, descendants, lineage, upsertEdge, upsertNode } from '../engine/db/ekg.js';
 import { evolutionFrontier, subgraph } from '../engine/db/ekg-queries.js';
 import { createEvolution } from '../engine/db/evolutions.js';
 import { recordResult } from '../engine/db/results.js';
@@ -223,5 +223,6 @@ test.serial('lineage and descendants give every reachable node once, at its shor
     t.deepEqual(depths(await lineage(db, id)), bfs(edges, id, 'up', genealogy, 32), `lineage ${id}`);
     t.deepEqual(depths(await descendants(db, id)), bfs(edges, id, 'down', genealogy, 32), `descendants ${id}`);
     t.deepEqual(depths(await lineage(db, id, { kinds, maxDepth: 2 })), bfs(edges, id, 'up', kinds, 2), `lineage ${id}, every kind, 2 hops`);
+    t.deepEqual(await ancestorDepths(db, id), bfs(edges, id, 'up', genealogy, 32).map(([x, d]) => ({ id: x, depth: d })), `ancestorDepths ${id}`);
   }
 });

@@ -1,6 +1,6 @@
 // The Evolutionary Knowledge Graph on adjacency tables: idempotent node/edge upserts, one-hop
 // neighbours in either direction, and multi-hop walks (lineage) as recursive CTEs.
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import {
   EkgEdgeKind,
   EkgNodeKind,
@@ -188,10 +188,29 @@ export function descendants(db: DbOrTrx, nodeId: string, options: WalkOptions = 
   return walk(db, nodeId, 'in', options);
 }
 
+/** `lineage` without the node rows: ids and shortest depths only (no node is read), nearest first. */
+export async function ancestorDepths(db: DbOrTrx, nodeId: string, options: WalkOptions = {}): Promise<Array<{ id: string; depth: number }>> {
+  const levels = walkLevels(nodeId, 'out', options);
+  if (levels === null) return [];
+  const { rows } = await sql<{ id: string; depth: number }>`${levels}
+    select l.id, w.depth from walk w cross join unnest(w.level) l(id) order by w.depth, l.id`.execute(db);
+  return rows.map((r) => ({ id: r.id, depth: Number(r.depth) }));
+}
+
 async function walk(db: DbOrTrx, nodeId: string, direction: Direction, options: WalkOptions): Promise<WalkedNode[]> {
+  const levels = walkLevels(nodeId, direction, options);
+  if (levels === null) return [];
+  const { rows } = await sql<EkgNodeRow & { depth: number }>`${levels}
+    select n.*, w.depth from walk w cross join unnest(w.level) l(id) join ekg_node n on n.id = l.id
+    order by w.depth, n.id`.execute(db);
+  return rows.map((r) => ({ ...r, depth: Number(r.depth) }));
+}
+
+/** The recursive `walk(level, seen, depth)` CTE, one row per level; null when nothing can be walked. */
+function walkLevels(nodeId: string, direction: Direction, options: WalkOptions): RawBuilder<unknown> | null {
   const kinds = options.kinds ?? GENEALOGY;
   const maxDepth = options.maxDepth ?? 32;
-  if (kinds.length === 0 || maxDepth < 1) return [];
+  if (kinds.length === 0 || maxDepth < 1) return null;
   const [near, far] = direction === 'out' ? (['src', 'dst'] as const) : (['dst', 'src'] as const);
   // Breadth first, one row per level: `level` holds the nodes first reached at `depth`, `seen`
   // every node reached so far. A node is expanded once, at its shortest depth (EXCEPT drops what
@@ -199,8 +218,7 @@ async function walk(db: DbOrTrx, nodeId: string, direction: Direction, options: 
   // depth it can be reached at: in an evolution whose children have parents 1–3 generations back
   // that is most depths, which made descendants of an early candidate 10× slower. The depth bound
   // still ends the walk; `seen` alone already ends it around a cycle.
-  const { rows } = await sql<EkgNodeRow & { depth: number }>`
-    with recursive walk(level, seen, depth) as (
+  return sql`with recursive walk(level, seen, depth) as (
       select array(select distinct e.${sql.ref(far)} from ekg_edge e
                    where e.${sql.ref(near)} = ${nodeId} and e.kind = any(${kinds}::text[]) and e.${sql.ref(far)} <> ${nodeId}),
              array[${nodeId}]::text[], 1
@@ -213,8 +231,5 @@ async function walk(db: DbOrTrx, nodeId: string, direction: Direction, options: 
                      except select unnest(w.seen || w.level)) as level
       ) next
       where w.depth < ${maxDepth} and cardinality(w.level) > 0
-    )
-    select n.*, w.depth from walk w cross join unnest(w.level) l(id) join ekg_node n on n.id = l.id
-    order by w.depth, n.id`.execute(db);
-  return rows.map((r) => ({ ...r, depth: Number(r.depth) }));
+    )`;
 }

@@ -1,8 +1,8 @@
 // The derivation path between two nodes of the knowledge graph (for `evoquant lineage` and the
 // chain of thought): the shortest chain of derived-from edges joining them, oldest first, with the
-// pattern each step applied. The ancestor walk is db/ekg.ts `lineage` (shortest depths by a
-// recursive query); the path is then recovered backwards from the edges out of the nodes walked.
-import { edgesFrom, lineage } from '../../engine/db/ekg.js';
+// pattern each step applied. The ancestor walk is db/ekg.ts `ancestorDepths` (`lineage`'s
+// shortest depths, without reading the nodes); the path is then recovered backwards from the edges out of the nodes walked.
+import { ancestorDepths, edgesFrom } from '../../engine/db/ekg.js';
 import type { DbOrTrx } from '../../engine/db/connection.js';
 import type { EkgEdgeRow } from '../../schema/db.js';
 
@@ -23,7 +23,7 @@ export interface DerivationPath {
 
 /** Shortest derived-from path from `descendant` back to `ancestor`, ancestor first; null if there is none. */
 async function pathUp(db: DbOrTrx, descendant: string, ancestor: string, maxDepth: number): Promise<DerivationPath | null> {
-  const walked = await lineage(db, descendant, { kinds: ['derived-from'], maxDepth });
+  const walked = await ancestorDepths(db, descendant, { kinds: ['derived-from'], maxDepth });
   const depth = new Map<string, number>([[descendant, 0], ...walked.map((n) => [n.id, n.depth] as const)]);
   const top = depth.get(ancestor);
   if (top === undefined || ancestor === descendant) return null;
