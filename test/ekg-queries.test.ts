@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { proposeCandidate, setCandidateStatus } from '../engine/db/candidates.js';
-import { ancestorDepths, descendants, lineage, upsertEdge, upsertNode } from '../engine/db/ekg.js';
+import { ancestorDepths, descendants, getNode, lineage, upsertEdge, upsertNode } from '../engine/db/ekg.js';
 import { evolutionFrontier, subgraph } from '../engine/db/ekg-queries.js';
 import { createEvolution } from '../engine/db/evolutions.js';
 import { recordResult } from '../engine/db/results.js';
@@ -58,6 +58,18 @@ test.serial('subgraph: nodes within hops in both directions, and the edges betwe
   t.deepEqual(at(one), [['i2', 0], ['i1', 1], ['i3', 1], ['p', 1], ['t', 1]]);
   t.deepEqual(edgeList(one).sort(), ['i2-applies-pattern->p', 'i2-derived-from->i1', 'i2-implemented-by->t', 'i3-derived-from->i2']);
   t.false(one.truncated);
+  // Rows as the repository reads them; timestamps to within a millisecond (the two parsers of the
+  // microseconds may round differently).
+  const same = (got: object | undefined, want: object): void => {
+    const [g, w] = [(got ?? {}) as Record<string, unknown>, want as Record<string, unknown>];
+    t.deepEqual(Object.keys(g).sort(), Object.keys(w).sort());
+    for (const [k, v] of Object.entries(w)) {
+      if (v instanceof Date) t.true(g[k] instanceof Date && Math.abs((g[k] as Date).getTime() - v.getTime()) <= 1, k);
+      else t.deepEqual(g[k], v, k);
+    }
+  };
+  same(one.nodes[0], { ...(await getNode(db, 'i2'))!, depth: 0 });
+  same(one.edges.find((e) => e.src === 'i2' && e.dst === 'i1'), await db.selectFrom('ekg_edge').selectAll().where('src', '=', 'i2').where('dst', '=', 'i1').executeTakeFirstOrThrow());
 
   const two = await subgraph(db, ['i2'], { hops: 2, limit: 10 });
   t.deepEqual(at(two), [['i2', 0], ['i1', 1], ['i3', 1], ['p', 1], ['t', 1], ['c1', 2]], 'c1 through i3 and through t, once');

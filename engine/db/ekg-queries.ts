@@ -28,6 +28,10 @@ export type SubgraphNode = EkgNodeRow & {
   depth: number;
 };
 
+/** Rows as json_agg writes them: timestamps as ISO strings. */
+type SubgraphNodeJson = Omit<SubgraphNode, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string };
+type EdgeJson = Omit<EkgEdgeRow, 'created_at'> & { created_at: string };
+
 export interface Subgraph {
   /** Nearest first, then by id. */
   nodes: SubgraphNode[];
@@ -72,9 +76,11 @@ export async function subgraph(db: DbOrTrx, seedIds: readonly string[], options:
       order by e.created_at desc limit ${fanout}) x
     order by x.created_at desc limit ${fanout}`;
 
-  // UNION drops a (node, depth) pair seen before; the outer LIMIT stops the recursion itself once
-  // limit + 1 rows came out (Postgres evaluates a recursive query only as far as it is read).
-  const { rows } = await sql<EkgNodeRow & { depth: number; walked: string }>`
+  // UNION drops a (node, depth) pair seen before; reading only limit + 1 rows of the walk stops
+  // the recursion itself (Postgres evaluates a recursive query only as far as it is read). Nodes
+  // and the edges between them come back in one statement, one row of two JSON arrays: one round
+  // trip, which matters most on a busy server.
+  const { rows } = await sql<{ nodes: SubgraphNodeJson[] | null; edges: EdgeJson[] | null; walked: string }>`
     with recursive walk(id, depth) as (
       select n.id, 0 from ekg_node n where n.id = any(${[...new Set(seedIds)]}::text[])
       union
@@ -82,22 +88,19 @@ export async function subgraph(db: DbOrTrx, seedIds: readonly string[], options:
       cross join lateral ((${out}) union all (${into})) nb
       where w.depth < ${hops}
     ), cut as (select id, depth from walk limit ${limit + 1}),
-    reached as (select id, min(depth) as depth, (select count(*) from cut) as walked from cut group by id)
-    select n.*, r.depth, r.walked from reached r join ekg_node n on n.id = r.id
-    order by r.depth, n.id`.execute(db);
-  const truncated = rows.length > 0 && Number(rows[0].walked) > limit;
-  const nodes = rows.slice(0, limit).map(({ walked: _w, ...n }) => ({ ...n, depth: Number(n.depth) }));
-  const ids = nodes.map((n) => n.id);
-  const edges = await db
-    .selectFrom('ekg_edge')
-    .selectAll()
-    .where('src', '=', sql<string>`any(${ids}::text[])`)
-    .where('dst', '=', sql<string>`any(${ids}::text[])`)
-    .where('kind', 'in', edgeKinds)
-    .orderBy('src')
-    .orderBy('dst')
-    .orderBy('kind')
-    .execute();
+    picked as (select id, min(depth) as depth from cut group by id order by 2, 1 limit ${limit}),
+    found as (select n.*, p.depth from picked p join ekg_node n on n.id = p.id),
+    links as (
+      select e.* from ekg_edge e
+      where e.src in (select id from picked) and e.dst in (select id from picked) and e.kind = any(${edgeKinds}::text[])
+    )
+    select (select json_agg(f order by f.depth, f.id) from found f) as nodes,
+           (select json_agg(l order by l.src, l.dst, l.kind) from links l) as edges,
+           (select count(*) from cut) as walked`.execute(db);
+  const row = rows[0];
+  const truncated = Number(row.walked) > limit;
+  const nodes = (row.nodes ?? []).map((n) => ({ ...n, created_at: new Date(n.created_at), updated_at: new Date(n.updated_at) }));
+  const edges = (row.edges ?? []).map((e) => ({ ...e, created_at: new Date(e.created_at) }));
   return { nodes, edges, truncated };
 }
 
