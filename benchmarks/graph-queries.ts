@@ -36,7 +36,7 @@ interface Args {
 }
 
 function fail(message: string): never {
-  console.error(`bench:graph: ${message}\n${USAGE}`);
+  console.error(`bench:graph: ${message} (${USAGE})`);
   process.exit(2);
 }
 
