@@ -18,7 +18,7 @@ import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 const pg = usePostgres(test);
 
-const APP_TABLES = ['candidate', 'ekg_edge', 'ekg_node', 'evaluation_attempt', 'evolution', 'generation', 'result'];
+const APP_TABLES = ['candidate', 'ekg_edge', 'ekg_node', 'evaluation_attempt', 'evolution', 'generation', 'reference_result', 'result'];
 
 async function tables(db: Kysely<Database>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
@@ -35,13 +35,19 @@ test.serial('up, down to nothing, up again', async (t) => {
     ['2026_11_26_0001_evolution', 'Success'],
     ['2026_11_26_0002_ekg', 'Success'],
     ['2026_11_30_0001_innovations', 'Success'],
+    ['2026_11_30_0002_ekg_recent_edges', 'Success'],
+    ['2026_11_30_0003_agents', 'Success'],
   ]);
   t.deepEqual(await tables(db), APP_TABLES);
   t.deepEqual(await migrateToLatest(db), [], 'nothing left to run');
   t.true((await listMigrations(db)).every((m) => m.executedAt !== undefined));
 
   await migrateDown(db, 1);
-  t.deepEqual(await tables(db), APP_TABLES, 'the innovations migration only widens CHECK constraints');
+  t.deepEqual(await tables(db), APP_TABLES.filter((name) => name !== 'reference_result'), 'the agents migration adds reference_result');
+  await migrateDown(db, 1);
+  t.deepEqual(await tables(db), APP_TABLES.filter((name) => name !== 'reference_result'), 'the recent-edges migration only swaps an index');
+  await migrateDown(db, 1);
+  t.deepEqual(await tables(db), APP_TABLES.filter((name) => name !== 'reference_result'), 'the innovations migration only widens CHECK constraints');
   await migrateDown(db, 1);
   t.deepEqual(await tables(db), ['candidate', 'evaluation_attempt', 'evolution', 'generation', 'result']);
 
@@ -58,7 +64,8 @@ test.serial('both ends of every edge are indexed, and natural keys are unique', 
     select indexname, indexdef from pg_indexes where schemaname = 'public' order by 1`.execute(db);
   const defs = new Map(rows.map((r) => [r.indexname, r.indexdef]));
   t.regex(defs.get('ekg_edge_src_kind_idx') ?? '', /\(src, kind\)/);
-  t.regex(defs.get('ekg_edge_dst_kind_idx') ?? '', /\(dst, kind\)/);
+  t.regex(defs.get('ekg_edge_dst_kind_created_idx') ?? '', /\(dst, kind, created_at\) INCLUDE \(src\)/);
+  t.false(defs.has('ekg_edge_dst_kind_idx'), 'superseded by ekg_edge_dst_kind_created_idx');
   t.regex(defs.get('ekg_node_kind_idx') ?? '', /\(kind, name\)/);
   t.regex(defs.get('candidate_evolution_recipe_key') ?? '', /UNIQUE .*\(evolution_id, recipe_hash\)/);
   t.regex(defs.get('evaluation_attempt_pkey') ?? '', /\(candidate_id, attempt\)/);

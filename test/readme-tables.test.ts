@@ -8,6 +8,7 @@ import { BASELINE_RECIPES, baselineTable, markdownTable, type BaselineRow } from
 import { weightMemoryReadme } from '../science/baselines/weight-memory.js';
 import { PROXY_REPORT_BLOCK, PROXY_REPORT_COMMAND, measureTrainingReport, readTrainingReport, trainingReportReadme } from '../science/model-training/training-report.js';
 import { PERFORMANCE_BLOCK } from '../benchmarks/readme.js';
+import { GRAPH_QUERIES_BLOCK } from '../benchmarks/graph/readme.js';
 import { blockDiff } from './helpers/block-diff.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 
@@ -67,4 +68,8 @@ test.serial('baselines block (table and what it shows) matches evoquant baseline
 
 test('the performance block exists once, so npm run bench -- --write-readme has a place to write', (t) => {
   t.notThrows(() => readBlock(readme, PERFORMANCE_BLOCK));
+});
+
+test('the graph-queries block exists once, so npm run bench:graph -- --write-readme has a place to write', (t) => {
+  t.notThrows(() => readBlock(readme, GRAPH_QUERIES_BLOCK));
 });
