@@ -1,9 +1,13 @@
 // The engine's methods (graph-guided and graph-ablated agents) driven as a user drives evoquant:
 // `evoquant up` on a state dir of the benchmark's own, a control worker and a CPU pool worker,
-// `evoquant start --config` per (method, seed), `evoquant status --follow` until it closes; then its
-// evaluated candidates are read from Postgres in the order their results were recorded. The two
-// methods differ only in EvolutionConfig.agents.guidance.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// `evoquant start --config`, `evoquant status --follow` until it closes; then its evaluated
+// candidates are read from Postgres in the order their results were recorded, and `evoquant down`.
+// Every (method, seed) gets a fresh stack: the engine carries what one evolution learns into the
+// next (technique statistics in the graph), so runs sharing a database would not be independent
+// samples, and a later seed would start from what earlier ones of both methods found. The two
+// methods differ only in EvolutionConfig.agents.guidance. Caches that change no result (the
+// workflow bundle, the proxy's sensitivity profile) are carried from one state dir to the next.
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
@@ -60,50 +64,34 @@ export async function evaluationsInOrder(db: Kysely<Database>, evolutionId: stri
   return { points, rejected };
 }
 
-export interface EngineBench {
-  run(guidance: AgentGuidance, seed: number): Promise<RunTrace>;
-  close(): Promise<void>;
-}
-
-/** Starts the stack and the workers in a fresh state dir; close() stops them and removes that dir. */
-export async function startEngineBench(budget: number, baselineBitsPerByte: number, log: (line: string) => void): Promise<EngineBench> {
+/** One engine run on a stack of its own, started and stopped here; its state dir is removed after. */
+export async function engineRun(guidance: AgentGuidance, seed: number, budget: number, baselineBitsPerByte: number, cacheDir: string, log: (line: string) => void): Promise<RunTrace> {
+  const started = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'evoquant-bench-search-'));
   // Postgres runs as the `postgres` user when this runs as root: it must reach its data dir below.
   chmodSync(dir, 0o755);
+  if (existsSync(cacheDir)) cpSync(cacheDir, join(dir, 'cache'), { recursive: true });
   const env = stateDirEnv(dir);
-  const stamp = Date.now().toString(36);
   const workers: CliWorker[] = [];
   let up = false;
-  const close = async (): Promise<void> => {
-    for (const w of workers.reverse()) await w.stop().catch((err: unknown) => log(`  stopping worker ${w.name}: ${String(err)}`));
-    if (up) await evoquant(['down'], env).catch((err: unknown) => log(`  evoquant down: ${String(err)}`));
-    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-  };
   try {
-    log(`engine: evoquant up (state dir ${dir})`);
     await evoquant(['up', '--json'], env);
     up = true;
     workers.push(await CliWorker.start(['control', '--identity', 'bench-search-control'], env));
     workers.push(await CliWorker.start(['gpu', '--device-class', 'cpu', '--slots', '1', '--identity', 'bench-search-cpu'], env));
-    log('engine: control worker and CPU pool worker ready');
-  } catch (err) {
-    await close();
-    throw err;
+    const config = engineConfig(guidance, seed, budget, Date.now().toString(36));
+    const file = join(dir, `${config.name}.json`);
+    writeFileSync(file, JSON.stringify(config, null, 2));
+    await evoquant(['start', '--config', file, '--id', config.name], env);
+    const last = (await evoquant(['status', config.name, '--follow', '--json', '--interval', '2'], env, 3 * 3600_000)).trim().split('\n').pop() ?? '';
+    const report = JSON.parse(last) as { workflowStatus?: string; failure?: string | null };
+    if (report.workflowStatus !== 'COMPLETED') throw new Error(`evolution ${config.name} ended ${report.workflowStatus ?? 'without a status'}: ${report.failure ?? ''}`);
+    const { points, rejected } = await withDatabase(resolveEndpoints({ env }), (db) => evaluationsInOrder(db, config.name, baselineBitsPerByte));
+    return { method: guidance, seed, evaluations: points.slice(0, budget), rejected, seconds: (performance.now() - started) / 1000, evolutionId: config.name };
+  } finally {
+    for (const w of workers.reverse()) await w.stop().catch((err: unknown) => log(`  stopping worker ${w.name}: ${String(err)}`));
+    if (up) await evoquant(['down'], env).catch((err: unknown) => log(`  evoquant down: ${String(err)}`));
+    if (existsSync(join(dir, 'cache'))) cpSync(join(dir, 'cache'), cacheDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   }
-  const endpoints = resolveEndpoints({ env });
-  return {
-    async run(guidance, seed) {
-      const started = performance.now();
-      const config = engineConfig(guidance, seed, budget, stamp);
-      const file = join(dir, `${config.name}.json`);
-      writeFileSync(file, JSON.stringify(config, null, 2));
-      await evoquant(['start', '--config', file, '--id', config.name], env);
-      const last = (await evoquant(['status', config.name, '--follow', '--json', '--interval', '2'], env, 3 * 3600_000)).trim().split('\n').pop() ?? '';
-      const report = JSON.parse(last) as { workflowStatus?: string; failure?: string | null };
-      if (report.workflowStatus !== 'COMPLETED') throw new Error(`evolution ${config.name} ended ${report.workflowStatus ?? 'without a status'}: ${report.failure ?? ''}`);
-      const { points, rejected } = await withDatabase(endpoints, (db) => evaluationsInOrder(db, config.name, baselineBitsPerByte));
-      return { method: guidance, seed, evaluations: points.slice(0, budget), rejected, seconds: (performance.now() - started) / 1000, evolutionId: config.name };
-    },
-    close,
-  };
 }

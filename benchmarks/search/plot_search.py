@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 COLORS = {"graph": "#1b9e77", "ablated": "#d95f02", "random": "#7570b3", "tpe": "#e7298a"}
 
@@ -49,6 +50,7 @@ def main() -> int:
     if summary["threshold"] is not None:
         ax.axhline(summary["threshold"], color="grey", ls=":", lw=1, label="within 10% of the best found")
     ax.set_xlabel("evaluations")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("best feasible Δ bits/byte vs bf16 (lower is better)")
     ax.set_title("best so far: median and interquartile range over seeds")
     ax.grid(alpha=0.3)

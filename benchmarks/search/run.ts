@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { writeReadmeBlocks } from '../../scripts/readme-blocks.js';
 import { repoRoot } from './cli-process.js';
-import { startEngineBench } from './engine-runs.js';
+import { engineRun } from './engine-runs.js';
 import { EvaluatorClient } from './evaluator-client.js';
 import { geneSpaceSize } from './gene-space.js';
 import { benchPython } from './python-env.js';
@@ -68,14 +68,8 @@ const done = (t: RunTrace): void => {
 let optuna: string | null = null;
 try {
   const engineMethods = args.methods.filter((m): m is 'graph' | 'ablated' => m === 'graph' || m === 'ablated');
-  if (engineMethods.length > 0) {
-    const engine = await startEngineBench(args.budget, baselineBitsPerByte, log);
-    try {
-      for (const seed of seeds) for (const m of engineMethods) done(await engine.run(m, seed));
-    } finally {
-      await engine.close();
-    }
-  }
+  const engineCache = join(args.workDir, 'engine-cache');
+  for (const seed of seeds) for (const m of engineMethods) done(await engineRun(m, seed, args.budget, baselineBitsPerByte, engineCache, log));
   if (args.methods.includes('random')) for (const seed of seeds) done(await randomSearch(evaluator, seed, args.budget));
   if (args.methods.includes('tpe')) {
     for (const seed of seeds) {
