@@ -19,9 +19,12 @@ import { CliWorker, evoquant, stateDirEnv } from './cli-process.js';
 import { EVALUATION, POPULATION_SIZE, PROXY, SEED_RECIPES, TARGET } from './setting.js';
 import type { RunTrace, TracePoint } from './trace.js';
 
-export function engineConfig(guidance: AgentGuidance, seed: number, budget: number, stamp: string): EvolutionConfig {
+export function engineConfig(guidance: AgentGuidance, seed: number, budget: number): EvolutionConfig {
   const input: EvolutionConfigInput = {
-    name: `bench-search-${guidance}-s${seed}-${stamp}`,
+    // The same name (hence evolution id, hence candidate ids and their tie-breaks) for both methods
+    // of a seed: a paired comparison, in which the guidance is the only difference. Each run has a
+    // stack of its own, so the name never collides.
+    name: `bench-search-s${seed}`,
     target: TARGET,
     pool: 'cpu',
     proxy: PROXY,
@@ -79,7 +82,7 @@ export async function engineRun(guidance: AgentGuidance, seed: number, budget: n
     up = true;
     workers.push(await CliWorker.start(['control', '--identity', 'bench-search-control'], env));
     workers.push(await CliWorker.start(['gpu', '--device-class', 'cpu', '--slots', '1', '--identity', 'bench-search-cpu'], env));
-    const config = engineConfig(guidance, seed, budget, Date.now().toString(36));
+    const config = engineConfig(guidance, seed, budget);
     const file = join(dir, `${config.name}.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
     await evoquant(['start', '--config', file, '--id', config.name], env);
