@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { trackChild } from './interrupt.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 const BIN = resolve(repoRoot, 'bin/evoquant.mjs');
@@ -23,7 +24,7 @@ export function stateDirEnv(dir: string): NodeJS.ProcessEnv {
 }
 
 export async function evoquant(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 600_000): Promise<string> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = trackChild(spawn(process.execPath, [BIN, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let err = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -44,7 +45,7 @@ export class CliWorker {
   }
 
   static async start(args: string[], env: NodeJS.ProcessEnv, readyWithinMs = 300_000): Promise<CliWorker> {
-    const child = spawn(process.execPath, [BIN, 'worker', ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = trackChild(spawn(process.execPath, [BIN, 'worker', ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] }));
     const w = new CliWorker(child, args.join(' '));
     const deadline = Date.now() + readyWithinMs;
     while (!/^worker ready:/m.test(w.log)) {

@@ -16,6 +16,7 @@ import { ResultMetrics, type Database } from '../../schema/db.js';
 import type { AgentGuidance } from '../../schema/agents.js';
 import { EvolutionConfig, type EvolutionConfigInput } from '../../schema/evolution-config.js';
 import { CliWorker, evoquant, stateDirEnv } from './cli-process.js';
+import { onInterrupt } from './interrupt.js';
 import { EVALUATION, POPULATION_SIZE, PROXY, SEED_RECIPES, TARGET } from './setting.js';
 import type { RunTrace, TracePoint } from './trace.js';
 
@@ -77,9 +78,20 @@ export async function engineRun(guidance: AgentGuidance, seed: number, budget: n
   const env = stateDirEnv(dir);
   const workers: CliWorker[] = [];
   let up = false;
+  let tornDown = false;
+  const teardown = async (): Promise<void> => {
+    if (tornDown) return;
+    tornDown = true;
+    for (const w of workers.reverse()) await w.stop().catch((err: unknown) => log(`  stopping worker ${w.name}: ${String(err)}`));
+    if (up) await evoquant(['down'], env).catch((err: unknown) => log(`  evoquant down: ${String(err)}`));
+    if (existsSync(join(dir, 'cache'))) cpSync(join(dir, 'cache'), cacheDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  };
+  const unregister = onInterrupt(teardown);
   try {
-    await evoquant(['up', '--json'], env);
+    // Marked up before the command returns: an interrupted `up` may have started services.
     up = true;
+    await evoquant(['up', '--json'], env);
     workers.push(await CliWorker.start(['control', '--identity', 'bench-search-control'], env));
     workers.push(await CliWorker.start(['gpu', '--device-class', 'cpu', '--slots', '1', '--identity', 'bench-search-cpu'], env));
     const config = engineConfig(guidance, seed, budget);
@@ -92,9 +104,7 @@ export async function engineRun(guidance: AgentGuidance, seed: number, budget: n
     const { points, rejected } = await withDatabase(resolveEndpoints({ env }), (db) => evaluationsInOrder(db, config.name, baselineBitsPerByte));
     return { method: guidance, seed, evaluations: points.slice(0, budget), rejected, seconds: (performance.now() - started) / 1000, evolutionId: config.name };
   } finally {
-    for (const w of workers.reverse()) await w.stop().catch((err: unknown) => log(`  stopping worker ${w.name}: ${String(err)}`));
-    if (up) await evoquant(['down'], env).catch((err: unknown) => log(`  evoquant down: ${String(err)}`));
-    if (existsSync(join(dir, 'cache'))) cpSync(join(dir, 'cache'), cacheDir, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    unregister();
+    await teardown();
   }
 }

@@ -5,6 +5,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { z } from 'zod';
 import { EvaluationRecord, type EvaluatorInfo } from './evaluation.js';
 import type { Genes } from './gene-space.js';
+import { trackChild } from './interrupt.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const Ready = z.object({ ready: z.literal(true), baselineBitsPerByte: z.number(), capacityGb: z.number(), tokens: z.number(), calibrationTokens: z.number() });
@@ -24,6 +25,7 @@ export class EvaluatorClient {
   static async start(workDir: string): Promise<EvaluatorClient> {
     const [cmd, ...args] = evaluatorCommand(workDir);
     const child = spawn(cmd, args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    trackChild(child);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
     const rl: Interface = createInterface({ input: child.stdout });
