@@ -78,10 +78,10 @@ export async function engineRun(guidance: AgentGuidance, seed: number, budget: n
   const env = stateDirEnv(dir);
   const workers: CliWorker[] = [];
   let up = false;
-  let tornDown = false;
-  const teardown = async (): Promise<void> => {
-    if (tornDown) return;
-    tornDown = true;
+  let tornDown: Promise<void> | null = null;
+  // Once, whoever asks first (the run's end or an interruption); both wait for the same teardown.
+  const teardown = (): Promise<void> => (tornDown ??= stop());
+  const stop = async (): Promise<void> => {
     for (const w of workers.reverse()) await w.stop().catch((err: unknown) => log(`  stopping worker ${w.name}: ${String(err)}`));
     if (up) await evoquant(['down'], env).catch((err: unknown) => log(`  evoquant down: ${String(err)}`));
     if (existsSync(join(dir, 'cache'))) cpSync(join(dir, 'cache'), cacheDir, { recursive: true, force: true });

@@ -5,15 +5,20 @@ import type { ChildProcess } from 'node:child_process';
 const children = new Set<ChildProcess>();
 const cleanups = new Set<() => Promise<void>>();
 let installed = false;
+let interrupted = false;
+
+/** True once SIGINT or SIGTERM arrived: the cleanup runs and then exits the process. */
+export const isInterrupted = (): boolean => interrupted;
 
 function install(): void {
   if (installed) return;
   installed = true;
   const handler = (signal: NodeJS.Signals): void => {
+    interrupted = true;
     process.stderr.write(`bench:search: ${signal}, stopping what it started…\n`);
     void (async () => {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       for (const fn of cleanups) await fn().catch((err: unknown) => process.stderr.write(`  cleanup: ${String(err)}\n`));
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       process.exit(130);
     })();
   };

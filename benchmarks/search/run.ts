@@ -12,6 +12,7 @@ import { repoRoot } from './cli-process.js';
 import { engineRun } from './engine-runs.js';
 import { EvaluatorClient } from './evaluator-client.js';
 import { geneSpaceSize } from './gene-space.js';
+import { isInterrupted } from './interrupt.js';
 import { benchPython } from './python-env.js';
 import { randomSearch } from './random-search.js';
 import { PLOT_PATH, RESULTS_PATH, SEARCH_BLOCK, SEARCH_COMMAND, searchReadme, searchTable, type BenchRun } from './readme.js';
@@ -67,6 +68,16 @@ const done = (t: RunTrace): void => {
 };
 let optuna: string | null = null;
 try {
+  await runMethods();
+} catch (err) {
+  // Interrupted: the signal handler is stopping what the run started and exits when done.
+  if (isInterrupted()) await new Promise<never>(() => undefined);
+  throw err;
+} finally {
+  if (!isInterrupted()) await evaluator.close();
+}
+
+async function runMethods(): Promise<void> {
   const engineMethods = args.methods.filter((m): m is 'graph' | 'ablated' => m === 'graph' || m === 'ablated');
   const engineCache = join(args.workDir, 'engine-cache');
   for (const seed of seeds) for (const m of engineMethods) done(await engineRun(m, seed, args.budget, baselineBitsPerByte, engineCache, log));
@@ -79,8 +90,6 @@ try {
       done(trace);
     }
   }
-} finally {
-  await evaluator.close();
 }
 
 const summary = summarize(traces, args.methods, args.budget, capacityGb);
