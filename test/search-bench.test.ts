@@ -1,12 +1,19 @@
 // The search benchmark's pure parts: its gene space (every drawn point is servable on vLLM once
-// moved onto the stack, as the proposer's children are) and the summary it reports.
+// moved onto the stack, as the proposer's children are), the summary it reports, and the README
+// block it wrote (rendered from the committed traces, so it cannot be edited by hand).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
+import { z } from 'zod';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { compileVerdict } from '../activities/compile-verdict.js';
 import { GENE_NAMES, GENES, GenesSchema, geneSpaceJson, geneSpaceSize, recipeOfGenes, sampleGenes, servablePoint } from '../benchmarks/search/gene-space.js';
 import { TARGET } from '../benchmarks/search/setting.js';
-import { summarize } from '../benchmarks/search/summary.js';
-import type { RunTrace } from '../benchmarks/search/trace.js';
+import { PLOT_PATH, RESULTS_PATH, SEARCH_BLOCK, searchReadme, type BenchRun } from '../benchmarks/search/readme.js';
+import { summarize, type BenchSummary } from '../benchmarks/search/summary.js';
+import { RunTrace } from '../benchmarks/search/trace.js';
+import { repoRoot } from '../engine/stack/paths.js';
+import { README_PATH, readBlock } from '../scripts/readme-blocks.js';
 
 test('the exported space is the one random search samples from, and the schema takes exactly its points', (t) => {
   const json = geneSpaceJson();
@@ -80,4 +87,16 @@ test('summary: global best, threshold, not-reached runs and one hypervolume box 
   t.is(b.hypervolume?.min, 0, 'a run with no feasible point dominates nothing');
   t.is(b.rejected?.max, 7);
   t.deepEqual(a.curves[1], [0.3, 0.3, 0.25]);
+});
+
+test('the README block is what the committed results render, and their summary is what their traces give', (t) => {
+  const committed = z
+    .object({ run: z.custom<BenchRun>(), summary: z.custom<BenchSummary>(), traces: z.array(RunTrace) })
+    .parse(JSON.parse(readFileSync(join(repoRoot, RESULTS_PATH), 'utf8')));
+  const { run, summary, traces } = committed;
+  const again = summarize(traces, summary.methods.map((m) => m.method), run.budget, run.capacityGb);
+  t.deepEqual(JSON.parse(JSON.stringify(again)), summary);
+  t.is(readBlock(readFileSync(README_PATH, 'utf8'), SEARCH_BLOCK), searchReadme(summary, run).trim());
+  t.true(existsSync(join(repoRoot, PLOT_PATH)), 'the plot the block links to is committed');
+  t.true(run.seeds.length >= 5 && summary.methods.every((m) => m.runs === run.seeds.length), 'every method ran every seed');
 });
