@@ -202,6 +202,11 @@ test('the physicist refuses what the stack cannot serve or cannot fit, saying wh
   t.true(after.fits);
   t.deepEqual(after.violations, []);
   t.true(fixed.proposal.recipe.depth.some((b) => b.override.method?.kind === 'gptq'), 'the child keeps its rounding method');
+
+  // A repair that lands on a recipe the evolution already has (its own parent, say) is no new child.
+  const again = physicist('evo-a', proposals, { compile, allocateToFit: allocate, archiveIds: new Set([fixed.proposal.id]) });
+  t.false(again.accepted.some((a) => a.repair !== null));
+  t.regex(again.refused.find((r) => r.proposal.recipe.name === 'w4a16-g128-gptq')!.reason, /its repair is a recipe the evolution already has/);
 });
 
 test('the critic: improved-over its parent, failed-because its classes, and each applied pattern with the measured deltas', (t) => {

@@ -100,8 +100,10 @@ export function createPhysicist({ db }: PhysicistDepsActivity) {
         }
         const compile = (p: ArchitectProposal): CompileVerdict => compileVerdict({ candidate: p, target: config.target });
         if (!profile && proposals.some((p) => p.operation !== 'seed' && !compile(p).fits)) return { needsProfile: true, accepted: [], refused: [] };
+        const archiveIds = new Set((await listCandidates(trx, evolutionId)).map((c) => c.id));
         const verdict = physicist(evolutionId, proposals, {
           compile,
+          archiveIds,
           allocateToFit: allocatorFor(config, profile),
         });
         await startGeneration(trx, evolutionId, generation);

@@ -15,6 +15,8 @@ export interface PhysicistDeps {
   compile: (proposal: ArchitectProposal) => CompileVerdict;
   /** The allocator's recipe filling the GPU (null: no sensitivity profile, or no servable allocation fits). */
   allocateToFit?: () => Recipe | null;
+  /** The evolution's candidates so far: a repair that lands on one of them (its own parent, say) is no new child. */
+  archiveIds?: ReadonlySet<string>;
 }
 
 export interface Repair {
@@ -41,7 +43,7 @@ function withMethod(allocated: Recipe, method: QuantMethod, name: string): Recip
 
 export function physicist(evolutionId: string, proposals: readonly ArchitectProposal[], deps: PhysicistDeps): PhysicistVerdict {
   const out: PhysicistVerdict = { accepted: [], refused: [] };
-  const taken = new Set(proposals.map((p) => p.id));
+  const taken = new Set([...proposals.map((p) => p.id), ...(deps.archiveIds ?? [])]);
   for (const proposal of proposals) {
     const verdict = deps.compile(proposal);
     const blocking = verdict.violations.filter((v) => NOT_SERVABLE.has(v));
@@ -68,7 +70,8 @@ export function physicist(evolutionId: string, proposals: readonly ArchitectProp
         continue;
       }
     }
-    out.refused.push({ proposal, verdict, reason: `does not fit: ${verdict.violationMessages.join('; ')}${allocated ? '' : ' (no allocation to repair it with)'}` });
+    const why = !allocated ? ' (no allocation to repair it with)' : recipe && taken.has(candidateId(evolutionId, recipe)) ? ' (its repair is a recipe the evolution already has)' : '';
+    out.refused.push({ proposal, verdict, reason: `does not fit: ${verdict.violationMessages.join('; ')}${why}` });
   }
   return out;
 }
