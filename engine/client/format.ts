@@ -32,6 +32,9 @@ export function formatEvolutionStatus(status: EvolutionStatus): string[] {
     lines.push('  frontier (GB/GPU vs KL):');
     lines.push(...table(['candidate', 'recipe', 'GB/GPU', 'KL', 'top-1'], status.frontier.map(candidateLine)).map((l) => `    ${l}`));
   }
+  // Absent in the status of an evolution that ran before the agents.
+  const discoveries = status.discoveries ?? [];
+  if (discoveries.length > 0) lines.push(`  discoveries: ${discoveries.join(', ')} (evoquant discoveries --id ${status.evolutionId})`);
   return lines;
 }
 
