@@ -8,19 +8,12 @@ import type { ChainOfThought, ChainStep, AgentGuidance } from '../../schema/agen
 import { EVOLUTION_PATTERNS, type EvolutionPattern } from '../../schema/innovation.js';
 import type { Recipe } from '../../schema/recipe.js';
 import type { GraphInnovation, InnovationGraph } from '../knowledge/innovation-graph.js';
+import type { PatternScore } from './bandit.js';
 import { expectedEffects } from './expected-effect.js';
 import { recipePatterns } from './recipe-patterns.js';
 
-/** The bandit's view of one pattern on the target's family (evolution/agents/bandit.ts). */
-export interface ScoutPatternScore {
-  pattern: EvolutionPattern;
-  score: number;
-  tries: number;
-  improvements: number;
-  meanKlDelta: number | null;
-  meanGbDelta: number | null;
-  evidence: 'this-evolution' | 'other-evolutions' | 'none';
-}
+/** The bandit's view of one pattern on the target's family. */
+export type ScoutPatternScore = PatternScore;
 
 export interface ScoutInput {
   evolutionId: string;
