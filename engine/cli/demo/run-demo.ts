@@ -68,7 +68,11 @@ export async function runOnEmbeddedStack(config: EvolutionConfig, label: string)
   log(`  workers: control on ${CONTROL_TASK_QUEUE}, reference executor on ${gpu.ready.taskQueue}`);
   const running = Promise.all([control.worker.run(), gpu.worker.run()]);
   // A worker that fails while the evolution runs is reported, not left as an unhandled rejection.
-  running.catch((err: unknown) => log(`worker failed: ${err instanceof Error ? err.message : String(err)}`));
+  let stopping = false;
+  running.then(
+    () => void (stopping || log(`workers stopped early (control ${control.worker.getState()}, gpu ${gpu.worker.getState()})`)),
+    (err: unknown) => log(`worker failed: ${err instanceof Error ? err.message : String(err)}`),
+  );
   const { client, close } = await connectClient(endpoints);
   try {
     const { id: evolutionId } = await startEvolution(client, config);
@@ -84,11 +88,14 @@ export async function runOnEmbeddedStack(config: EvolutionConfig, label: string)
     }
     bar.stop();
     if (!last?.status) throw new Error(`evolution ${evolutionId} ${last?.workflowStatus.toLowerCase() ?? 'vanished'}: ${last?.failure ?? last?.note ?? 'no result'}`);
-    return { evolutionId, temporalAddress: endpoints.temporalAddress, webUi: endpoints.webUi, status: last.status };
+    // The workflow's own result is the final word (the follow may end on a report taken mid-run).
+    const status = last.status.phase === 'completed' ? last.status : ((await client.workflow.getHandle(evolutionId).result()) as EvolutionStatus);
+    return { evolutionId, temporalAddress: endpoints.temporalAddress, webUi: endpoints.webUi, status };
   } finally {
-    control.worker.shutdown();
-    gpu.worker.shutdown();
-    await running;
+    // A worker that already stopped (it failed, or a signal stopped the runtime) is reported by `running`.
+    stopping = true;
+    for (const w of [control.worker, gpu.worker]) if (w.getState() === 'RUNNING') w.shutdown();
+    await running.catch(() => undefined);
     await control.close();
     await gpu.close();
     await close();
