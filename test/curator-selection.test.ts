@@ -297,7 +297,9 @@ test('strategyNiche: each feature, in its priority order, and redundant genes ar
     niche({ default: { ...base.default, rotation: { kind: 'hadamard', seed: 0 } }, expertLayers: { rankBy: 'sensitivity', tiers: [{ below: 0.5, override: { bits: 3 } }] } }),
     'rtn+expert-layers',
   );
-  t.is(niche({ default: { bits: 16 }, expertLayers: { rankBy: 'sensitivity', tiers: [{ below: 1, override: { bits: 4 } }] } }), 'bf16+expert-layers');
+  // A bf16 default whose tiers or bands quantize takes the method they quantize with (a budgeted allocation's shape).
+  t.is(niche({ default: { bits: 16 }, expertLayers: { rankBy: 'sensitivity', tiers: [{ below: 1, override: { bits: 4 } }] } }), 'rtn+expert-layers');
+  t.is(niche({ default: { bits: 16 }, depth: [{ from: 0, to: 1, roles: ['expert_gate', 'expert_up', 'expert_down'], override: { bits: 2, method: { kind: 'gptq', damp: 0.01, blockSize: 128, actOrder: true } } }] }), 'gptq+depth');
   // A module kept in bf16 has no method: a band that only changes the method of a bf16 default is no strategy.
   t.is(niche({ default: { bits: 16 }, depth: [{ from: 0, to: 0.5, override: { method: { kind: 'gptq' } } }] }), 'bf16');
   // An override turning rotation off is not rotation.

@@ -29,6 +29,19 @@ function methodOf(spec: QuantSpec): NicheMethod {
   return spec.method.kind;
 }
 
+/**
+ * The recipe's rounding method: its default's, or — when the default keeps modules in bf16 and
+ * overrides quantize them (a budgeted allocation's depth bands) — the method of the first override
+ * that quantizes.
+ */
+function effectiveMethod(recipe: Recipe): NicheMethod {
+  if (recipe.default.bits !== 16) return methodOf(recipe.default);
+  for (const o of allOverrides(recipe)) {
+    if (o.bits !== undefined && o.bits !== 16) return methodOf({ ...recipe.default, ...o, method: o.method ?? recipe.default.method } as QuantSpec);
+  }
+  return 'bf16';
+}
+
 /** JSON with sorted keys, so equal genes compare equal whatever order their keys came in. */
 function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
@@ -76,6 +89,6 @@ export function structuralFeature(recipe: Recipe): NicheFeature | null {
 /** The recipe's strategy family: `method` or `method+feature`. */
 export function strategyNiche(recipe: Recipe): string {
   const feature = structuralFeature(recipe);
-  const method = methodOf(recipe.default);
+  const method = effectiveMethod(recipe);
   return feature === null ? method : `${method}+${feature}`;
 }
