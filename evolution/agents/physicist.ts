@@ -32,10 +32,16 @@ export interface PhysicistVerdict {
   refused: Array<{ proposal: ArchitectProposal; verdict: CompileVerdict; reason: string }>;
 }
 
-/** The allocation's bits with the child's rounding method on every quantized band. */
-function withMethod(allocated: Recipe, method: QuantMethod, name: string): Recipe | null {
+/**
+ * The allocation's bits with what the child chose that the allocator does not decide: its rounding
+ * method on every quantized band, and fewer experts when it prunes or merges (which only lowers the
+ * memory the allocation was solved for).
+ */
+function repaired(allocated: Recipe, child: Recipe, name: string): Recipe | null {
+  const method: QuantMethod = child.default.method;
   const next = structuredClone(allocated);
   next.name = name.slice(0, 120);
+  if (child.expertReduction) next.expertReduction = structuredClone(child.expertReduction);
   for (const band of next.depth) if (band.override.bits !== undefined && band.override.bits !== 16) band.override.method = method;
   const parsed = Recipe.safeParse(next);
   return parsed.success ? parsed.data : null;
@@ -57,7 +63,7 @@ export function physicist(evolutionId: string, proposals: readonly ArchitectProp
       continue;
     }
     const allocated = deps.allocateToFit?.() ?? null;
-    const recipe = allocated ? withMethod(allocated, proposal.recipe.default.method, `${proposal.recipe.name}+fit`) : null;
+    const recipe = allocated ? repaired(allocated, proposal.recipe, `${proposal.recipe.name}+fit`) : null;
     if (recipe) {
       const repaired: ArchitectProposal = { ...proposal, id: candidateId(evolutionId, recipe), recipe };
       const after = deps.compile(repaired);
@@ -65,7 +71,7 @@ export function physicist(evolutionId: string, proposals: readonly ArchitectProp
         taken.add(repaired.id);
         out.accepted.push({
           proposal: repaired,
-          repair: { originalId: proposal.id, gbPerGpuBefore: verdict.gbPerGpu, gbPerGpuAfter: after.gbPerGpu, how: `budgeted allocation to the GPU's capacity, keeping ${proposal.recipe.default.method.kind}` },
+          repair: { originalId: proposal.id, gbPerGpuBefore: verdict.gbPerGpu, gbPerGpuAfter: after.gbPerGpu, how: `budgeted allocation to the GPU's capacity, keeping ${proposal.recipe.default.method.kind}${proposal.recipe.expertReduction ? ` and its ${proposal.recipe.expertReduction.mode}` : ''}` },
         });
         continue;
       }

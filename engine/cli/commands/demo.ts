@@ -59,8 +59,10 @@ async function writeDemoBlock(frontier: string, reasoning: readonly string[], be
   const { writeReadmeBlocks } = await import('../../../scripts/readme-blocks.js');
   const body = [`What the demo printed on a ${availableParallelism()}-core machine (${seconds} s, stack start included):`, '', '```', frontier, '', ...reasoning, '```'];
   if (best !== null) {
-    const lineage = await withDatabase(resolveEndpoints(), (db) => lineageOf(db, best));
-    body.push('', `Then \`evoquant lineage ${best}\` shows where the best candidate came from:`, '', '```', ...formatLineageTree(lineage.tree), '```');
+    // Its genealogy and the reasoning behind it; the innovations' own ancestry is `evoquant lineage innovation:…`.
+    const kinds = ['derived-from', 'improved-over', 'failed-because', 'reasoned-by'] as const;
+    const lineage = await withDatabase(resolveEndpoints(), (db) => lineageOf(db, best, { kinds }));
+    body.push('', `Then \`evoquant lineage ${best} --kinds ${kinds.join(',')}\` shows where the best candidate came from:`, '', '```', ...formatLineageTree(lineage.tree), '```');
   }
   writeReadmeBlocks([{ name: 'demo', command: 'npm run demo -- --write-readme', body: body.join('\n') }]);
 }
