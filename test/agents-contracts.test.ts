@@ -14,7 +14,7 @@ import { recipePatterns } from '../evolution/agents/recipe-patterns.js';
 import { extractChain, type ScoutInput, type ScoutPatternScore } from '../evolution/agents/scout.js';
 import { targetFamily } from '../evolution/agents/target-family.js';
 import type { ScoredCandidate } from '../evolution/archive/scored-candidate.js';
-import type { InnovationGraph } from '../evolution/knowledge/innovation-graph.js';
+import type { InnovationGraph } from '../evolution/agents/innovation-graph.js';
 import { servingContext } from '../evolution/proposer/serving-context.js';
 import { candidateId } from '../evolution/proposer/propose.js';
 import { allocatorFor } from '../activities/agents/physicist.js';

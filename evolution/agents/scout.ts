@@ -7,7 +7,7 @@
 import type { ChainOfThought, ChainStep, AgentGuidance } from '../../schema/agents.js';
 import { EVOLUTION_PATTERNS, type EvolutionPattern } from '../../schema/innovation.js';
 import type { Recipe } from '../../schema/recipe.js';
-import type { GraphInnovation, InnovationGraph } from '../knowledge/innovation-graph.js';
+import type { GraphInnovation, InnovationGraph } from './innovation-graph.js';
 import type { PatternScore } from './bandit.js';
 import { expectedEffects } from './expected-effect.js';
 import { recipePatterns } from './recipe-patterns.js';

@@ -1,33 +1,9 @@
-// The innovations as the scout reasons over them, read back from the knowledge graph (not from the
-// seed file): what is in the graph is what the agents know, including what earlier evolutions added.
+// The innovations as the scout reasons over them (evolution/agents/innovation-graph.ts), read back
+// from the knowledge graph (not from the seed file): what is in the graph is what the agents know, including what earlier evolutions added.
 import { z } from 'zod';
 import type { DbOrTrx } from '../../engine/db/connection.js';
 import { EvolutionPattern, InnovationGenes } from '../../schema/innovation.js';
-
-export interface GraphInnovation {
-  id: string;
-  name: string;
-  year: number;
-  keyIdea: string;
-  patterns: EvolutionPattern[];
-  executable: boolean;
-  genes: z.infer<typeof InnovationGenes> | null;
-  /** Mutation operators (technique ids) that apply its genes. */
-  operators: string[];
-}
-
-export interface GraphDerivation {
-  /** The older innovation. */
-  from: string;
-  /** The innovation derived from it. */
-  to: string;
-  pattern: EvolutionPattern | null;
-}
-
-export interface InnovationGraph {
-  innovations: Map<string, GraphInnovation>;
-  derivations: GraphDerivation[];
-}
+import type { GraphDerivation, GraphInnovation, InnovationGraph } from '../agents/innovation-graph.js';
 
 const InnovationPayload = z.looseObject({
   innovation: z.string(),
