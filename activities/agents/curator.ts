@@ -38,7 +38,8 @@ export function createCurator({ db }: CuratorDeps) {
             }]
           : [],
       );
-      const survivors = curate(items, survivorCount(config)).map((s) => ({ ...s, kl: undefined, crowding: Number.isFinite(s.crowding) ? s.crowding : Number.MAX_VALUE }));
+      // Infinite crowding (a front's ends) would not survive the JSON of Temporal's history.
+      const survivors = curate(items, survivorCount(config)).map((s) => ({ ...s, crowding: Number.isFinite(s.crowding) ? s.crowding : Number.MAX_VALUE }));
       await setSurvivors(db, evolutionId, generation, survivors.map((s) => s.id));
       return survivors;
     },
