@@ -84,6 +84,14 @@ test.serial('a generation runs the agents; chains, reasoning, judgements, surviv
   for (const kind of ['compileCandidate', 'quantize', 'evaluate', 'record']) t.true(types.includes(kind), `${kind} in the history`);
   t.true(types.indexOf('quantize') > types.indexOf('physicist') && types.lastIndexOf('record') < types.indexOf('critic'));
 
+  // The evolution's own history: registration, the manual recipes measured on the pool, the judgement.
+  const whole = await runEngineCli(env, ['history', first, '--json']);
+  t.is(whole.code, 0, whole.stderr);
+  const own = (JSON.parse(whole.stdout) as EvolutionHistory).workflows.find((w) => w.workflowId === first)!;
+  const ownTypes = own.activities.map((a) => a.activityType);
+  t.deepEqual([ownTypes[0], ownTypes[1], ownTypes.at(-2), ownTypes.at(-1)], ['registerEvolution', 'referencesToMeasure', 'discover', 'finishEvolution']);
+  t.true(ownTypes.includes('recordReferenceResult') && ownTypes.includes('quantize') && ownTypes.includes('evaluate'));
+
   // References: bf16 and the manual recipes that fit; the discoveries are exactly the candidates that beat them.
   const refs = await listReferences(db, first);
   t.true(refs.some((r) => r.name === 'bf16'));

@@ -200,7 +200,7 @@ test.serial('`evoquant retry` re-runs an infeasible candidate of a completed evo
   const history = JSON.parse(shown.stdout) as EvolutionHistory;
   t.deepEqual(
     history.workflows.map((w) => w.workflowId),
-    [`${id}/gen-0`, report.workflowId],
+    [id, `${id}/gen-0`, report.workflowId],
   );
   const rows = history.workflows.flatMap((w) => w.activities.filter((a) => a.taskQueue === 'gpu-cpu').map((a) => ({ ...a, workflowId: w.workflowId })));
   t.like(rows[0], { workflowId: `${id}/gen-0`, activityType: 'quantize', candidateId: candidate.id, outcome: 'failed', attempt: 1, workerIdentity: 'gpu-small' });

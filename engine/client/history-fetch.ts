@@ -1,6 +1,7 @@
-// Gathers the event histories behind `evoquant history`: the evolution's child workflows
-// (`<id>/gen-<n>`, `<id>/retry-<k>`) across all its runs, plus retry rounds the CLI started after
-// it completed (`<id>/retry-<timestamp36>`), each folded into rows by engine/history.ts.
+// Gathers the event histories behind `evoquant history`: the evolution workflow's own (its latest
+// run), its child workflows (`<id>/gen-<n>`, `<id>/retry-<k>`) across all its runs, plus retry rounds
+// the CLI started after it completed (`<id>/retry-<timestamp36>`), each folded into rows by
+// engine/history.ts.
 import type { Client } from '@temporalio/client';
 import { EngineRequestError } from './errors.js';
 import { findEvolution, isNotFound } from './evolutions.js';
@@ -9,7 +10,7 @@ import { GENERATION_WORKFLOW_TYPE } from './start.js';
 
 export interface EvolutionHistory {
   evolutionId: string;
-  /** Chronological: generations and retry rounds in the order they started. */
+  /** Chronological: the evolution itself, then generations and retry rounds in the order they started. */
   workflows: WorkflowHistorySummary[];
 }
 
@@ -87,7 +88,8 @@ export async function fetchEvolutionHistory(client: Client, evolutionId: string,
     if (summary === null) throw new EngineRequestError(`evolution ${evolutionId} has no generation ${options.generation} (yet)`);
     return { evolutionId, workflows: [summary] };
   }
-  const ids = await childrenOfAllRuns(client, evolutionId, description.runId);
+  // The evolution's own activities too: registration, the manual recipes measured for discoveries, the judgement.
+  const ids = [evolutionId, ...(await childrenOfAllRuns(client, evolutionId, description.runId))];
   for (const id of await detachedRounds(client, evolutionId)) if (!ids.includes(id)) ids.push(id);
   const summaries = (await Promise.all(ids.map((id) => summarize(client, id)))).filter((s): s is WorkflowHistorySummary => s !== null);
   summaries.sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? '') || a.workflowId.localeCompare(b.workflowId));
