@@ -16,7 +16,7 @@ import { targetFamily } from '../evolution/agents/target-family.js';
 import type { ScoredCandidate } from '../evolution/archive/scored-candidate.js';
 import type { InnovationGraph } from '../evolution/agents/innovation-graph.js';
 import { servingContext } from '../evolution/proposer/serving-context.js';
-import { candidateId } from '../evolution/proposer/propose.js';
+import { candidateId } from '../evolution/proposer/candidate-id.js';
 import { allocatorFor } from '../activities/agents/physicist.js';
 import { compileVerdict } from '../activities/compile-verdict.js';
 import { mulberry, syntheticProfile } from './helpers/synthetic-profile.js';

@@ -17,7 +17,7 @@ import {
   type LlmArchitectOutcome,
 } from '../evolution/agents/llm-architect/index.js';
 import { MAX_PROMPT_PARENTS, MAX_USER_CHARS } from '../evolution/agents/llm-architect/prompt.js';
-import { candidateId } from '../evolution/proposer/propose.js';
+import { candidateId } from '../evolution/proposer/candidate-id.js';
 import { servingContext } from '../evolution/proposer/serving-context.js';
 import { TECHNIQUE_IDS } from '../evolution/proposer/techniques.js';
 import { compileTarget } from '../science/physics/compile.js';

@@ -1,4 +1,4 @@
-// Deployable by construction: the proposer's children for a vllm evolution compile without a
+// Deployable by construction: the architect's children for a vllm evolution compile without a
 // not-servable violation, servableRecipe moves a recipe onto what a stack serves (and leaves the
 // reference stack's research designs alone), and the status counts compile's not-servable rejections.
 import test from 'ava';
@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { notServableCounts } from '../evolution/archive/not-servable.js';
 import type { ScoredCandidate } from '../evolution/archive/scored-candidate.js';
-import { propose } from '../evolution/proposer/propose.js';
+import { architect } from '../evolution/agents/architect.js';
 import { servingContext } from '../evolution/proposer/serving-context.js';
 import { TECHNIQUES } from '../evolution/proposer/techniques.js';
 import { formatEvolutionStatus } from '../engine/client/format.js';
@@ -18,6 +18,7 @@ import { getServingStack } from '../science/serving-stacks/index.js';
 import { servableRecipe, unservableSites } from '../science/physics/servable-recipe.js';
 import type { CompileReport } from '../schema/compile-report.js';
 import type { Recipe } from '../schema/recipe.js';
+import type { ChainOfThought, ChainStep } from '../schema/agents.js';
 import type { CandidateSummary, EvolutionStatus } from '../schema/workflow-contracts.js';
 import { PROXY_DIR } from './helpers/proxy.js';
 
@@ -37,23 +38,39 @@ function scored(recipe: Recipe, i: number, gb: number, kl: number): ScoredCandid
   return { id: `c${i}`, generation: 0, recipe, parents: [], technique: null, score: { fits: true, gbPerGpu: gb, kl, top1: 0.5, relativeAccuracyLoss: 0, proxyBytes: 1 } };
 }
 
-test('property: for any seed and archive of builtins, every child proposed for vllm compiles on the proxy without not-servable', (t) => {
+const chainStep = (operator: string): ChainStep => ({
+  pattern: 'mixed-precision-sensitivity-routing',
+  innovation: operator,
+  operator,
+  from: [],
+  why: `apply ${operator}`,
+  memory: { direction: 'less', measuredMean: null },
+  loss: { direction: 'more', measuredMean: null },
+  score: null,
+  evidence: 'none',
+});
+
+test('property: for any seed, chain and survivors among the builtins, every child the architect proposes for vllm compiles on the proxy without not-servable', (t) => {
   // Parents include the research designs and the unservable uniform 2/3-bit and AWQ baselines:
-  // the children must be servable whatever they descend from.
-  const archiveArb = fc.uniqueArray(fc.record({ recipe: fc.integer({ min: 0, max: BUILTINS.length - 1 }), gb: fc.double({ min: 20, max: 200, noNaN: true }), kl: fc.double({ min: 1e-4, max: 1, noNaN: true }) }), {
+  // the children must be servable whatever they descend from, by mutation, transfer or crossover.
+  const survivorsArb = fc.uniqueArray(fc.record({ recipe: fc.integer({ min: 0, max: BUILTINS.length - 1 }), gb: fc.double({ min: 20, max: 200, noNaN: true }), kl: fc.double({ min: 1e-4, max: 1, noNaN: true }) }), {
     minLength: 1,
     maxLength: 6,
     selector: (c) => c.recipe,
   });
+  const stepsArb = fc.uniqueArray(fc.constantFrom(...TECHNIQUES.map((x) => x.id)), { maxLength: 6 });
   let children = 0;
   const techniques = new Set<string>();
+  const operations = new Set<string>();
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 1, max: 20 }), fc.constantFrom('pareto' as const, 'tournament' as const), archiveArb, (seed, generation, selection, picks) => {
-      const archive = picks.map((p, i) => scored(BUILTINS[p.recipe], i, p.gb, p.kl));
-      const proposals = propose({ evolutionId: 'e', generation, seed, populationSize: 3, selection, seedRecipes: ['bf16'], archive, techniqueStats: {}, serving: VLLM_A100 });
+    fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 1, max: 20 }), fc.constantFrom('graph' as const, 'ablated' as const), stepsArb, survivorsArb, (seed, generation, guidance, operators, picks) => {
+      const survivors = picks.map((p, i) => scored(BUILTINS[p.recipe], i, p.gb, p.kl));
+      const chain: ChainOfThought = { id: 'chain:e/gen-1', evolutionId: 'e', generation, family: 'moe/vllm/roomy', guidance, frontier: [], applied: [], steps: operators.map(chainStep) };
+      const proposals = architect({ evolutionId: 'e', generation, seed, populationSize: 3, guidance, chain, survivors, archiveIds: new Set(survivors.map((c) => c.id)), seedRecipes: ['bf16'], serving: VLLM_A100 });
       for (const p of proposals) {
         children++;
         if (p.technique) techniques.add(p.technique);
+        operations.add(p.operation);
         const report = compileTarget({ ...PROXY_A100, stack: 'vllm' }, p.recipe);
         if (notServable(report).length > 0) return false;
         if (unservableSites(VLLM_A100.table, VLLM_A100.hw, p.recipe, VLLM_A100.roles).length > 0) return false;
@@ -63,8 +80,9 @@ test('property: for any seed and archive of builtins, every child proposed for v
     { numRuns: 100, seed: 7 },
   );
   t.true(children >= 150, `${children} children`);
-  // The children came from many operators, not one that happens to be harmless.
+  // The children came from many operators and every way of making one, not one that happens to be harmless.
   t.true(techniques.size >= 6, [...techniques].join(', '));
+  t.deepEqual([...operations].sort(), ['crossover', 'mutate', 'uniform']);
 });
 
 test('the per-expert-tier and outlier operators decline on vllm; AWQ shares its scales; expert-layer-tiers stays; rotation waits for a checkpoint that carries it', (t) => {

@@ -68,6 +68,7 @@ export function createArchitect({ db, fetch, env }: ArchitectDeps) {
         guidance: config.agents.guidance,
         chain,
         survivors,
+        selection: config.selection,
         archiveIds: new Set([...archiveIds, ...fromLlm.map((p) => p.id)]),
         seedRecipes: config.seedRecipes,
         serving,

@@ -18,7 +18,7 @@ import { targetFamily } from '../../evolution/agents/target-family.js';
 import { lineagePath, saveDiscovery, type MethodCard } from '../../evolution/knowledge/discoveries.js';
 import { innovationSeed } from '../../evolution/knowledge/innovations/load.js';
 import { innovationRecipe } from '../../evolution/knowledge/innovations/recipe.js';
-import { policyHash } from '../../evolution/proposer/propose.js';
+import { policyHash } from '../../evolution/proposer/candidate-id.js';
 import { compileInput } from './target.js';
 
 export interface DiscoveryDeps {

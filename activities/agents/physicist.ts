@@ -19,7 +19,7 @@ import { physicist, type Repair } from '../../evolution/agents/physicist.js';
 import { chainId } from '../../evolution/agents/scout.js';
 import { linkReasoning } from '../../evolution/knowledge/chains.js';
 import { candidateNodeId, recordProposal } from '../../evolution/knowledge/record-outcome.js';
-import { policyHash } from '../../evolution/proposer/propose.js';
+import { policyHash } from '../../evolution/proposer/candidate-id.js';
 import { compileVerdict } from '../compile-verdict.js';
 
 export interface PhysicistDepsActivity {

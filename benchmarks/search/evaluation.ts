@@ -9,7 +9,7 @@ import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { compileVerdict } from '../../activities/compile-verdict.js';
-import { policyHash } from '../../evolution/proposer/propose.js';
+import { policyHash } from '../../evolution/proposer/candidate-id.js';
 import { loadModel } from '../../science/compression/quantized-format.js';
 import { evaluateHeldOut } from '../../science/evaluation/held-out.js';
 import { ReferenceExecutor } from '../../science/executor/reference-executor.js';

@@ -8,7 +8,7 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { z } from 'zod';
 import { servingContext } from '../../evolution/proposer/serving-context.js';
-import { policyHash } from '../../evolution/proposer/propose.js';
+import { policyHash } from '../../evolution/proposer/candidate-id.js';
 import { servableRecipe } from '../../science/physics/servable-recipe.js';
 import { Recipe, type QuantMethod, type QuantOverride, type RecipeInput } from '../../schema/recipe.js';
 import { TARGET } from './setting.js';

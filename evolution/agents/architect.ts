@@ -12,8 +12,9 @@ import { InvalidRecipeError, type Recipe } from '../../schema/recipe.js';
 import { builtinRecipe } from '../../science/recipes/builtin.js';
 import { servableRecipe } from '../../science/physics/servable-recipe.js';
 import type { ScoredCandidate } from '../archive/scored-candidate.js';
-import { candidateId } from '../proposer/propose.js';
+import { candidateId } from '../proposer/candidate-id.js';
 import { TECHNIQUES, type ServingContext, type Technique } from '../proposer/techniques.js';
+import { selectionStrategy } from '../selection/by-name.js';
 import { crossover } from './crossover.js';
 
 export interface ArchitectInput {
@@ -25,6 +26,8 @@ export interface ArchitectInput {
   chain: ChainOfThought;
   /** The curator's survivors, best first: the parents. */
   survivors: readonly ScoredCandidate[];
+  /** How a parent is drawn from the survivors (the evolution config's `selection`; default pareto). */
+  selection?: 'tournament' | 'pareto';
   /** Every candidate of the evolution so far, so a recipe is never proposed twice. */
   archiveIds: ReadonlySet<string>;
   seedRecipes: ReadonlyArray<string | Recipe>;
@@ -65,6 +68,10 @@ export function architect(input: ArchitectInput): ArchitectProposal[] {
   }
   const parents = input.survivors;
   if (parents.length === 0) return out;
+  // Scored survivors go through the config's strategy (which prefers, when nothing fits yet, the one closest to fitting).
+  const measured = parents.filter((c) => c.score !== null);
+  const strategy = selectionStrategy(input.selection ?? 'pareto');
+  const drawParent = (): ScoredCandidate => (measured.length > 0 ? strategy.select(measured, rng) : parents[uniformInt(rng, 0, parents.length - 1)]);
   const steps = input.guidance === 'graph' ? input.chain.steps : [];
   const uses = steps.map(() => 0);
   const dead = new Set<string>();
@@ -85,7 +92,7 @@ export function architect(input: ArchitectInput): ArchitectProposal[] {
       if (child) add(child, [parents[i].id, parents[j].id], null, 'crossover', null);
       continue;
     }
-    const parent = parents[uniformInt(rng, 0, parents.length - 1)];
+    const parent = drawParent();
     // The least-used live step, in the chain's (bandit's) order: one generation spreads over the plan.
     let best = -1;
     for (let s = 0; s < steps.length; s++) if (!dead.has(`${s}|${parent.id}`) && (best < 0 || uses[s] < uses[best])) best = s;

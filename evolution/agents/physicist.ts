@@ -6,7 +6,7 @@
 import type { ArchitectProposal } from '../../schema/agents.js';
 import { Recipe, type QuantMethod } from '../../schema/recipe.js';
 import type { CompileVerdict } from '../../schema/workflow-contracts.js';
-import { candidateId } from '../proposer/propose.js';
+import { candidateId } from '../proposer/candidate-id.js';
 
 /** Violation codes that mean "the stack or the GPU cannot run it" (as opposed to "it does not fit"). */
 const NOT_SERVABLE = new Set(['not-servable', 'kernel-unsupported', 'shard-shape']);

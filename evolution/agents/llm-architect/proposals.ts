@@ -6,7 +6,7 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { ArchitectProposal, type ChainOfThought } from '../../../schema/agents.js';
 import type { Recipe } from '../../../schema/recipe.js';
 import { servableRecipe } from '../../../science/physics/servable-recipe.js';
-import { candidateId } from '../../proposer/propose.js';
+import { candidateId } from '../../proposer/candidate-id.js';
 import { techniqueById, type ServingContext } from '../../proposer/techniques.js';
 import type { ArchitectParent } from './prompt.js';
 import type { LlmReply } from './reply-schema.js';
