@@ -28,7 +28,8 @@ export function registerHistory(program: Command): void {
       const { formatWorkflowHistory } = await import('../../client/format.js');
       const history = await withClient(resolveEndpoints(), (client) => fetchEvolutionHistory(client, id, { generation: flags.generation }));
       emit(flags, history, () =>
-        history.workflows.length === 0
+        // The evolution's own workflow is always there; until it has run an activity there is nothing to show.
+        history.workflows.every((w) => w.workflowId === id && w.activities.length === 0)
           ? `${id}: no generation has started yet`
           : history.workflows.map((w) => formatWorkflowHistory(w).join('\n')).join('\n\n'),
       );
