@@ -59,7 +59,7 @@ def check_finite(t: torch.Tensor, what: str) -> None:
 
 
 def gib(n: int) -> str:
-    return f"{n / 2**30:.3f} GiB"
+    return f"{n} bytes ({n / 2**30:.3f} GiB)"
 
 
 class MemoryMeter:

@@ -182,7 +182,8 @@ def evaluate(req: dict[str, Any], emit: Emit) -> dict[str, Any]:
     norm, head = model.final_norm(device), model.lm_head(device)
     meter.charge(tensor_bytes(head), "the lm_head")
     chunk = ref_cache.chunk if ref_cache is not None else head_chunk(arch, seq)
-    meter.charge(3 * chunk * seq * arch.vocab * 4, f"the logits of {chunk} windows")
+    # logits, log-probs and (with a reference) its log-probs and probabilities of one chunk
+    meter.charge((4 if ref_cache is not None else 2) * min(chunk, w_count) * seq * arch.vocab * 4, f"the logits of {min(chunk, w_count)} windows")
     nats = torch.zeros((), dtype=torch.float64, device=device)
     kl = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)

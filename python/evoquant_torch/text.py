@@ -3,6 +3,7 @@ through the tokenizers library, offline, or one token per byte) → evenly space
 science/evaluation/windows.ts `evenWindows` places them."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ import torch
 from .errors import InputFileError, InvalidCheckpoint, InvalidRequest
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
     from .checkpoint import Checkpoint
 
 
@@ -70,11 +73,36 @@ def tokenize(checkpoint: "Checkpoint", text: bytes) -> Tokens:
     ids = torch.tensor(enc.ids, dtype=torch.long)
     if ids.numel() and int(ids.max()) >= vocab:
         raise InvalidCheckpoint(f"tokenizer.json of {checkpoint.path} produces id {int(ids.max())} beyond the vocab of {vocab}")
+    if _is_byte_level(checkpoint.path / "tokenizer.json"):
+        return Tokens(ids, _byte_level_lengths(tok, enc.ids))
     return Tokens(ids, _byte_lengths(s, enc.offsets))
 
 
+def _is_byte_level(path: Path) -> bool:
+    """GPT-2-style byte-level BPE (Qwen, Llama 3): every character of a token string stands for one byte."""
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(spec, dict) and isinstance(spec.get("decoder"), dict) and spec["decoder"].get("type") == "ByteLevel"
+
+
+def _byte_level_lengths(tok: "Tokenizer", ids: list[int]) -> torch.Tensor:
+    """Exact bytes per token of a byte-level BPE: the length of its token string (added tokens: their UTF-8 content)."""
+    added = {int(i): len(t.content.encode("utf-8")) for i, t in tok.get_added_tokens_decoder().items()}
+    table: dict[int, int] = {}
+    out: list[int] = []
+    for i in ids:
+        n = table.get(i)
+        if n is None:
+            n = added[i] if i in added else len(tok.id_to_token(i) or "")
+            table[i] = n
+        out.append(n)
+    return torch.tensor(out, dtype=torch.long)
+
+
 def _byte_lengths(s: str, offsets: list[tuple[int, int]]) -> torch.Tensor:
-    """Bytes of each token from its character span; a character split over several tokens (byte-level BPE)
+    """Bytes of each token from its character span (tokenizers other than byte-level BPE); a character split over several tokens (byte-level BPE)
     counts once, for the first token that covers it, so the lengths sum to the bytes covered."""
     prefix = [0] * (len(s) + 1)
     acc = 0
