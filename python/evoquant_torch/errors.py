@@ -5,7 +5,10 @@ errorType; anything else escaping __main__ is a crash (exit 70, retried with the
 """
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported lazily: a bad request is answered without loading it
+    import torch
 
 
 class ExecutorError(Exception):
@@ -54,6 +57,8 @@ class Terminated(BaseException):
 
 def check_finite(t: torch.Tensor, what: str) -> None:
     """NaN/Inf anywhere in weights, activations or logits is a typed failure, never a silent score."""
+    import torch
+
     if not bool(torch.isfinite(t).all()):
         raise NonFiniteFailure(f"non-finite values in {what}")
 
@@ -68,6 +73,8 @@ class MemoryMeter:
     (set_per_process_memory_fraction) and reports the peak, so charge/release are no-ops there."""
 
     def __init__(self, cap_bytes: int | None, device: torch.device) -> None:
+        import torch
+
         self.cap_bytes = cap_bytes
         self.device = torch.device(device)
         self.held = 0
@@ -103,6 +110,8 @@ class MemoryMeter:
     @property
     def peak(self) -> int:
         if self.cuda:
+            import torch
+
             return int(torch.cuda.max_memory_allocated(self._index))
         return self._peak
 
