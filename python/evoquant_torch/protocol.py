@@ -143,8 +143,6 @@ def _spec(name: str, s: Any) -> None:
     bits = _field(s, "bits", where + ".")
     if bits not in _BITS or isinstance(bits, bool):
         raise InvalidRequest(f"{where}.bits must be one of 2, 3, 4, 8, 16, got {json.dumps(bits)}")
-    if bits == 16:
-        return
     if _field(s, "format", where + ".") not in ("int", "fp8"):
         raise InvalidRequest(f"{where}.format must be \"int\" or \"fp8\", got {json.dumps(s['format'])}")
     g = _field(s, "groupSize", where + ".")
