@@ -41,11 +41,17 @@ def classify(e: BaseException) -> ExecutorError | None:
     if isinstance(e, torch.OutOfMemoryError):
         first = str(e).strip().splitlines()[0] if str(e).strip() else "CUDA out of memory"
         return GpuOutOfMemory(first)
-    accel = getattr(torch, "AcceleratorError", None)
-    if (accel is not None and isinstance(e, accel)) or (isinstance(e, RuntimeError) and ("CUDA" in str(e) or "cuda" in str(e) or "cuBLAS" in str(e) or "NCCL" in str(e))):
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return CudaError(first)
+    accel = getattr(torch, "AcceleratorError", None)  # torch >= 2.8 raises CUDA runtime failures as this
+    text = str(e).strip()
+    if (accel is not None and isinstance(e, accel)) or (isinstance(e, RuntimeError) and text.startswith(_CUDA_PREFIXES)):
+        return CudaError(text.splitlines()[0] if text else type(e).__name__)
     return None
+
+
+# Messages of CUDA/driver/library failures (c10/cuda/CUDAException.h, ATen's cuBLAS/cuDNN/NCCL checks);
+# a device mismatch or shape error naming "cuda:0" is a bug, not a retryable accelerator failure.
+_CUDA_PREFIXES = ("CUDA error", "CUDA driver error", "CUDA call failed", "CUBLAS_STATUS", "cuBLAS error", "cuDNN error",
+                  "CUDNN_STATUS", "NCCL error", "cuda runtime error", "CUDA kernel errors")
 
 
 def _finite(v: Any) -> bool:

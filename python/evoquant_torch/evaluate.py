@@ -132,13 +132,17 @@ class ReferenceCache:
         tmp.mkdir()
         norm, head = ref.final_norm(device), ref.lm_head(device)
         meter.charge(tensor_bytes(head), "the reference lm_head")
-        for c, b0 in enumerate(range(0, w_count, chunk)):
-            lp = torch.log_softmax(head_logits(arch, norm, head, hidden[b0:b0 + chunk]).float(), dim=-1)
-            check_finite(lp, "the reference log-probabilities")
-            torch.save(lp.to(dtype).cpu(), tmp / f"chunk-{c:05d}.pt")
         meta = {"format": CACHE_FORMAT, "windows": w_count, "seq": seq, "vocab": arch.vocab, "chunk": chunk,
                 "dtype": str(dtype).removeprefix("torch."), "reference": str(ref.path)}
-        (tmp / "meta.json").write_text(json.dumps(meta))
+        try:
+            for c, b0 in enumerate(range(0, w_count, chunk)):
+                lp = torch.log_softmax(head_logits(arch, norm, head, hidden[b0:b0 + chunk]).float(), dim=-1)
+                check_finite(lp, "the reference log-probabilities")
+                torch.save(lp.to(dtype).cpu(), tmp / f"chunk-{c:05d}.pt")
+            (tmp / "meta.json").write_text(json.dumps(meta))
+        except BaseException:  # never leave a half-written cache behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         final = cache_dir / f"reference-logprobs-{key}"
         try:
             tmp.rename(final)

@@ -33,7 +33,9 @@ def hf_metrics(model_dir: Path, ids: torch.Tensor, ref_dir: Path | None = None) 
     return out
 
 
-class Evaluate(unittest.TestCase):
+class EvalFixture(unittest.TestCase):
+    """Text file, cache dir and request builder shared by the evaluate tests (no tests of its own)."""
+
     def setUp(self) -> None:
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = Path(self.tmp.name)
@@ -53,6 +55,9 @@ class Evaluate(unittest.TestCase):
         ids = torch.tensor(list(TEXT))
         return torch.stack([ids[s:s + SEQ + 1] for s in even_windows(len(TEXT), SEQ, TOKENS)])
 
+
+
+class Evaluate(EvalFixture):
     def test_scores_match_transformers_and_kl_uses_the_cache(self) -> None:
         ref = make_checkpoint("llama", self.dir / "ref", seed=1)
         model = make_checkpoint("llama", self.dir / "model", seed=2)
@@ -117,6 +122,20 @@ class Evaluate(unittest.TestCase):
         with self.assertRaisesRegex(GpuOutOfMemory, r"needs \d+ bytes \(\d+\.\d+ GiB\) held at once, over the memory cap of \d+ bytes"):
             ev.evaluate(self.request(model, cap=peak // 2), lambda m: None)
         self.assertEqual(ev.evaluate(self.request(model, cap=peak), lambda m: None)["bitsPerByte"], r["bitsPerByte"])
+
+
+class LargeVocabCache(EvalFixture):
+    def test_float16_reference_cache_keeps_kl_close(self) -> None:
+        # Above CACHE_F32_LIMIT the cache is stored in float16 (a 150k vocab makes float32 tens of GB).
+        ref = make_checkpoint("mixtral", self.dir / "ref", seed=1)
+        model = make_checkpoint("mixtral", self.dir / "model", seed=2)
+        exact = ev.evaluate(self.request(model, ref), lambda m: None)["klBitsPerToken"]
+        with mock.patch.object(ev, "CACHE_F32_LIMIT", 0):
+            half = ev.evaluate({**self.request(model, ref), "cacheDir": str(self.dir / "cache16")}, lambda m: None)["klBitsPerToken"]
+        meta = next((self.dir / "cache16").iterdir()) / "meta.json"
+        self.assertIn('"dtype": "float16"', meta.read_text())
+        self.assertNotEqual(half, exact)
+        self.assertLess(abs(half / exact - 1), 1e-2)
 
 
 def _header_size(path: Path) -> int:

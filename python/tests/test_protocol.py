@@ -152,6 +152,8 @@ class Protocol(unittest.TestCase):
         cuda = classify(RuntimeError("CUDA error: an illegal memory access was encountered"))
         assert cuda is not None
         self.assertEqual((cuda.error_type, cuda.retryable), ("CudaError", True))
+        self.assertEqual(classify(torch.AcceleratorError("CUDA error: device-side assert triggered")).error_type, "CudaError")  # type: ignore[union-attr]
+        self.assertIsNone(classify(RuntimeError("Expected all tensors to be on the same device, but found cuda:0 and cpu")))
         self.assertIsNone(classify(ValueError("a bug")))
         self.assertIsNone(classify(RuntimeError("shape mismatch")))
 
