@@ -119,5 +119,44 @@ def remove_tensor(dir: str | os.PathLike[str], name: str) -> None:
     save_file(sd, str(path), metadata={"format": "pt"})
 
 
+REPO = Path(__file__).resolve().parents[2]
+TSX = REPO / "node_modules" / ".bin" / "tsx"
+
+
+def have_node_proxy() -> bool:
+    return TSX.exists() and (REPO / "artifacts" / "proxy" / "model.safetensors").is_file()
+
+
+def run_tsx(dir: Path, code: str, *args: str) -> str:
+    """Runs a TypeScript module of the repository's own code with tsx; returns its stdout."""
+    import subprocess
+
+    script = dir / f"script-{abs(hash(code)) % 10**8}.mts"
+    script.write_text(code)
+    return subprocess.run([str(TSX), str(script), *args], check=True, cwd=REPO, capture_output=True, text=True).stdout
+
+
+def export_proxy(out: Path) -> Path:
+    """artifacts/proxy exported as a bf16 Mixtral checkpoint by science/export/compressed-tensors (as its test does)."""
+    run_tsx(out.parent, "import { mkdirSync, writeFileSync } from 'node:fs';\nimport { join } from 'node:path';\n"
+            f"import {{ exportCompressedTensors }} from '{REPO}/science/export/compressed-tensors/index.js';\n"
+            "const out = process.argv[2]!; mkdirSync(out, { recursive: true });\n"
+            f"for (const f of await exportCompressedTensors({{ quantizedDir: '{REPO}/artifacts/proxy' }})) writeFileSync(join(out, f.path), f.bytes);\n",
+            str(out))
+    return out
+
+
+def reference_executor_metrics(dir: Path, corpus: Path, seq: int, tokens: int) -> dict[str, Any]:
+    """evoquant's reference executor (science/evaluation) on the proxy over evenWindows of a byte corpus."""
+    return json.loads(run_tsx(dir, "import { readFileSync } from 'node:fs';\n"
+                              f"import {{ loadModel }} from '{REPO}/science/compression/quantized-format.js';\n"
+                              f"import {{ ProxyModel }} from '{REPO}/science/model/forward.js';\n"
+                              f"import {{ evaluateModel }} from '{REPO}/science/evaluation/evaluate.js';\n"
+                              f"import {{ evenWindows }} from '{REPO}/science/evaluation/windows.js';\n"
+                              "const corpus = new Uint8Array(readFileSync(process.argv[2]!));\n"
+                              f"const m = await evaluateModel(new ProxyModel(loadModel('{REPO}/artifacts/proxy')), evenWindows(corpus, {seq}, {tokens}));\n"
+                              "console.log(JSON.stringify(m));\n", str(corpus)))
+
+
 def read_config(dir: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads((Path(dir) / "config.json").read_text())

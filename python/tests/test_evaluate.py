@@ -15,7 +15,7 @@ from evoquant_torch import evaluate as ev
 from evoquant_torch.errors import GpuOutOfMemory
 from evoquant_torch.text import even_windows
 
-from .fixtures import hf_logits, make_checkpoint, make_tokenizer
+from .fixtures import export_proxy, have_node_proxy, hf_logits, make_checkpoint, make_tokenizer, reference_executor_metrics
 from .test_layers import hf_counts
 
 torch.set_num_threads(1)
@@ -122,6 +122,24 @@ class Evaluate(EvalFixture):
         with self.assertRaisesRegex(GpuOutOfMemory, r"needs \d+ bytes \(\d+\.\d+ GiB\) held at once, over the memory cap of \d+ bytes"):
             ev.evaluate(self.request(model, cap=peak // 2), lambda m: None)
         self.assertEqual(ev.evaluate(self.request(model, cap=peak), lambda m: None)["bitsPerByte"], r["bitsPerByte"])
+
+
+class ProxyAgainstReferenceExecutor(EvalFixture):
+    def test_exported_proxy_scores_as_the_reference_executor(self) -> None:
+        # Windows, bits/byte, top-1 and routing frequency of the torch executor on the exported proxy
+        # against evoquant's own reference executor on the same corpus.
+        if not have_node_proxy():
+            self.skipTest("needs node_modules (tsx) and artifacts/proxy")
+        corpus = self.dir / "corpus.txt"
+        corpus.write_bytes((Path(__file__).resolve().parents[2] / "README.md").read_bytes()[:30000])
+        out = export_proxy(self.dir / "proxy")
+        want = reference_executor_metrics(self.dir, corpus, 64, 1024)
+        got = ev.evaluate({**self.request(out), "text": {"files": [str(corpus)], "tokens": 1024, "seq": 64, "batch": 8}}, lambda m: None)
+        print(f"\n  proxy: bits/byte torch {got['bitsPerByte']:.9f}, reference executor {want['bitsPerByte']:.9f}")
+        self.assertEqual(got["tokens"], want["tokens"])
+        self.assertLess(abs(got["bitsPerByte"] - want["bitsPerByte"]), 1e-5)
+        self.assertEqual(got["top1"], want["top1"])
+        self.assertEqual(got["expertFrequency"], want["expertFrequency"])
 
 
 class LargeVocabCache(EvalFixture):

@@ -3,8 +3,6 @@ transformers' own float32 logits on every fixture architecture and storage layou
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
 import tempfile
 import unittest
 from pathlib import Path
@@ -15,11 +13,10 @@ from evoquant_torch.architectures import ArchSpec
 from evoquant_torch.checkpoint import Checkpoint
 from evoquant_torch.layers import embed_tokens, head_logits, layer_forward
 
-from .fixtures import hf_logits, make_checkpoint
+from .fixtures import export_proxy, have_node_proxy, hf_logits, make_checkpoint
 
 torch.set_num_threads(1)
 TOL = 1e-4
-REPO = Path(__file__).resolve().parents[2]
 
 
 def streamed_logits(ckpt: Checkpoint, ids: torch.Tensor, arch: ArchSpec | None = None, capture: object | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,17 +145,9 @@ class LayerStreamMatchesTransformers(unittest.TestCase):
 
     def test_exported_proxy_loads_and_matches(self) -> None:
         # The trained proxy exported as Mixtral by science/export/compressed-tensors (bf16).
-        tsx = REPO / "node_modules" / ".bin" / "tsx"
-        if not tsx.exists() or not (REPO / "artifacts" / "proxy" / "model.safetensors").is_file():
+        if not have_node_proxy():
             self.skipTest("needs node_modules (tsx) and artifacts/proxy")
-        out = self.dir / "proxy"
-        script = self.dir / "export.mts"
-        script.write_text(
-            "import { mkdirSync, writeFileSync } from 'node:fs';\nimport { join } from 'node:path';\n"
-            f"import {{ exportCompressedTensors }} from '{REPO}/science/export/compressed-tensors/index.js';\n"
-            "const out = process.argv[2]!; mkdirSync(out, { recursive: true });\n"
-            f"for (const f of await exportCompressedTensors({{ quantizedDir: '{REPO}/artifacts/proxy' }})) writeFileSync(join(out, f.path), f.bytes);\n")
-        subprocess.run([str(tsx), str(script), str(out)], check=True, cwd=REPO, env={**os.environ})
+        out = export_proxy(self.dir / "proxy")
         ids = torch.randint(0, 256, (2, 48), generator=torch.Generator().manual_seed(1))
         ckpt = Checkpoint.open(str(out))
         self.assertEqual((ckpt.arch.architecture, ckpt.arch.experts, ckpt.arch.layers), ("mixtral", 8, 4))

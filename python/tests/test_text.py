@@ -77,6 +77,20 @@ class Text(unittest.TestCase):
             if "\ufffd" not in prefix:  # a multi-byte character split by the cut
                 self.assertEqual(len(prefix.encode()), cum[n - 1])
 
+    def test_other_tokenizers_count_bytes_by_character_span(self) -> None:
+        # A whitespace-split BPE (no byte-level decoder): bytes from the offsets; whitespace no token covers is not counted.
+        from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+        tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        tok.train_from_iterator([TEXT], trainer=trainers.BpeTrainer(vocab_size=200, special_tokens=["[UNK]"], show_progress=False))
+        d = make_checkpoint("llama", self.dir / "w")
+        tok.save(str(d / "tokenizer.json"))
+        t = tokenize(Checkpoint.open(str(d)), TEXT.encode())
+        enc = tok.encode(TEXT, add_special_tokens=False)
+        self.assertEqual(t.byte_len.tolist(), [len(TEXT[a:b].encode()) for a, b in enc.offsets])
+        self.assertEqual(int(t.byte_len.sum()), len("".join(TEXT.split()).encode()))
+
 
 if __name__ == "__main__":
     unittest.main()
