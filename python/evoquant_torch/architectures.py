@@ -48,6 +48,7 @@ class ArchSpec:
     raw_config: dict = field(compare=False, repr=False)
     o_bias: bool = False  # Llama's attention_bias also puts a bias on o_proj
     sliding_window: int | None = None
+    rope_type: str = "default"
 
     @property
     def moe(self) -> bool:
@@ -177,20 +178,25 @@ def _int(cfg: dict, *names: str) -> int:
     return v
 
 
-def _rope_theta(cfg: dict) -> float:
+# Rope types whose frequencies do not depend on the sequence length (dynamic and longrope do: refused).
+# Non-default ones are computed by transformers' own ROPE_INIT_FUNCTIONS (layers.rope_cos_sin).
+ROPE_TYPES = ("default", "linear", "llama3", "yarn")
+
+
+def _rope(cfg: dict) -> tuple[float, str]:
     rp = cfg.get("rope_parameters")
     scaling = cfg.get("rope_scaling")
     if isinstance(rp, dict):
         kind = rp.get("rope_type", rp.get("type", "default"))
         theta = rp.get("rope_theta", cfg.get("rope_theta"))
     else:
-        kind = (scaling or {}).get("rope_type", (scaling or {}).get("type", "default")) if isinstance(scaling, dict) else "default"
+        kind = scaling.get("rope_type", scaling.get("type", "default")) if isinstance(scaling, dict) else "default"
         theta = cfg.get("rope_theta", 10000.0)
-    if kind != "default":
-        raise InvalidCheckpoint(f"rope type {kind!r} is not supported (only the default rope)")
-    if not isinstance(theta, (int, float)) or theta <= 0:
+    if kind not in ROPE_TYPES:
+        raise InvalidCheckpoint(f"rope type {kind!r} is not supported (supported: {', '.join(ROPE_TYPES)})")
+    if not isinstance(theta, (int, float)) or isinstance(theta, bool) or theta <= 0:
         raise InvalidCheckpoint(f"config.json rope_theta must be positive, got {theta!r}")
-    return float(theta)
+    return float(theta), str(kind)
 
 
 def arch_from_config(cfg: dict) -> ArchSpec:
@@ -221,11 +227,11 @@ def arch_from_config(cfg: dict) -> ArchSpec:
         raise InvalidCheckpoint("mlp_bias is not supported")
     attn_bias = mt == "qwen2" or bool(cfg.get("attention_bias", False))
     sliding = None
-    if mt == "qwen2":
-        if cfg.get("use_sliding_window"):
-            sliding = cfg.get("sliding_window")
-    elif cfg.get("sliding_window") is not None and mt == "mixtral":
-        sliding = cfg.get("sliding_window")
+    if mt in ("qwen2", "qwen3_moe") and cfg.get("use_sliding_window"):
+        # transformers applies it to some layers only (layer_types / max_window_layers)
+        raise InvalidCheckpoint(f"{mt} with use_sliding_window is not supported")
+    if mt == "mixtral" and cfg.get("sliding_window") is not None:
+        sliding = cfg.get("sliding_window")  # every Mixtral layer attends within the window
     return ArchSpec(
         architecture=mt,
         hidden=hidden,
@@ -242,10 +248,11 @@ def arch_from_config(cfg: dict) -> ArchSpec:
         shared_intermediate=0,
         qk_norm=mt == "qwen3_moe",
         attn_bias=attn_bias,
-        rope_theta=_rope_theta(cfg),
+        rope_theta=_rope(cfg)[0],
         rms_eps=float(cfg.get("rms_norm_eps", 1e-6)),
         tie_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         raw_config=cfg,
         o_bias=mt == "llama" and bool(cfg.get("attention_bias", False)),
         sliding_window=int(sliding) if isinstance(sliding, int) else None,
+        rope_type=_rope(cfg)[1],
     )

@@ -1,6 +1,7 @@
 """Functional forward of one decoder layer, computed as transformers 5.20 computes it.
 
-RMSNorm in float32, the default rope (inv_freq = θ^(−2i/d), cos/sin of cat(freqs, freqs), rotate_half),
+RMSNorm in float32, rope (default: inv_freq = θ^(−2i/d); linear/llama3/yarn through transformers' own
+init functions; cos/sin of cat(freqs, freqs), rotate_half),
 causal GQA attention with optional q/k/v bias (Qwen2) and per-head q/k RMSNorm (Qwen3-MoE), SwiGLU, and MoE
 routing as Qwen3MoeTopKRouter / MixtralTopKRouter do it: softmax over the router logits in float32, top-k
 (torch.topk), then optional renormalisation (always for Mixtral), experts summed in ascending expert order
@@ -41,18 +42,33 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
-_ROPE_CACHE: dict[tuple[int, float, int, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+_ROPE_CACHE: dict[tuple[ArchSpec, int, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def rope_cos_sin(head_dim: int, theta: float, seq: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin [seq, head_dim] of the default rope (positions 0..seq-1), as the HF rotary embedding computes them."""
-    key = (head_dim, theta, seq, str(device), dtype)
+def rope_inv_freq(arch: ArchSpec, device: torch.device) -> tuple[torch.Tensor, float]:
+    """Inverse frequencies [head_dim/2] and the cos/sin scaling of the architecture's rope. The default rope
+    is computed here; scaled ones (linear, llama3, yarn) by transformers' own ROPE_INIT_FUNCTIONS."""
+    hd = arch.head_dim
+    if arch.rope_type == "default":
+        return 1.0 / (arch.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / hd)), 1.0
+    from transformers import AutoConfig
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    raw = {k: v for k, v in arch.raw_config.items() if k not in ("model_type", "quantization_config")}
+    cfg = AutoConfig.for_model(arch.architecture, **raw)
+    inv_freq, scaling = ROPE_INIT_FUNCTIONS[arch.rope_type](cfg, device)
+    return inv_freq.to(device=device, dtype=torch.float), float(scaling)
+
+
+def rope_cos_sin(arch: ArchSpec, seq: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin [seq, head_dim] (positions 0..seq-1), as the HF rotary embedding computes them."""
+    key = (arch, seq, str(device), dtype)
     hit = _ROPE_CACHE.get(key)
     if hit is None:
-        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / head_dim))
+        inv_freq, scaling = rope_inv_freq(arch, device)
         freqs = torch.arange(seq, device=device, dtype=torch.float)[:, None] * inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
-        hit = (emb.cos().to(dtype), emb.sin().to(dtype))
+        hit = ((emb.cos() * scaling).to(dtype), (emb.sin() * scaling).to(dtype))
         if len(_ROPE_CACHE) > 16:
             _ROPE_CACHE.clear()
         _ROPE_CACHE[key] = hit
@@ -76,7 +92,7 @@ def _attention(arch: ArchSpec, w: dict[str, torch.Tensor], h: torch.Tensor, capt
         q = rms_norm(q, w["q_norm"], arch.rms_eps)
         k = rms_norm(k, w["k_norm"], arch.rms_eps)
     q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-    cos, sin = rope_cos_sin(hd, arch.rope_theta, s, h.device, h.dtype)
+    cos, sin = rope_cos_sin(arch, s, h.device, h.dtype)
     q = q * cos + _rotate_half(q) * sin
     k = k * cos + _rotate_half(k) * sin
     rep = arch.heads // arch.kv_heads

@@ -69,8 +69,8 @@ class StrictLoading(unittest.TestCase):
         (d / "config.json").write_text(json.dumps({**cfg, "model_type": "gpt2"}))
         with self.assertRaisesRegex(InvalidCheckpoint, "unknown architecture 'gpt2'"):
             Checkpoint.open(str(d))
-        (d / "config.json").write_text(json.dumps({**cfg, "rope_parameters": {"rope_type": "yarn", "rope_theta": 1e4, "factor": 4.0}}))
-        with self.assertRaisesRegex(InvalidCheckpoint, "rope type 'yarn'"):
+        (d / "config.json").write_text(json.dumps({**cfg, "rope_parameters": {"rope_type": "dynamic", "rope_theta": 1e4, "factor": 4.0}}))
+        with self.assertRaisesRegex(InvalidCheckpoint, "rope type 'dynamic' is not supported"):
             Checkpoint.open(str(d))
 
     def test_no_weights_or_no_config(self) -> None:

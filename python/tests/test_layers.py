@@ -101,6 +101,20 @@ class LayerStreamMatchesTransformers(unittest.TestCase):
     def test_qwen2_with_qkv_bias(self) -> None:
         self.check("qwen2")
 
+    def test_llama3_rope(self) -> None:
+        self.check("llama", rope_parameters={"rope_type": "llama3", "rope_theta": 5e5, "factor": 8.0, "low_freq_factor": 1.0,
+                                             "high_freq_factor": 4.0, "original_max_position_embeddings": 16})
+
+    def test_yarn_rope_qwen3_moe(self) -> None:
+        self.check("qwen3_moe", rope_parameters={"rope_type": "yarn", "rope_theta": 1e4, "factor": 4.0, "original_max_position_embeddings": 16})
+
+    def test_linear_rope_qwen2(self) -> None:
+        self.check("qwen2", rope_parameters={"rope_type": "linear", "rope_theta": 1e4, "factor": 2.0})
+
+    def test_mixtral_sliding_window(self) -> None:
+        self.assertGreater(self.ids.shape[1], 8)
+        self.check("mixtral", sliding_window=8)
+
     def test_a_wrong_forward_is_caught(self) -> None:
         # The tolerance is meaningful: routing without renormalisation on a renormalising model, or a
         # different rope theta, moves the logits far beyond it.
