@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message-fd", type=int, required=True)
     args = parser.parse_args(argv)
     install_sigterm()
-    channel = Channel(args.message_fd)
+    try:
+        channel = Channel(args.message_fd)
+    except OSError as e:  # no message fd: nothing can be reported, so it is a crash
+        print(f"evoquant_torch: cannot open message fd {args.message_fd}: {e}", file=sys.stderr)
+        return EXIT_CRASH
     try:
         req = parse_request(sys.stdin.buffer.read())
         result = run_request(req, channel)

@@ -145,6 +145,12 @@ class Protocol(unittest.TestCase):
         self.assertLess(len(rest), 12)
         self.assertFalse((self.dir / "cache").exists() and any((self.dir / "cache").iterdir()))
 
+    def test_no_message_fd_is_a_crash(self) -> None:
+        p = subprocess.run([sys.executable, "-m", "evoquant_torch", "--message-fd", "97"], input=b'{"kind":"describe","checkpoint":"/x"}',
+                           capture_output=True, env={**os.environ, "PYTHONPATH": str(PYTHON_DIR)})
+        self.assertEqual(p.returncode, 70)
+        self.assertIn(b"cannot open message fd 97", p.stderr)
+
     def test_exception_mapping(self) -> None:
         oom = classify(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore"))
         assert oom is not None
