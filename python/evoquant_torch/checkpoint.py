@@ -83,6 +83,7 @@ class Checkpoint:
         if self.fused and self.quantized:
             raise InvalidCheckpoint("a compressed-tensors checkpoint with fused 3-D experts is not supported")
         self._schemes: dict[str, dict | None] = {}
+        self._compressed: set[str] = set()  # stored tensors of compressed modules (int codes, fp8, shapes)
         self._expected = self._expected_tensors()
         self._check(names)
 
@@ -152,7 +153,19 @@ class Checkpoint:
         if scheme is None:
             return {self._stored(module + ".weight"): shape}
         assert self._dequant is not None
-        return {self._stored(f"{module}.{s.lstrip('.')}"): None for s in self._dequant.module_tensor_suffixes(scheme)}
+        out, n = shape
+        strategy = (scheme.get("weights") or {}).get("strategy")
+        # What the header alone can tell of a compressed module (-1: any size); the dequantizer checks the rest.
+        known: dict[str, tuple[int, ...]] = {"weight_shape": (2,), "weight_g_idx": (n,)}
+        if scheme.get("format") == "pack-quantized":
+            known["weight_packed"] = (out, -1)
+        else:
+            known["weight"] = (out, n)
+        if strategy in ("group", "channel"):
+            known["weight_scale"] = (out, -1)
+        entries = {self._stored(f"{module}.{s.lstrip('.')}"): known.get(s.lstrip("."), None) for s in self._dequant.module_tensor_suffixes(scheme)}
+        self._compressed.update(entries)
+        return entries
 
     def _expected_tensors(self) -> dict[str, tuple[int, ...] | None]:
         """Stored name -> logical shape (None: a quantized tensor whose shape the dequantizer checks)."""
@@ -190,11 +203,14 @@ class Checkpoint:
             raise InvalidCheckpoint(f"{self.path}: unexpected tensor {unexpected[0]}{more}")
         for name, shape in self._expected.items():
             info = self._headers[name]
-            if shape is not None:
-                if tuple(info.get("shape", ())) != shape:
-                    raise InvalidCheckpoint(f"{self.path}: tensor {name} has shape {list(info.get('shape', []))}, expected {list(shape)}")
-                if info.get("dtype") not in _FLOAT_DTYPES:
-                    raise InvalidCheckpoint(f"{self.path}: tensor {name} has dtype {info.get('dtype')}, expected a float type")
+            if shape is None:
+                continue
+            got = tuple(info.get("shape", ()))
+            if len(got) != len(shape) or any(w != -1 and g != w for g, w in zip(got, shape)):
+                want = ", ".join("*" if w == -1 else str(w) for w in shape)
+                raise InvalidCheckpoint(f"{self.path}: tensor {name} has shape {list(got)}, expected [{want}]")
+            if name not in self._compressed and info.get("dtype") not in _FLOAT_DTYPES:
+                raise InvalidCheckpoint(f"{self.path}: tensor {name} has dtype {info.get('dtype')}, expected a float type")
 
     # ----- reading ---------------------------------------------------------------------------
 

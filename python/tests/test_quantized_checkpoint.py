@@ -69,6 +69,33 @@ class QuantizedCheckpoint(unittest.TestCase):
                 self.assertLess(base["klBitsPerToken"], 1e-9)
                 self.assertLess(r["weightBytes"], base["weightBytes"])
 
+    def test_compressed_tensors_are_checked_strictly(self) -> None:
+        from safetensors.torch import load_file, save_file
+
+        from evoquant_torch.errors import InvalidCheckpoint
+        from evoquant_torch.quantize import run
+
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            text = d / "t.txt"
+            text.write_bytes(TEXT)
+            src = make_checkpoint("mixtral", d / "src", seed=2)
+            out = d / "out"
+            run({"kind": "quantize", "checkpoint": str(src), "output": str(out), "plan": plan(src), "device": "cpu", "memoryCapBytes": None,
+                 "calibration": {"files": [str(text)], "tokens": 256, "seq": 32, "batch": 4, "minTokensPerExpert": 0, "mode": "original"}},
+                lambda m: None)
+            sd = load_file(str(out / "model.safetensors"))
+            name = "model.layers.1.block_sparse_moe.experts.2.w2.weight_packed"
+            good = sd[name]
+            sd[name] = good[:-1].contiguous()
+            save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
+            with self.assertRaisesRegex(InvalidCheckpoint, rf"tensor {name.replace('.', '[.]')} has shape \[{good.shape[0] - 1}, {good.shape[1]}\], expected \[{good.shape[0]}, \*\]"):
+                Checkpoint.open(str(out))
+            del sd[name]
+            save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
+            with self.assertRaisesRegex(InvalidCheckpoint, f"missing tensor {name.replace('.', '[.]')}"):
+                Checkpoint.open(str(out))
+
 
 if __name__ == "__main__":
     unittest.main()
