@@ -106,9 +106,10 @@ class Checkpoint:
         if (root / _INDEX).is_file():
             try:
                 weight_map = json.loads((root / _INDEX).read_text(encoding="utf-8"))["weight_map"]
-                assert isinstance(weight_map, dict)
-            except (OSError, ValueError, KeyError, AssertionError) as e:
+            except (OSError, ValueError, KeyError, TypeError) as e:
                 raise InvalidCheckpoint(f"{_INDEX} of {path} is malformed: {e}") from None
+            if not isinstance(weight_map, dict):
+                raise InvalidCheckpoint(f"{_INDEX} of {path} has no weight_map object")
             shards = sorted(set(weight_map.values()))
             for shard in shards:
                 if not isinstance(shard, str) or "/" in shard or not (root / shard).is_file():
@@ -145,7 +146,13 @@ class Checkpoint:
             return None
         if module not in self._schemes:
             assert self._dequant is not None and self.quantization_config is not None
-            self._schemes[module] = self._dequant.scheme_of(self.quantization_config, module)
+            try:
+                scheme = self._dequant.scheme_of(self.quantization_config, module)
+                if scheme is not None:
+                    self._dequant.module_tensor_suffixes(scheme)  # refuses formats it cannot read
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise InvalidCheckpoint(f"{self.path}: quantization_config for {module} is not readable: {e}") from None
+            self._schemes[module] = scheme
         return self._schemes[module]
 
     def _module_entries(self, module: str, shape: tuple[int, ...]) -> dict[str, tuple[int, ...] | None]:
