@@ -149,6 +149,7 @@ class ReferenceCache:
         except OSError:  # another process finished the same cache first: theirs is as good
             shutil.rmtree(tmp, ignore_errors=True)
         meter.release(tensor_bytes(head))
+        meter.release(tensor_bytes(hidden))  # the reference's hidden states are done with
         return ReferenceCache(final, meta)
 
 
