@@ -107,6 +107,23 @@ class StrictLoading(unittest.TestCase):
         self.assertTrue(torch.equal(la["experts.3.gate"], gate_up[3, :32]))
         self.assertTrue(torch.equal(la["experts.3.up"], gate_up[3, 32:]))
 
+    def test_mixtral_block_named_mlp_and_raw_dtypes(self) -> None:
+        # transformers 5 names Mixtral's MoE block `mlp` in memory; a checkpoint saved that way reads the same.
+        a = make_checkpoint("mixtral", self.dir / "a", seed=4, dtype=torch.bfloat16)
+        b = make_checkpoint("mixtral", self.dir / "b", seed=4, dtype=torch.bfloat16)
+        self.rewrite(b, lambda sd: [sd.__setitem__(k.replace(".block_sparse_moe.", ".mlp."), sd.pop(k)) for k in [k for k in sd if ".block_sparse_moe." in k]])
+        ca, cb = Checkpoint.open(str(a)), Checkpoint.open(str(b))
+        la, lb = ca.layer(0, "cpu"), cb.layer(0, "cpu", dtype=torch.float64)
+        self.assertEqual(sorted(la), sorted(lb))
+        for k in la:
+            self.assertEqual(la[k].dtype, torch.float32)
+            self.assertEqual(lb[k].dtype, torch.float64)
+            self.assertTrue(torch.equal(la[k].double(), lb[k]), k)
+        raw = cb.raw("model.layers.0.block_sparse_moe.experts.1.w2.weight")
+        self.assertEqual(raw.dtype, torch.bfloat16)
+        self.assertTrue(torch.equal(raw.float(), la["experts.1.down"]))
+        self.assertEqual(ca.stored_bytes(), sum(t.numel() * 2 for t in load_file(str(a / "model.safetensors")).values()))
+
 
 class Describe(unittest.TestCase):
     def setUp(self) -> None:
