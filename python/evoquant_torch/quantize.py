@@ -15,8 +15,6 @@ most the layer in flight. Finished outputs are reused when OUTPUT already holds 
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -221,40 +219,16 @@ def _nbytes(ts: dict[str, torch.Tensor] | list[torch.Tensor]) -> int:
 
 # ----------------------------------------------------------------------------- the driver
 
-class _Stop:
-    """SIGTERM asks for a stop at the next layer boundary (files are atomic, so nothing is left half-written)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._prev: Any = None
-        self._installed = threading.current_thread() is threading.main_thread()
-
-    def __enter__(self) -> "_Stop":
-        if self._installed:
-            self._prev = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._installed:
-            signal.signal(signal.SIGTERM, self._prev)
-
-    def check(self) -> None:
-        if self.requested:
-            raise errors.Terminated()
-
-
 def run(request: dict, emit: Emit) -> dict:
-    with _Stop() as stop:
-        try:
-            return _run(request, emit, stop)
-        except torch.OutOfMemoryError as e:
-            raise GpuOutOfMemory(f"out of device memory: {str(e).splitlines()[0] if str(e) else 'torch.OutOfMemoryError'}") from None
+    """The quantize request. A pending SIGTERM stops it at the next progress message (protocol.Channel.emit
+    raises Terminated there), i.e. at a layer boundary; every file is written atomically."""
+    try:
+        return _run(request, emit)
+    except torch.OutOfMemoryError as e:
+        raise GpuOutOfMemory(f"out of device memory: {str(e).splitlines()[0] if str(e) else 'torch.OutOfMemoryError'}") from None
 
 
-def _run(request: dict, emit: Emit, stop: _Stop) -> dict:
+def _run(request: dict, emit: Emit) -> dict:
     if not isinstance(request, dict) or request.get("kind") != "quantize":
         raise _fail("kind must be quantize")
     for key in ("checkpoint", "output"):
@@ -332,7 +306,6 @@ def _run(request: dict, emit: Emit, stop: _Stop) -> dict:
 
     emit({"type": "progress", "stage": "quantize", "done": 0, "total": n_layers})
     for i in range(n_layers):
-        stop.check()
         specs = layer_specs[i]
         manifest = partial.finished_layer(i)
         if manifest is not None:
@@ -407,7 +380,6 @@ def _run(request: dict, emit: Emit, stop: _Stop) -> dict:
         seconds.append(seconds_i)
         emit({"type": "progress", "stage": "quantize", "done": i + 1, "total": n_layers})
 
-    stop.check()
     # Embeddings, final norm and the head.
     rest: dict[str, torch.Tensor] = {"model.embed_tokens.weight": ckpt.raw("model.embed_tokens.weight"), "model.norm.weight": ckpt.raw("model.norm.weight")}
     if not arch.tie_embeddings:
