@@ -14,6 +14,8 @@ most the layer in flight. Finished outputs are reused when OUTPUT already holds 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
@@ -245,8 +247,10 @@ def _run(request: dict, emit: Emit) -> dict:
     output = Path(request["output"])
     recipe_hash = plan.get("recipeHash") if isinstance(plan, dict) else None
 
+    # The recipe, the calibration and the source name what gets computed; reuse needs all three equal.
+    identity = hashlib.sha256(json.dumps({"plan": plan, "calibration": cal, "checkpoint": request["checkpoint"]}, sort_keys=True).encode()).hexdigest()[:32]
     meta = existing_meta(output)
-    if meta is not None and meta.get("recipeHash") == recipe_hash and isinstance(meta.get("result"), dict):
+    if meta is not None and meta.get("recipeHash") == recipe_hash and meta.get("identity") == identity and isinstance(meta.get("result"), dict):
         emit({"type": "progress", "stage": "write", "done": 1, "total": 1})
         return {**meta["result"], "output": str(output), "reused": True}
     if output.exists() and (not output.is_dir() or (meta is None and any(output.iterdir()))):
@@ -263,7 +267,7 @@ def _run(request: dict, emit: Emit) -> dict:
     meter = MemoryMeter(cap, device)
     emit({"type": "progress", "stage": "load", "done": 1, "total": 1})
 
-    partial = PartialDir(output, recipe_hash)
+    partial = PartialDir(output, recipe_hash, identity)
     sequential = cal["mode"] == "sequential"
     needs_hessian = any(is_gptq(s) for specs in layer_specs for s in specs.values()) or (head_spec is not None and is_gptq(head_spec))
     forward = needs_hessian or arch.moe
@@ -422,7 +426,7 @@ def _run(request: dict, emit: Emit) -> dict:
 
     def meta_of(stored_bytes: int) -> dict:
         result["storedBytes"] = stored_bytes
-        return {"recipeHash": recipe_hash, "recipeName": plan["recipeName"], "plan": plan, "calibration": cal, "routedCounts": moe_routed, "result": result}
+        return {"recipeHash": recipe_hash, "identity": identity, "recipeName": plan["recipeName"], "plan": plan, "calibration": cal, "routedCounts": moe_routed, "result": result}
 
     assemble(output, partial, n_layers, config, ckpt.path, meta_of)
     emit({"type": "progress", "stage": "write", "done": 1, "total": 1})

@@ -62,22 +62,25 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 class PartialDir:
-    """OUTPUT.partial/ for one recipeHash; another recipe's partial dir is ours to remove."""
+    """OUTPUT.partial/ for one run identity (the recipeHash plus a digest of the calibration and the source
+    checkpoint, so a retry reuses layers only when it would recompute the very same ones); a partial dir of
+    another identity is ours to remove."""
 
-    def __init__(self, output: Path, recipe_hash: str) -> None:
+    def __init__(self, output: Path, recipe_hash: str, identity: str) -> None:
         self.path = output.with_name(output.name + ".partial")
         self.recipe_hash = recipe_hash
         marker = self.path / "partial.json"
         if self.path.exists():
             try:
-                same = json.loads(marker.read_text())["recipeHash"] == recipe_hash
+                m = json.loads(marker.read_text())
+                same = m["recipeHash"] == recipe_hash and m["identity"] == identity
             except (OSError, ValueError, KeyError, TypeError):
                 same = False
             if not same:
                 shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         if not marker.exists():
-            atomic_json(marker, {"recipeHash": recipe_hash})
+            atomic_json(marker, {"recipeHash": recipe_hash, "identity": identity})
 
     def _layer(self, i: int, ext: str) -> Path:
         return self.path / f"layer-{i:05d}.{ext}"

@@ -16,6 +16,7 @@ from evoquant_torch.checkpoint import Checkpoint
 from evoquant_torch.errors import GpuOutOfMemory, InvalidRequest, Terminated, UnsupportedRecipe
 from evoquant_torch.pack import pack_weight_codes
 from evoquant_torch.quant.rtn import rtn_quantize
+from evoquant_torch import writer
 from evoquant_torch.quantize import run
 
 from .fixtures import make_checkpoint
@@ -144,6 +145,30 @@ class Driver(unittest.TestCase):
         plan2 = {**plan, "recipeHash": plan["recipeHash"] + "-b"}
         res2 = run(self.request(ckpt, self.dir / "other", plan2, minTokensPerExpert=64), lambda m: None)
         self.assertEqual(res2["resumedLayers"], 0)
+
+    def test_sharded_output_above_the_threshold(self) -> None:
+        ckpt = make_checkpoint("qwen2", self.dir / "src", seed=5)
+        plan = plan_for(ckpt, {"attn_q": spec(4, 32, False), "attn_o": spec(8, "channel", fmt="fp8"), "dense_mlp": spec(2, 32, True, GPTQ)})
+        run(self.request(ckpt, self.dir / "single", plan), lambda m: None)
+        old = writer.SHARD_THRESHOLD
+        writer.SHARD_THRESHOLD = 1  # every checkpoint is "large"
+        try:
+            res = run(self.request(ckpt, self.dir / "sharded", plan), lambda m: None)
+        finally:
+            writer.SHARD_THRESHOLD = old
+        out = self.dir / "sharded"
+        self.assertFalse((out / "model.safetensors").exists())
+        index = json.loads((out / "model.safetensors.index.json").read_text())
+        shards = sorted(set(index["weight_map"].values()))
+        self.assertEqual(len(shards), 3)  # two layers + the rest
+        self.assertEqual(res["storedBytes"], sum((out / s).stat().st_size for s in shards))
+        single = load_file(str(self.dir / "single" / "model.safetensors"))
+        self.assertEqual(sorted(index["weight_map"]), sorted(single))
+        for shard in shards:
+            for k, v in load_file(str(out / shard)).items():
+                self.assertTrue(torch.equal(v, single[k]), k)
+        a, b = Checkpoint.open(str(out)), Checkpoint.open(str(self.dir / "single"))
+        self.assertTrue(torch.equal(a.layer(1, "cpu")["mlp.down"], b.layer(1, "cpu")["mlp.down"]))
 
     def test_refusals_and_memory_cap(self) -> None:
         ckpt = make_checkpoint("qwen2", self.dir / "src", seed=4)
