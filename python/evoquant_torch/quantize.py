@@ -10,7 +10,13 @@ calibrated on the layer's unquantized forward (no intra-layer true-sequential pa
 
 A retry with the same recipeHash reuses every finished layer file and recomputes the calibration inputs
 through it (from its stored weights, the same code path as a fresh run), so a killed worker loses at
-most the layer in flight. Finished outputs are reused when OUTPUT already holds this recipeHash.
+most the layer in flight. Finished outputs are reused when OUTPUT already holds this recipeHash (for
+the same calibration and source checkpoint).
+
+Memory (the CPU meter's charges; on CUDA the allocator measures the same objects): the calibration hidden
+states twice ([windows, seq, hidden] float32, current and next), one layer's float32 weights, the float64
+Σ x·xᵀ of every input site a GPTQ module of the layer reads (hidden² or intermediate² · 8 bytes each; per
+expert for experts), and, when experts are balanced, the layer's MoE inputs and router probabilities.
 """
 from __future__ import annotations
 
@@ -32,9 +38,9 @@ from .errors import GpuOutOfMemory, InputFileError, InvalidRequest, MemoryMeter,
 from .layers import embed_tokens, expert_hidden, layer_forward, rms_norm
 from .pack import module_tensors, quantization_config, scheme_format, weight_args
 from .quant.dequant import dequantize_module, module_tensor_suffixes
-from .quant.fp8 import dequantize_fp8_groups, fp8_quantize
+from .quant.fp8 import fp8_quantize
 from .quant.gptq import HessianNotPositiveDefinite, gptq_quantize
-from .quant.grid import GroupedCodes, dequantize_int_groups
+from .quant.grid import GroupedCodes
 from .quant.hessian import HessianAccumulator
 from .quant.rtn import rtn_quantize
 from .text import even_windows, load_text, tokenize
@@ -179,12 +185,6 @@ def quantize_module(w: torch.Tensor, spec: Spec, hessian: HessianAccumulator | N
     return g
 
 
-def dequantized(g: GroupedCodes, spec: Spec) -> torch.Tensor:
-    if spec["format"] == "fp8":
-        return dequantize_fp8_groups(g, spec["groupSize"])
-    return dequantize_int_groups(g, spec["bits"], spec["groupSize"])
-
-
 def stored_module(ckpt: Checkpoint, name: str, w: torch.Tensor) -> torch.Tensor:
     """A kept (bits 16) module as stored: the source tensor itself where the source stores it plainly,
     else (fused experts, a quantized source) the float weight in bf16."""
@@ -225,7 +225,8 @@ def run(request: dict, emit: Emit) -> dict:
     """The quantize request. A pending SIGTERM stops it at the next progress message (protocol.Channel.emit
     raises Terminated there), i.e. at a layer boundary; every file is written atomically."""
     try:
-        return _run(request, emit)
+        with torch.no_grad():
+            return _run(request, emit)
     except torch.OutOfMemoryError as e:
         raise GpuOutOfMemory(f"out of device memory: {str(e).splitlines()[0] if str(e) else 'torch.OutOfMemoryError'}") from None
 
