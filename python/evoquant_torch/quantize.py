@@ -44,7 +44,7 @@ from .quant.grid import GroupedCodes
 from .quant.hessian import HessianAccumulator
 from .quant.rtn import rtn_quantize
 from .text import even_windows, load_text, tokenize
-from .writer import META, PartialDir, assemble, existing_meta
+from .writer import PartialDir, assemble, existing_meta, remove_stale
 
 Emit = Callable[[dict], None]
 Spec = dict[str, Any]
@@ -268,6 +268,7 @@ def _run(request: dict, emit: Emit) -> dict:
     meter = MemoryMeter(cap, device)
     emit({"type": "progress", "stage": "load", "done": 1, "total": 1})
 
+    remove_stale(output)
     partial = PartialDir(output, recipe_hash, identity)
     sequential = cal["mode"] == "sequential"
     needs_hessian = any(is_gptq(s) for specs in layer_specs for s in specs.values()) or (head_spec is not None and is_gptq(head_spec))

@@ -79,6 +79,9 @@ class PartialDir:
             if not same:
                 shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
+        # Temporary files of a process killed mid-write: never renamed, never read; ours to drop.
+        for tmp in self.path.glob(".*.tmp-*"):
+            tmp.unlink(missing_ok=True)
         if not marker.exists():
             atomic_json(marker, {"recipeHash": recipe_hash, "identity": identity})
 
@@ -110,6 +113,13 @@ class PartialDir:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def remove_stale(output: Path) -> None:
+    """Assembly or swap directories a killed run of ours left next to OUTPUT (one run per output at a time)."""
+    for pattern in (f"{output.name}.assembling-*", f"{output.name}.replaced-*"):
+        for stale in output.parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def existing_meta(output: Path) -> dict | None:
