@@ -39,7 +39,7 @@ from .layers import embed_tokens, expert_hidden, layer_forward, rms_norm
 from .pack import module_tensors, quantization_config, scheme_format, weight_args
 from .quant.dequant import dequantize_module, module_tensor_suffixes
 from .quant.fp8 import fp8_quantize
-from .quant.gptq import HessianNotPositiveDefinite, gptq_quantize
+from .quant.gptq import HessianNotPositiveDefinite, gptq_quantize_batch
 from .quant.grid import GroupedCodes
 from .quant.hessian import HessianAccumulator
 from .quant.rtn import rtn_quantize
@@ -164,25 +164,84 @@ def scheme_for(spec: Spec) -> dict:
     return {"format": scheme_format(spec), "weights": weight_args(spec)}
 
 
-def quantize_module(w: torch.Tensor, spec: Spec, hessian: HessianAccumulator | None, label: str) -> GroupedCodes:
-    check_finite(w, f"the weight of {label}")
-    if spec["format"] == "fp8":
-        g = fp8_quantize(w, spec["groupSize"])
-    elif spec["method"]["kind"] == "rtn":
-        g = rtn_quantize(w, spec["bits"], spec["groupSize"], spec["symmetric"])
-    else:
-        m = spec["method"]
-        if hessian is None or hessian.count == 0:
-            raise InvalidRequest(f"GPTQ for {label} got no calibration rows (no token reached it and minTokensPerExpert is 0)")
-        check_finite(hessian.sum, f"the calibration Hessian of {label}")
-        try:
-            g = gptq_quantize(w, hessian.sum, hessian.count, spec["bits"], spec["groupSize"], spec["symmetric"], float(m["damp"]), int(m["blockSize"]), bool(m["actOrder"]), label)
-        except HessianNotPositiveDefinite as e:
-            # The contract's error types have no HessianNotPositiveDefinite: degenerate numerics, not retryable.
-            raise NonFiniteFailure(str(e)) from None
+def _gptq_args(spec: Spec) -> tuple:
+    m = spec["method"]
+    return (spec["bits"], spec["groupSize"], spec["symmetric"], float(m["damp"]), int(m["blockSize"]), bool(m["actOrder"]))
+
+
+def _calibrated(hessian: HessianAccumulator | None, label: str) -> HessianAccumulator:
+    if hessian is None or hessian.count == 0:
+        raise InvalidRequest(f"GPTQ for {label} got no calibration rows (no token reached it and minTokensPerExpert is 0)")
+    check_finite(hessian.sum, f"the calibration Hessian of {label}")
+    return hessian
+
+
+def _checked(g: GroupedCodes, label: str) -> GroupedCodes:
     if not bool(torch.isfinite(g.scales).all()):
         raise NonFiniteFailure(f"non-finite scales of {label}")
     return g
+
+
+def quantize_module(w: torch.Tensor, spec: Spec, hessian: HessianAccumulator | None, label: str) -> GroupedCodes:
+    """One module under its spec (fp8 ignores the method, as quantize-linear.ts does)."""
+    check_finite(w, f"the weight of {label}")
+    if spec["format"] == "fp8":
+        return _checked(fp8_quantize(w, spec["groupSize"]), label)
+    if spec["method"]["kind"] == "rtn":
+        return _checked(rtn_quantize(w, spec["bits"], spec["groupSize"], spec["symmetric"]), label)
+    return quantize_gptq_batch([w], [_calibrated(hessian, label)], spec, [label])[0]
+
+
+def quantize_gptq_batch(ws: list[torch.Tensor], hessians: list[HessianAccumulator], spec: Spec, labels: list[str]) -> list[GroupedCodes]:
+    """GPTQ of modules sharing shape and spec (a layer's experts) in one batch."""
+    for w, label in zip(ws, labels):
+        check_finite(w, f"the weight of {label}")
+    try:
+        results = gptq_quantize_batch(torch.stack(ws), torch.stack([h.sum for h in hessians]), [h.count for h in hessians], *_gptq_args(spec), labels=list(labels))
+    except HessianNotPositiveDefinite as e:
+        # The contract's error types have no HessianNotPositiveDefinite: degenerate numerics, not retryable.
+        raise NonFiniteFailure(str(e)) from None
+    return [_checked(g, label) for g, label in zip(results, labels)]
+
+
+# Working memory of one GPTQ batch: ~8 float64 [in, in] matrices per module (H, its permutation,
+# the Cholesky factors and inverse, U and its float32 copy) plus the float64 weights.
+GPTQ_BATCH_BYTES = 2 * 2**30
+
+
+def gptq_batch_bytes(out: int, n: int) -> int:
+    return 8 * n * n * 8 + 4 * out * n * 8
+
+
+def quantize_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs: dict[str, Spec],
+                   hessians: dict[str, HessianAccumulator], meter: MemoryMeter) -> dict[str, GroupedCodes]:
+    """Every quantized linear module of layer i; experts of one projection and spec run as GPTQ batches."""
+    results: dict[str, GroupedCodes] = {}
+    batches: dict[str, list[str]] = {}
+    for key in linear_keys(arch):
+        spec = specs[key]
+        if spec["bits"] == 16:
+            continue
+        if is_gptq(spec) and key.startswith("experts."):
+            batches.setdefault(key.split(".")[2] + json.dumps(spec, sort_keys=True), []).append(key)
+            continue
+        results[key] = quantize_module(w[key], spec, hessians.get(site_of(key)), arch.module_name(i, key))
+    for keys in batches.values():
+        spec = specs[keys[0]]
+        out, n = w[keys[0]].shape
+        per = gptq_batch_bytes(out, n)
+        chunk = max(1, min(len(keys), GPTQ_BATCH_BYTES // per))
+        for c in range(0, len(keys), chunk):
+            part = keys[c:c + chunk]
+            labels = [arch.module_name(i, k) for k in part]
+            accs = [_calibrated(hessians.get(site_of(k)), label) for k, label in zip(part, labels)]
+            meter.charge(per * len(part), f"GPTQ of {len(part)} modules like {labels[0]}")
+            try:
+                for k, g in zip(part, quantize_gptq_batch([w[k] for k in part], accs, spec, labels)):
+                    results[k] = g
+            finally:
+                meter.release(per * len(part))
+    return results
 
 
 def stored_module(ckpt: Checkpoint, name: str, w: torch.Tensor) -> torch.Tensor:
@@ -356,14 +415,14 @@ def _run(request: dict, emit: Emit) -> dict:
         for key in arch.layer_shapes():
             if key not in specs:
                 tensors[arch.tensor_name(i, key)] = ckpt.raw(arch.tensor_name(i, key))
+        codes = quantize_layer(arch, i, w, specs, capture.hessians if capture is not None else {}, meter)
         for key in linear_keys(arch):
             spec, name = specs[key], arch.module_name(i, key)
             if spec["bits"] == 16:
                 tensors[name + ".weight"] = stored_module(ckpt, name, w[key])
-                continue
-            acc = capture.hessians.get(site_of(key)) if capture is not None and is_gptq(spec) else None
-            g = quantize_module(w[key], spec, acc, name)
-            tensors.update(module_tensors(name, spec, g))
+            else:
+                tensors.update(module_tensors(name, spec, codes[key]))
+        del codes
         if capture is not None:
             for acc in capture.hessians.values():
                 meter.release(acc.nbytes)
