@@ -206,7 +206,17 @@ def quantize_gptq_batch(ws: list[torch.Tensor], hessians: list[HessianAccumulato
 
 # Working memory of one GPTQ batch: ~8 float64 [in, in] matrices per module (H, its permutation,
 # the Cholesky factors and inverse, U and its float32 copy) plus the float64 weights.
-GPTQ_BATCH_BYTES = 2 * 2**30
+GPTQ_BATCH_BYTES_CPU = 2 * 2**30
+
+
+def gptq_budget(meter: MemoryMeter, device: torch.device) -> int:
+    """Bytes one GPTQ batch may use: a quarter of the free device memory on CUDA, 2 GiB on the CPU,
+    and never more than half of what the memory cap leaves."""
+    budget = int(torch.cuda.mem_get_info(device)[0] // 4) if device.type == "cuda" else GPTQ_BATCH_BYTES_CPU
+    cap = getattr(meter, "cap_bytes", None)
+    if cap is not None and device.type != "cuda":
+        budget = min(budget, max(0, (cap - getattr(meter, "held", 0)) // 2))
+    return budget
 
 
 def gptq_batch_bytes(out: int, n: int) -> int:
@@ -230,7 +240,7 @@ def quantize_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs: di
         spec = specs[keys[0]]
         out, n = w[keys[0]].shape
         per = gptq_batch_bytes(out, n)
-        chunk = max(1, min(len(keys), GPTQ_BATCH_BYTES // per))
+        chunk = max(1, min(len(keys), gptq_budget(meter, w[keys[0]].device) // per))
         for c in range(0, len(keys), chunk):
             part = keys[c:c + chunk]
             labels = [arch.module_name(i, k) for k in part]
