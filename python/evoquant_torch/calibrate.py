@@ -64,6 +64,13 @@ class LayerCapture:
         self.moe_rows: list[torch.Tensor] = []
         self.moe_probs: list[torch.Tensor] = []
         self.moe_top: list[torch.Tensor] = []
+        self.kept_bytes = 0
+
+    def drop_moe(self, release) -> None:  # type: ignore[no-untyped-def]
+        """Frees the kept MoE inputs once balancing is done; release(nbytes) is the meter's."""
+        self.moe_rows, self.moe_probs, self.moe_top = [], [], []
+        release(self.kept_bytes)
+        self.kept_bytes = 0
 
     def _add(self, site: str, x: torch.Tensor) -> None:
         acc = self.hessians.get(site)
@@ -80,7 +87,9 @@ class LayerCapture:
         self._add("moe_input", x)
         if self.keep_moe:
             rows, p, t = x.detach().clone(), probs.detach().to(torch.float32).clone(), top.detach().clone()
-            self.charge(rows.numel() * rows.element_size() + p.numel() * 4 + t.numel() * t.element_size(), "the MoE inputs kept for expert balancing")
+            nbytes = rows.numel() * rows.element_size() + p.numel() * 4 + t.numel() * t.element_size()
+            self.charge(nbytes, "the MoE inputs kept for expert balancing")
+            self.kept_bytes += nbytes
             self.moe_rows.append(rows)
             self.moe_probs.append(p)
             self.moe_top.append(t)

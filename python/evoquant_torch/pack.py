@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .quant.grid import GroupedCodes, group_count
+from .quant.grid import GroupedCodes
 
 
 def pack_factor(bits: int) -> int:

@@ -332,6 +332,9 @@ def _run(request: dict, emit: Emit) -> dict:
 
     emit({"type": "progress", "stage": "load", "done": 0, "total": 1})
     ckpt = Checkpoint.open(request["checkpoint"])
+    if ckpt.quantized:
+        # As the reference pipeline refuses it: quantizing stored codes again compounds their error.
+        raise errors.InvalidCheckpoint(f"{request['checkpoint']} is already quantized (compressed-tensors); quantize the unquantized model")
     arch = ckpt.arch
     layer_specs, head_spec = check_plan(arch, plan)
     meter = MemoryMeter(cap, device)
@@ -420,7 +423,7 @@ def _run(request: dict, emit: Emit) -> dict:
             if counts is not None:
                 routed_i = [int(c) for c in counts.tolist()]
                 added_i = balance_experts(capture, w, E, routed_i, cal["minTokensPerExpert"], expert_hidden)
-            capture.moe_rows, capture.moe_probs, capture.moe_top = [], [], []
+            capture.drop_moe(meter.release)
         tensors: dict[str, torch.Tensor] = {}
         for key in arch.layer_shapes():
             if key not in specs:

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from evoquant_torch.checkpoint import Checkpoint
-from evoquant_torch.errors import GpuOutOfMemory, InvalidRequest, Terminated, UnsupportedRecipe
+from evoquant_torch.errors import GpuOutOfMemory, InvalidCheckpoint, InvalidRequest, Terminated, UnsupportedRecipe
 from evoquant_torch.pack import pack_weight_codes
 from evoquant_torch.quant.rtn import rtn_quantize
 from evoquant_torch import writer
@@ -87,6 +87,9 @@ class Driver(unittest.TestCase):
         cfg = json.loads((out / "config.json").read_text())["quantization_config"]
         self.assertIn("model.layers.0.mlp.gate", cfg["ignore"])
         self.assertEqual(cfg["format"], "mixed-precision")
+        # A quantized checkpoint is not quantized again.
+        with self.assertRaises(InvalidCheckpoint):
+            run(self.request(out, self.dir / "twice", plan), lambda m: None)
         # Same recipe again: reused, nothing rewritten.
         mtime = (out / "model.safetensors").stat().st_mtime_ns
         again = run(self.request(ckpt, out, plan, minTokensPerExpert=300), lambda m: None)
