@@ -8,10 +8,11 @@ import unittest
 import numpy as np
 import torch
 from compressed_tensors import ModelCompressor
+from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32
 from compressed_tensors.quantization import QuantizationConfig, QuantizationStatus, apply_quantization_config
 from compressed_tensors.utils import replace_direct_state_dict
 
-from evoquant_torch.pack import module_tensors, quantization_config
+from evoquant_torch.pack import module_tensors, pack_weight_codes, pack_zero_points, quantization_config
 from evoquant_torch.quant.dequant import dequantize_module, module_tensor_suffixes, scheme_of
 from evoquant_torch.quant.fp8 import decode_e4m3, dequantize_fp8_groups, encode_e4m3, fp8_quantize
 from evoquant_torch.quant.grid import dequantize_int_groups
@@ -54,6 +55,18 @@ class Fp8Conformance(unittest.TestCase):
         x = x.to(torch.float32).to(torch.float64)
         self.assertTrue(torch.equal(encode_e4m3(x), x.to(torch.float32).to(torch.float8_e4m3fn).view(torch.uint8)))
         self.assertEqual(encode_e4m3(torch.tensor([1e6, -1e6], dtype=torch.float64)).tolist(), [126, 254])
+
+
+class PackLayout(unittest.TestCase):
+    def test_words_are_compressed_tensors_pack_to_int32(self) -> None:
+        """Word for word what compressed-tensors' own packer writes (32 // b codes per int32, so 3-bit
+        rows hold 10 codes a word: science/export/compressed-tensors/pack.ts's dense 3-bit stream differs)."""
+        g = torch.Generator().manual_seed(4)
+        for bits in (2, 3, 4, 8):
+            codes = torch.randint(0, 1 << bits, (37, 200), generator=g, dtype=torch.int64).to(torch.uint8)
+            signed = (codes.to(torch.int16) - (1 << (bits - 1))).to(torch.int8)
+            self.assertTrue(torch.equal(pack_weight_codes(codes, bits), pack_to_int32(signed, bits)), bits)
+            self.assertTrue(torch.equal(pack_zero_points(codes[:, :6], bits), pack_to_int32(signed[:, :6], bits, packed_dim=0)), bits)
 
 
 class PackRoundTrip(unittest.TestCase):
