@@ -1,0 +1,1 @@
+"""Weight quantizers of the torch executor, numerically identical to science/quantization/*.ts."""

@@ -1,0 +1,507 @@
+"""The quantize request: a Hugging Face checkpoint -> a compressed-tensors checkpoint, layer by layer.
+
+Per decoder layer: read its weights (never the whole model), run the calibration windows through it
+capturing the inputs the layer's GPTQ modules need (expert-balanced, calibrate.py), quantize every
+linear module as the plan says, write the layer's compressed-tensors tensors to OUTPUT.partial/
+(writer.py), then compute the next layer's inputs: through the layer as stored (dequantized) in
+`sequential` mode (GPTQModel: each layer sees the outputs of the already-quantized layers), through the
+original layer in `original` mode (evoquant's reference executor). Within a layer every module is
+calibrated on the layer's unquantized forward (no intra-layer true-sequential pass).
+
+A retry with the same recipeHash reuses every finished layer file and recomputes the calibration inputs
+through it (from its stored weights, the same code path as a fresh run), so a killed worker loses at
+most the layer in flight. Finished outputs are reused when OUTPUT already holds this recipeHash (for
+the same calibration and source checkpoint).
+
+Memory (the CPU meter's charges; on CUDA the allocator measures the same objects): the calibration hidden
+states twice ([windows, seq, hidden] float32, current and next), one layer's float32 weights, the float64
+Σ x·xᵀ of every input site a GPTQ module of the layer reads (hidden² or intermediate² · 8 bytes each; per
+expert for experts), and, when experts are balanced, the layer's MoE inputs and router probabilities.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import errors
+from .architectures import ArchSpec, linear_keys
+from .calibrate import LayerCapture, balance_experts, site_of
+from .checkpoint import Checkpoint
+from .errors import GpuOutOfMemory, InputFileError, InvalidRequest, MemoryMeter, NonFiniteFailure, UnsupportedRecipe, check_finite
+from .layers import embed_tokens, expert_hidden, layer_forward, rms_norm
+from .pack import module_tensors, quantization_config, scheme_format, weight_args
+from .quant.dequant import dequantize_module, module_tensor_suffixes
+from .quant.fp8 import fp8_quantize
+from .quant.gptq import HessianNotPositiveDefinite, gptq_quantize_batch
+from .quant.grid import GroupedCodes
+from .quant.hessian import HessianAccumulator
+from .quant.rtn import rtn_quantize
+from .text import even_windows, load_text, tokenize
+from .writer import PartialDir, assemble, existing_meta, remove_stale
+
+Emit = Callable[[dict], None]
+Spec = dict[str, Any]
+
+BITS = (2, 3, 4, 8, 16)
+GROUPS = (32, 64, 128, 256, "channel")
+UNSUPPORTED_METHODS = {"awq": "AWQ", "autoround": "AutoRound (learned rounding)"}
+
+
+# ----------------------------------------------------------------------------- validation
+
+def _fail(msg: str) -> InvalidRequest:
+    return InvalidRequest(f"quantize request: {msg}")
+
+
+def _pos_int(obj: dict, key: str, where: str, zero_ok: bool = False) -> int:
+    v = obj.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or v < (0 if zero_ok else 1):
+        raise _fail(f"{where}.{key} must be a {'non-negative' if zero_ok else 'positive'} integer, got {v!r}")
+    return v
+
+
+def check_spec(name: str, spec: Any) -> Spec:
+    """A module spec the executor can run, or InvalidRequest / UnsupportedRecipe naming the module."""
+    if not isinstance(spec, dict):
+        raise _fail(f"plan.modules[{name}] must be an object")
+    for key in ("outliers", "rotation"):
+        if spec.get(key) is not None:
+            raise UnsupportedRecipe(f"{name}: {key} are not implemented by the torch executor")
+    extra = set(spec) - {"bits", "format", "groupSize", "symmetric", "method", "outliers", "rotation"}
+    if extra:
+        raise _fail(f"plan.modules[{name}] has unknown field {sorted(extra)[0]!r}")
+    bits, fmt, gs, sym, method = spec.get("bits"), spec.get("format"), spec.get("groupSize"), spec.get("symmetric"), spec.get("method")
+    if bits not in BITS or isinstance(bits, bool):
+        raise _fail(f"plan.modules[{name}].bits must be one of {list(BITS)}, got {bits!r}")
+    if fmt not in ("int", "fp8"):
+        raise _fail(f"plan.modules[{name}].format must be int or fp8, got {fmt!r}")
+    if fmt == "fp8" and bits != 8:
+        raise _fail(f"plan.modules[{name}]: fp8 needs bits 8, got {bits}")
+    if gs not in GROUPS or isinstance(gs, bool):
+        raise _fail(f"plan.modules[{name}].groupSize must be one of {list(GROUPS)}, got {gs!r}")
+    if not isinstance(sym, bool):
+        raise _fail(f"plan.modules[{name}].symmetric must be a boolean")
+    if not isinstance(method, dict) or not isinstance(method.get("kind"), str):
+        raise _fail(f"plan.modules[{name}].method must be an object with a kind")
+    kind = method["kind"]
+    if kind in UNSUPPORTED_METHODS:
+        raise UnsupportedRecipe(f"{name}: {UNSUPPORTED_METHODS[kind]} is not implemented by the torch executor")
+    if kind == "gptq":
+        damp, bs, ao = method.get("damp"), method.get("blockSize"), method.get("actOrder")
+        if not isinstance(damp, (int, float)) or isinstance(damp, bool) or not math.isfinite(damp) or damp < 0:
+            raise _fail(f"plan.modules[{name}].method.damp must be a finite non-negative number")
+        if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
+            raise _fail(f"plan.modules[{name}].method.blockSize must be a positive integer")
+        if not isinstance(ao, bool):
+            raise _fail(f"plan.modules[{name}].method.actOrder must be a boolean")
+    elif kind != "rtn":
+        raise _fail(f"plan.modules[{name}].method.kind {kind!r} is unknown")
+    return spec
+
+
+def is_gptq(spec: Spec) -> bool:
+    return spec["bits"] != 16 and spec["format"] == "int" and spec["method"]["kind"] == "gptq"
+
+
+def check_plan(arch: ArchSpec, plan: Any) -> tuple[list[dict[str, Spec]], Spec | None]:
+    """Per-layer {canonical key: spec} and the lm_head spec; every linear module must be planned."""
+    if not isinstance(plan, dict) or not isinstance(plan.get("modules"), dict):
+        raise _fail("plan.modules must be an object")
+    for key in ("recipeName", "recipeHash"):
+        if not isinstance(plan.get(key), str) or not plan[key]:
+            raise _fail(f"plan.{key} must be a non-empty string")
+    modules: dict[str, Any] = plan["modules"]
+    described = {m["name"]: m for m in arch.modules()}
+    unknown = sorted(set(modules) - set(described))
+    if unknown:
+        raise _fail(f"plan names module {unknown[0]}, which {arch.architecture} does not have")
+    specs = {name: check_spec(name, s) for name, s in modules.items()}
+    for name, m in described.items():
+        spec = specs.get(name)
+        if m["role"] == "embeddings":
+            if spec is not None and spec["bits"] != 16:
+                raise UnsupportedRecipe(f"{name}: quantized embeddings are not served (rule vllm.kernels.embeddings)")
+            continue
+        if spec is None:
+            raise _fail(f"plan does not list linear module {name}")
+        if m["role"] == "router" and spec["bits"] != 16:
+            raise UnsupportedRecipe(f"{name}: the router is served in bf16 (rule vllm.kernels.router)")
+        if spec["bits"] == 16:
+            continue
+        if spec["format"] == "fp8" and spec["groupSize"] != "channel":
+            raise UnsupportedRecipe(f"{name}: fp8 weights export per channel only (rule export.compressed-tensors.fp8-group)")
+        if spec["format"] == "int" and spec["groupSize"] != "channel" and m["inFeatures"] % spec["groupSize"]:
+            raise UnsupportedRecipe(f"{name}: in_features {m['inFeatures']} is not a multiple of group size {spec['groupSize']} (rule export.compressed-tensors.group-tiling)")
+    per_layer = [{key: specs[arch.module_name(i, key)] for key in linear_keys(arch)} for i in range(arch.layers)]
+    head = specs.get("lm_head") if not arch.tie_embeddings else None
+    return per_layer, head
+
+
+def check_calibration(cal: Any) -> dict:
+    if not isinstance(cal, dict):
+        raise _fail("calibration must be an object")
+    files = cal.get("files")
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f.startswith("/") for f in files):
+        raise _fail("calibration.files must be a non-empty list of absolute paths")
+    for key in ("tokens", "seq", "batch"):
+        _pos_int(cal, key, "calibration")
+    _pos_int(cal, "minTokensPerExpert", "calibration", zero_ok=True)
+    if cal.get("mode") not in ("sequential", "original"):
+        raise _fail(f"calibration.mode must be sequential or original, got {cal.get('mode')!r}")
+    return cal
+
+
+# ----------------------------------------------------------------------------- one module
+
+def scheme_for(spec: Spec) -> dict:
+    return {"format": scheme_format(spec), "weights": weight_args(spec)}
+
+
+def _gptq_args(spec: Spec) -> tuple:
+    m = spec["method"]
+    return (spec["bits"], spec["groupSize"], spec["symmetric"], float(m["damp"]), int(m["blockSize"]), bool(m["actOrder"]))
+
+
+def _calibrated(hessian: HessianAccumulator | None, label: str) -> HessianAccumulator:
+    if hessian is None or hessian.count == 0:
+        raise InvalidRequest(f"GPTQ for {label} got no calibration rows (no token reached it and minTokensPerExpert is 0)")
+    check_finite(hessian.sum, f"the calibration Hessian of {label}")
+    return hessian
+
+
+def _checked(g: GroupedCodes, label: str) -> GroupedCodes:
+    if not bool(torch.isfinite(g.scales).all()):
+        raise NonFiniteFailure(f"non-finite scales of {label}")
+    return g
+
+
+def quantize_module(w: torch.Tensor, spec: Spec, hessian: HessianAccumulator | None, label: str) -> GroupedCodes:
+    """One module under its spec (fp8 ignores the method, as quantize-linear.ts does)."""
+    check_finite(w, f"the weight of {label}")
+    if spec["format"] == "fp8":
+        return _checked(fp8_quantize(w, spec["groupSize"]), label)
+    if spec["method"]["kind"] == "rtn":
+        return _checked(rtn_quantize(w, spec["bits"], spec["groupSize"], spec["symmetric"]), label)
+    return quantize_gptq_batch([w], [_calibrated(hessian, label)], spec, [label])[0]
+
+
+def quantize_gptq_batch(ws: list[torch.Tensor], hessians: list[HessianAccumulator], spec: Spec, labels: list[str]) -> list[GroupedCodes]:
+    """GPTQ of modules sharing shape and spec (a layer's experts) in one batch."""
+    for w, label in zip(ws, labels):
+        check_finite(w, f"the weight of {label}")
+    try:
+        results = gptq_quantize_batch(torch.stack(ws), torch.stack([h.sum for h in hessians]), [h.count for h in hessians], *_gptq_args(spec), labels=list(labels))
+    except HessianNotPositiveDefinite as e:
+        # The contract's error types have no HessianNotPositiveDefinite: degenerate numerics, not retryable.
+        raise NonFiniteFailure(str(e)) from None
+    return [_checked(g, label) for g, label in zip(results, labels)]
+
+
+# Working memory of one GPTQ batch: ~8 float64 [in, in] matrices per module (H, its permutation,
+# the Cholesky factors and inverse, U and its float32 copy) plus the float64 weights.
+GPTQ_BATCH_BYTES_CPU = 2 * 2**30
+
+
+def gptq_budget(meter: MemoryMeter, device: torch.device) -> int:
+    """Bytes one GPTQ batch may use: a quarter of the free device memory on CUDA, 2 GiB on the CPU,
+    and never more than half of what the memory cap leaves."""
+    budget = int(torch.cuda.mem_get_info(device)[0] // 4) if device.type == "cuda" else GPTQ_BATCH_BYTES_CPU
+    cap = getattr(meter, "cap_bytes", None)
+    if cap is not None and device.type != "cuda":
+        budget = min(budget, max(0, (cap - getattr(meter, "held", 0)) // 2))
+    return budget
+
+
+def gptq_batch_bytes(out: int, n: int) -> int:
+    return 8 * n * n * 8 + 4 * out * n * 8
+
+
+def quantize_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs: dict[str, Spec],
+                   hessians: dict[str, HessianAccumulator], meter: MemoryMeter) -> dict[str, GroupedCodes]:
+    """Every quantized linear module of layer i; experts of one projection and spec run as GPTQ batches."""
+    results: dict[str, GroupedCodes] = {}
+    batches: dict[str, list[str]] = {}
+    for key in linear_keys(arch):
+        spec = specs[key]
+        if spec["bits"] == 16:
+            continue
+        if is_gptq(spec) and key.startswith("experts."):
+            batches.setdefault(key.split(".")[2] + json.dumps(spec, sort_keys=True), []).append(key)
+            continue
+        results[key] = quantize_module(w[key], spec, hessians.get(site_of(key)), arch.module_name(i, key))
+    for keys in batches.values():
+        spec = specs[keys[0]]
+        out, n = w[keys[0]].shape
+        per = gptq_batch_bytes(out, n)
+        chunk = max(1, min(len(keys), gptq_budget(meter, w[keys[0]].device) // per))
+        for c in range(0, len(keys), chunk):
+            part = keys[c:c + chunk]
+            labels = [arch.module_name(i, k) for k in part]
+            accs = [_calibrated(hessians.get(site_of(k)), label) for k, label in zip(part, labels)]
+            meter.charge(per * len(part), f"GPTQ of {len(part)} modules like {labels[0]}")
+            try:
+                for k, g in zip(part, quantize_gptq_batch([w[k] for k in part], accs, spec, labels)):
+                    results[k] = g
+            finally:
+                meter.release(per * len(part))
+    return results
+
+
+def stored_module(ckpt: Checkpoint, name: str, w: torch.Tensor) -> torch.Tensor:
+    """A kept (bits 16) module as stored: the source tensor itself where the source stores it plainly,
+    else (fused experts, a quantized source) the float weight in bf16."""
+    if ckpt.scheme(name) is None and not (getattr(ckpt, "fused", False) and ".experts." in name):
+        try:
+            return ckpt.raw(name + ".weight")
+        except errors.InvalidCheckpoint:
+            pass
+    return w.to(torch.bfloat16)
+
+
+def weights_from_stored(arch: ArchSpec, i: int, stored: dict[str, torch.Tensor], specs: dict[str, Spec], device: torch.device) -> dict[str, torch.Tensor]:
+    """The float32 layer weights a serving stack reads back from the stored tensors of layer i."""
+    linear = set(linear_keys(arch))
+    w: dict[str, torch.Tensor] = {}
+    for key in arch.layer_shapes():
+        if key in linear:
+            name = arch.module_name(i, key)
+            spec = specs[key]
+            if spec["bits"] == 16:
+                w[key] = stored[name + ".weight"].to(device=device, dtype=torch.float32)
+            else:
+                scheme = scheme_for(spec)
+                w[key] = dequantize_module({s: stored[f"{name}.{s}"].to(device) for s in module_tensor_suffixes(scheme)}, scheme)
+        else:
+            w[key] = stored[arch.tensor_name(i, key)].to(device=device, dtype=torch.float32)
+    return w
+
+
+def _nbytes(ts: dict[str, torch.Tensor] | list[torch.Tensor]) -> int:
+    vals = ts.values() if isinstance(ts, dict) else ts
+    return sum(t.numel() * t.element_size() for t in vals)
+
+
+# ----------------------------------------------------------------------------- the driver
+
+def run(request: dict, emit: Emit) -> dict:
+    """The quantize request. A pending SIGTERM stops it at the next progress message (protocol.Channel.emit
+    raises Terminated there), i.e. at a layer boundary; every file is written atomically."""
+    try:
+        with torch.no_grad():
+            return _run(request, emit)
+    except torch.OutOfMemoryError as e:
+        raise GpuOutOfMemory(f"out of device memory: {str(e).splitlines()[0] if str(e) else 'torch.OutOfMemoryError'}") from None
+
+
+def _run(request: dict, emit: Emit) -> dict:
+    if not isinstance(request, dict) or request.get("kind") != "quantize":
+        raise _fail("kind must be quantize")
+    for key in ("checkpoint", "output"):
+        if not isinstance(request.get(key), str) or not request[key].startswith("/"):
+            raise _fail(f"{key} must be an absolute path")
+    device_name = request.get("device")
+    if device_name not in ("cpu", "cuda"):
+        raise _fail(f"device must be cpu or cuda, got {device_name!r}")
+    cap = request.get("memoryCapBytes")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0):
+        raise _fail("memoryCapBytes must be a positive integer or null")
+    plan = request.get("plan")
+    cal = check_calibration(request.get("calibration"))
+    output = Path(request["output"])
+    recipe_hash = plan.get("recipeHash") if isinstance(plan, dict) else None
+
+    # The recipe, the calibration and the source name what gets computed; reuse needs all three equal.
+    identity = hashlib.sha256(json.dumps({"plan": plan, "calibration": cal, "checkpoint": request["checkpoint"]}, sort_keys=True).encode()).hexdigest()[:32]
+    meta = existing_meta(output)
+    if meta is not None and meta.get("recipeHash") == recipe_hash and meta.get("identity") == identity and isinstance(meta.get("result"), dict):
+        emit({"type": "progress", "stage": "write", "done": 1, "total": 1})
+        return {**meta["result"], "output": str(output), "reused": True}
+    if output.exists() and (not output.is_dir() or (meta is None and any(output.iterdir()))):
+        raise _fail(f"output {output} exists and is not an evoquant quantization; refusing to overwrite it")
+
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise _fail("device cuda requested but torch sees no CUDA device")
+    device = torch.device("cuda:0" if device_name == "cuda" else "cpu")
+
+    emit({"type": "progress", "stage": "load", "done": 0, "total": 1})
+    ckpt = Checkpoint.open(request["checkpoint"])
+    if ckpt.quantized:
+        # As the reference pipeline refuses it: quantizing stored codes again compounds their error.
+        raise errors.InvalidCheckpoint(f"{request['checkpoint']} is already quantized (compressed-tensors); quantize the unquantized model")
+    arch = ckpt.arch
+    layer_specs, head_spec = check_plan(arch, plan)
+    meter = MemoryMeter(cap, device)
+    emit({"type": "progress", "stage": "load", "done": 1, "total": 1})
+
+    remove_stale(output)
+    partial = PartialDir(output, recipe_hash, identity)
+    sequential = cal["mode"] == "sequential"
+    needs_hessian = any(is_gptq(s) for specs in layer_specs for s in specs.values()) or (head_spec is not None and is_gptq(head_spec))
+    forward = needs_hessian or arch.moe
+    n_layers = arch.layers
+    E = arch.experts
+
+    hidden: torch.Tensor | None = None
+    if forward:
+        emit({"type": "progress", "stage": "calibrate", "done": 0, "total": 1})
+        tokens = tokenize(ckpt, load_text(cal["files"]))
+        ids = tokens.ids
+        seq = cal["seq"]
+        starts = even_windows(int(ids.numel()), seq, cal["tokens"])
+        if not starts:
+            raise InputFileError(f"the calibration text has {int(ids.numel())} tokens, too few for one window of {seq + 1}")
+        inputs = torch.stack([ids[s:s + seq] for s in starts]).to(device)
+        embed = ckpt.embed(device)
+        hidden = embed_tokens(embed, inputs)
+        del embed
+        meter.charge(2 * _nbytes([hidden]), "the calibration hidden states")
+        emit({"type": "progress", "stage": "calibrate", "done": 1, "total": 1})
+    batch = cal["batch"]
+
+    routed: list[list[int]] = []
+    added: list[list[int]] = []
+    seconds: list[float] = []
+    resumed = 0
+    quantized_names: list[tuple[str, Spec]] = []
+    ignored: list[str] = []
+    for i in range(n_layers):
+        for key in linear_keys(arch):
+            name, spec = arch.module_name(i, key), layer_specs[i][key]
+            (ignored.append(name) if spec["bits"] == 16 else quantized_names.append((name, spec)))
+
+    def run_layer(w: dict[str, torch.Tensor], h: torch.Tensor, capture: Any = None, counts: torch.Tensor | None = None) -> torch.Tensor:
+        out = [layer_forward(arch, w, h[b:b + batch], capture, counts) for b in range(0, h.shape[0], batch)]
+        y = torch.cat(out)
+        check_finite(y, "the calibration activations")
+        return y
+
+    emit({"type": "progress", "stage": "quantize", "done": 0, "total": n_layers})
+    for i in range(n_layers):
+        specs = layer_specs[i]
+        manifest = partial.finished_layer(i)
+        if manifest is not None:
+            resumed += 1
+            if forward:
+                assert hidden is not None
+                w = weights_from_stored(arch, i, partial.read_layer(i), specs, device) if sequential else ckpt.layer(i, device)
+                meter.charge(_nbytes(w), f"layer {i}")
+                hidden = run_layer(w, hidden)
+                meter.release(_nbytes(w))
+                del w
+            routed.append(list(manifest.get("routed", [])))
+            added.append(list(manifest.get("added", [])))
+            seconds.append(float(manifest.get("seconds", 0.0)))
+            emit({"type": "progress", "stage": "quantize", "done": i + 1, "total": n_layers})
+            continue
+
+        t0 = time.monotonic()
+        w = ckpt.layer(i, device)
+        w_bytes = _nbytes(w)
+        meter.charge(w_bytes, f"the weights of layer {i}")
+        capture: LayerCapture | None = None
+        routed_i: list[int] = []
+        added_i: list[int] = []
+        original_out: torch.Tensor | None = None
+        if forward:
+            assert hidden is not None
+            sites = {site_of(k) for k, s in specs.items() if is_gptq(s)}
+            widths = {}
+            shapes = arch.layer_shapes()
+            for k in specs:
+                widths[site_of(k)] = shapes[k][1]
+            expert_sites = any(s.startswith("expert_") for s in sites)
+            capture = LayerCapture(sites, widths, device, keep_moe=arch.moe and expert_sites and cal["minTokensPerExpert"] > 0, charge=meter.charge)
+            counts = torch.zeros(E, dtype=torch.int64, device=device) if arch.moe else None
+            original_out = run_layer(w, hidden, capture, counts)
+            if counts is not None:
+                routed_i = [int(c) for c in counts.tolist()]
+                added_i = balance_experts(capture, w, E, routed_i, cal["minTokensPerExpert"], expert_hidden)
+            capture.drop_moe(meter.release)
+        tensors: dict[str, torch.Tensor] = {}
+        for key in arch.layer_shapes():
+            if key not in specs:
+                tensors[arch.tensor_name(i, key)] = ckpt.raw(arch.tensor_name(i, key))
+        codes = quantize_layer(arch, i, w, specs, capture.hessians if capture is not None else {}, meter)
+        for key in linear_keys(arch):
+            spec, name = specs[key], arch.module_name(i, key)
+            if spec["bits"] == 16:
+                tensors[name + ".weight"] = stored_module(ckpt, name, w[key])
+            else:
+                tensors.update(module_tensors(name, spec, codes[key]))
+        del codes
+        if capture is not None:
+            for acc in capture.hessians.values():
+                meter.release(acc.nbytes)
+            capture = None
+        if forward:
+            assert hidden is not None
+            if sequential:
+                wq = weights_from_stored(arch, i, tensors, specs, device)
+                hidden = run_layer(wq, hidden)
+                del wq
+            else:
+                assert original_out is not None
+                hidden = original_out
+        meter.release(w_bytes)
+        del w
+        seconds_i = time.monotonic() - t0
+        partial.write_layer(i, {k: v.cpu() for k, v in tensors.items()}, {"seconds": seconds_i, "routed": routed_i, "added": added_i})
+        routed.append(routed_i)
+        added.append(added_i)
+        seconds.append(seconds_i)
+        emit({"type": "progress", "stage": "quantize", "done": i + 1, "total": n_layers})
+
+    # Embeddings, final norm and the head.
+    rest: dict[str, torch.Tensor] = {"model.embed_tokens.weight": ckpt.raw("model.embed_tokens.weight"), "model.norm.weight": ckpt.raw("model.norm.weight")}
+    if not arch.tie_embeddings:
+        head_w = ckpt.lm_head(device)
+        if head_spec is None or head_spec["bits"] == 16:
+            rest["lm_head.weight"] = stored_module(ckpt, "lm_head", head_w)
+            ignored.append("lm_head")
+        else:
+            acc = None
+            if is_gptq(head_spec):
+                assert hidden is not None
+                acc = HessianAccumulator(arch.hidden, device)
+                meter.charge(acc.nbytes, "the calibration Hessian of lm_head")
+                acc.add(rms_norm(hidden, ckpt.final_norm(device), arch.rms_eps).reshape(-1, arch.hidden))
+            g = quantize_module(head_w, head_spec, acc, "lm_head")
+            rest.update({k: v.cpu() for k, v in module_tensors("lm_head", head_spec, g).items()})
+            quantized_names.append(("lm_head", head_spec))
+        del head_w
+    partial.write_rest(rest)
+
+    emit({"type": "progress", "stage": "write", "done": 0, "total": 1})
+    config = {k: v for k, v in ckpt.config.items() if k != "quantization_config"}
+    qc = quantization_config(quantized_names, ignored, E)
+    if qc is not None:
+        config["quantization_config"] = qc
+    moe_routed = routed if arch.moe else []
+    flat_routed = [c for layer in routed for c in layer]
+    result = {
+        "output": str(output),
+        "reused": False,
+        "resumedLayers": resumed,
+        "layers": n_layers,
+        "storedBytes": 0,
+        "peakMemoryBytes": int(meter.peak),
+        "deviceTotalBytes": meter.total,
+        "secondsPerLayer": seconds,
+        "routedCounts": moe_routed,
+        "coverage": {"minRouted": min(flat_routed) if flat_routed else 0, "added": sum(c for layer in added for c in layer)},
+    }
+
+    def meta_of(stored_bytes: int) -> dict:
+        result["storedBytes"] = stored_bytes
+        return {"recipeHash": recipe_hash, "identity": identity, "recipeName": plan["recipeName"], "plan": plan, "calibration": cal, "routedCounts": moe_routed, "result": result}
+
+    assemble(output, partial, n_layers, config, ckpt.path, meta_of)
+    emit({"type": "progress", "stage": "write", "done": 1, "total": 1})
+    return result
