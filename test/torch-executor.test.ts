@@ -11,6 +11,7 @@ import { parseRecipe, type Recipe } from '../schema/recipe.js';
 import type { DescribeResult, TorchQuantizeRequest, TorchRequest } from '../schema/torch-executor.js';
 import type { EvaluateRequest, QuantizeRequest } from '../schema/workflow-contracts.js';
 import { loadBrown } from '../science/corpus/brown.js';
+import { DeviceSlots } from '../science/executor/device-slots.js';
 import { DispatchingExecutor } from '../science/executor/dispatch.js';
 import type { Executor } from '../science/executor/executor.js';
 import { RESULT_FILE, TorchExecutor } from '../science/executor/torch-executor.js';
@@ -51,7 +52,7 @@ function fakeExecutor(dir: string): { python: string; args: string[] } {
 import json, os, sys, time
 req = json.loads(sys.stdin.read())
 log = os.path.join(${JSON.stringify(join(dir, 'requests'))}, "%d-%d.json" % (time.time_ns(), os.getpid()))
-open(log, "w").write(json.dumps(req))
+open(log, "w").write(json.dumps({**req, "_gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "_order": os.environ.get("CUDA_DEVICE_ORDER")}))
 out = os.fdopen(3, "w")
 def send(m):
     out.write(json.dumps(m) + "\\n"); out.flush()
@@ -76,14 +77,16 @@ sys.exit(0)
   return { python: 'python3', args: [script] };
 }
 
-function requests(dir: string): TorchRequest[] {
+type Logged = TorchRequest & { _gpu: string | null; _order: string | null };
+
+function requests(dir: string): Logged[] {
   const d = join(dir, 'requests');
   return readdirSync(d)
     .sort()
-    .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as TorchRequest);
+    .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as Logged);
 }
 
-function setup(name: string): { dir: string; torch: TorchExecutor } {
+function setup(name: string, gpus?: string[]): { dir: string; torch: TorchExecutor } {
   const dir = join(root, name);
   mkdirSync(join(dir, 'checkpoint'), { recursive: true });
   const torch = new TorchExecutor({
@@ -93,6 +96,7 @@ function setup(name: string): { dir: string; torch: TorchExecutor } {
     device: 'cpu',
     memoryCapBytes: 123_456_789,
     baseDir: dir,
+    gpus,
   });
   return { dir, torch };
 }
@@ -245,4 +249,36 @@ test('the dispatcher: proxy requests to the reference, checkpoint requests to to
   const err = await t.throwsAsync(referenceOnly.quantize({ ...base, model: { checkpoint: '/m' } }, () => undefined));
   t.is(err.name, FAILURE_TYPES.unsupportedModel);
   t.regex(err.message, /--executor torch/);
+});
+
+test('each CUDA process gets a GPU of its own through CUDA_VISIBLE_DEVICES; a run waits when all are taken', async (t) => {
+  const { dir, torch } = setup('gpus', ['2', '5']);
+  const model = { checkpoint: join(dir, 'checkpoint'), device: 'cuda' as const, calibrationText: [join(dir, 'cal.txt')] };
+  writeFileSync(join(dir, 'cal.txt'), 'text');
+  const base: QuantizeRequest = { evolutionId: 'e', candidateId: 'a', recipe: builtinRecipe('w4a16-g128-rtn')!, proxy: 'p', calibrationTokens: 128, model };
+  await Promise.all(['a', 'b', 'c'].map((id) => torch.quantize({ ...base, candidateId: id }, () => undefined)));
+  const logged = requests(dir);
+  const quantized = logged.filter((r) => r.kind === 'quantize');
+  t.is(quantized.length, 3);
+  t.true(quantized.every((r) => (r._gpu === '2' || r._gpu === '5') && r._order === 'PCI_BUS_ID'));
+  t.deepEqual(new Set(quantized.slice(0, 2).map((r) => r._gpu)), new Set(['2', '5']), 'the first two ran on different GPUs');
+  t.is(logged.find((r) => r.kind === 'describe')?._gpu ?? null, process.env.CUDA_VISIBLE_DEVICES ?? null, 'describe takes no GPU');
+});
+
+test('DeviceSlots: one GPU per run, the next waiter gets a released one', async (t) => {
+  const slots = new DeviceSlots(['0']);
+  const order: string[] = [];
+  let release!: () => void;
+  const first = slots.with(async (gpu) => {
+    order.push(`first on ${gpu}`);
+    await new Promise<void>((r) => (release = r));
+  });
+  const second = slots.with(async (gpu) => void order.push(`second on ${gpu}`));
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(order, ['first on 0']);
+  release();
+  await Promise.all([first, second]);
+  t.deepEqual(order, ['first on 0', 'second on 0']);
+  await t.throwsAsync(slots.with(async () => { throw new Error('boom'); }), { message: 'boom' });
+  t.is(await slots.with(async (gpu) => gpu), '0', 'a failed run gives its GPU back');
 });

@@ -15,13 +15,16 @@ import type {
   TorchDevice,
   TorchEvaluateResult,
   TorchQuantizeResult,
+  TorchRequest,
+  TorchResultOf,
 } from '../../schema/torch-executor.js';
 import type { EvaluateRequest, QuantizeRequest } from '../../schema/workflow-contracts.js';
 import { defaultTexts } from './default-text.js';
+import { DeviceSlots, gpuEnv } from './device-slots.js';
 import { ArtifactMissingError, InvalidExecutorRequestError } from './errors.js';
 import type { EvaluateOutcome, Executor, Progress, QuantizeOutcome } from './executor.js';
 import { pathComponent } from './reference-executor.js';
-import { runTorchExecutor, type TorchProcessOptions } from './torch-process.js';
+import { runTorchExecutor, type TorchProcessOptions, type TorchRunHooks } from './torch-process.js';
 import { planOf } from './torch-plan.js';
 
 export const RESULT_FILE = 'evoquant-result.json';
@@ -45,6 +48,8 @@ export interface TorchExecutorOptions {
   batch?: number;
   /** Calibration: every expert gets at least this many tokens (default 256, as the reference's). */
   minTokensPerExpert?: number;
+  /** CUDA device ids (nvidia-smi's index) the worker's slots share, one per running process; absent: the inherited CUDA_VISIBLE_DEVICES. */
+  gpus?: readonly string[];
 }
 
 const DEFAULT_SEQ = 128;
@@ -77,7 +82,18 @@ export class TorchExecutor implements Executor {
   /** The unquantized checkpoint's own top-1 on the text: what relative accuracy loss is measured against. */
   private readonly baselines = new PromiseCache<number>();
 
-  constructor(private readonly options: TorchExecutorOptions) {}
+  private readonly slots: DeviceSlots | null;
+
+  constructor(private readonly options: TorchExecutorOptions) {
+    this.slots = options.gpus && options.gpus.length > 0 ? new DeviceSlots(options.gpus) : null;
+  }
+
+  /** One executor process; a CUDA one on a GPU of its own. */
+  private run<K extends TorchRequest['kind']>(request: Extract<TorchRequest, { kind: K }>, hooks: TorchRunHooks): Promise<TorchResultOf[K]> {
+    const onCuda = 'device' in request && request.device === 'cuda';
+    if (!onCuda || this.slots === null) return runTorchExecutor(this.options.process, request, hooks);
+    return this.slots.with((gpu) => runTorchExecutor({ ...this.options.process, env: gpuEnv(this.options.process.env ?? process.env, gpu) }, request, hooks));
+  }
 
   private abs(path: string): string {
     return isAbsolute(path) ? path : resolve(this.options.baseDir, path);
@@ -103,7 +119,7 @@ export class TorchExecutor implements Executor {
   /** The checkpoint's architecture and modules, asked once per checkpoint and process. */
   describe(checkpoint: string, signal?: AbortSignal): Promise<DescribeResult> {
     const dir = this.abs(checkpoint);
-    return this.described.get(dir, () => runTorchExecutor(this.options.process, { kind: 'describe', checkpoint: dir }, { signal }));
+    return this.described.get(dir, () => this.run({ kind: 'describe', checkpoint: dir }, { signal }));
   }
 
   private modelOf(req: { model?: CheckpointModel; candidateId: string }): CheckpointModel {
@@ -128,8 +144,7 @@ export class TorchExecutor implements Executor {
     const plan = planOf(req.recipe, described, calibration);
     const output = this.artifactPath(req.evolutionId, req.candidateId);
     mkdirSync(dirname(output), { recursive: true });
-    const result = await runTorchExecutor(
-      this.options.process,
+    const result = await this.run(
       { kind: 'quantize', checkpoint, output, plan, calibration, device: this.device(model), memoryCapBytes: this.options.memoryCapBytes },
       { signal, onProgress: (p) => onProgress(p) },
     );
@@ -143,8 +158,7 @@ export class TorchExecutor implements Executor {
     const checkpoint = this.abs(model.checkpoint);
     const device = this.device(model);
     return this.baselines.get(JSON.stringify([checkpoint, files, tokens, device]), async () => {
-      const r = await runTorchExecutor(
-        this.options.process,
+      const r = await this.run(
         { kind: 'evaluate', model: checkpoint, reference: null, text: this.evalText(files, tokens), cacheDir: this.options.cacheDir, device, memoryCapBytes: this.options.memoryCapBytes },
         { signal },
       );
@@ -167,8 +181,7 @@ export class TorchExecutor implements Executor {
     const path = req.artifact.path;
     if (!existsSync(join(path, 'config.json'))) throw new ArtifactMissingError(`artifact ${path} is not on this worker`);
     const files = this.texts(model).evaluation;
-    const result = await runTorchExecutor(
-      this.options.process,
+    const result = await this.run(
       {
         kind: 'evaluate',
         model: path,
