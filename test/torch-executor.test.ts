@@ -86,17 +86,17 @@ function requests(dir: string): Logged[] {
     .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as Logged);
 }
 
-function setup(name: string, gpus?: string[]): { dir: string; torch: TorchExecutor } {
+function setup(name: string, gpus?: string[], device: 'cpu' | 'cuda' = gpus ? 'cuda' : 'cpu'): { dir: string; torch: TorchExecutor } {
   const dir = join(root, name);
   mkdirSync(join(dir, 'checkpoint'), { recursive: true });
   const torch = new TorchExecutor({
     artifactsDir: join(dir, 'artifacts'),
     process: fakeExecutor(dir),
     cacheDir: join(dir, 'cache'),
-    device: 'cpu',
     memoryCapBytes: 123_456_789,
     baseDir: dir,
     gpus,
+    device,
   });
   return { dir, torch };
 }
@@ -203,7 +203,7 @@ test('quantize → evaluate: describe once, the default Brown texts exported onc
 });
 
 test('user texts are taken as given (relative to the repository), a missing artifact is ArtifactMissing', async (t) => {
-  const { dir, torch } = setup('user-text');
+  const { dir, torch } = setup('user-text', undefined, 'cuda');
   writeFileSync(join(dir, 'cal.txt'), 'calibration text');
   const model = { checkpoint: join(dir, 'checkpoint'), calibrationText: ['cal.txt'], evaluationText: [join(dir, 'eval.txt')], device: 'cuda' as const, calibrationMode: 'original' as const };
   const q = await torch.quantize({ evolutionId: 'e', candidateId: '../escape', recipe: builtinRecipe('w4a16-g128-rtn')!, proxy: 'p', calibrationTokens: 256, model }, () => undefined);
@@ -212,6 +212,11 @@ test('user texts are taken as given (relative to the repository), a missing arti
   t.deepEqual(qr.calibration.files, [join(dir, 'cal.txt')]);
   t.is(qr.calibration.mode, 'original');
   t.is(qr.device, 'cuda');
+
+  // A CUDA model on a worker that runs torch on the CPU: refused, final, nothing spawned.
+  const cpuOnly = new TorchExecutor({ artifactsDir: join(dir, 'a2'), process: { python: join(dir, 'no-python') }, cacheDir: join(dir, 'c2'), device: 'cpu', memoryCapBytes: null, baseDir: dir });
+  const refused = await t.throwsAsync(cpuOnly.quantize({ evolutionId: 'e', candidateId: 'c', recipe: builtinRecipe('w4a16-g128-rtn')!, proxy: 'p', calibrationTokens: 256, model }, () => undefined));
+  t.is(refused.name, FAILURE_TYPES.unsupportedModel);
   t.false(existsSync(join(dir, 'cache', 'text')), 'no default text exported when the model names its own');
 
   const missing = await t.throwsAsync(
@@ -261,7 +266,7 @@ test('each CUDA process gets a GPU of its own through CUDA_VISIBLE_DEVICES; a ru
   const quantized = logged.filter((r) => r.kind === 'quantize');
   t.is(quantized.length, 3);
   t.true(quantized.every((r) => (r._gpu === '2' || r._gpu === '5') && r._order === 'PCI_BUS_ID'));
-  t.deepEqual(new Set(quantized.slice(0, 2).map((r) => r._gpu)), new Set(['2', '5']), 'the first two ran on different GPUs');
+  t.deepEqual(quantized.slice(0, 2).map((r) => r._gpu).sort(), ['2', '5'], 'the first two ran on different GPUs');
   t.is(logged.find((r) => r.kind === 'describe')?._gpu ?? null, process.env.CUDA_VISIBLE_DEVICES ?? null, 'describe takes no GPU');
 });
 

@@ -136,5 +136,10 @@ export function checkEvolutionConfig(config: EvolutionConfig, options: { root?: 
     throw new InvalidConfigError(`${field}: no worker serves pool "${echo(pool)}" (known: ${knownPools().join(', ')})`);
   }
   checkProxyDir(config.proxy, options.root);
-  if (config.evaluation.model !== undefined) checkCheckpointModel(config.evaluation.model, options.root);
+  if (config.evaluation.model !== undefined) {
+    checkCheckpointModel(config.evaluation.model, options.root);
+    if (pool === 'cpu' && config.evaluation.model.device === 'cuda') {
+      throw new InvalidConfigError('config.evaluation.model.device: cuda on the cpu pool, whose workers have no GPU (leave device out, or choose a GPU pool)');
+    }
+  }
 }

@@ -21,7 +21,7 @@ import type {
 import type { EvaluateRequest, QuantizeRequest } from '../../schema/workflow-contracts.js';
 import { defaultTexts } from './default-text.js';
 import { DeviceSlots, gpuEnv } from './device-slots.js';
-import { ArtifactMissingError, InvalidExecutorRequestError } from './errors.js';
+import { ArtifactMissingError, InvalidExecutorRequestError, UnsupportedModelError } from './errors.js';
 import type { EvaluateOutcome, Executor, Progress, QuantizeOutcome } from './executor.js';
 import { pathComponent } from './reference-executor.js';
 import { runTorchExecutor, type TorchProcessOptions, type TorchRunHooks } from './torch-process.js';
@@ -113,6 +113,10 @@ export class TorchExecutor implements Executor {
   }
 
   private device(model: CheckpointModel): TorchDevice {
+    // The pool is one kind of machine: a CUDA model on a CPU worker fails on every attempt.
+    if (model.device === 'cuda' && this.options.device === 'cpu') {
+      throw new UnsupportedModelError(`checkpoint ${model.checkpoint} asks for device cuda; this worker runs torch on the CPU (use a GPU pool, or device cpu)`);
+    }
     return model.device ?? this.options.device;
   }
 
@@ -131,6 +135,7 @@ export class TorchExecutor implements Executor {
   async quantize(req: QuantizeRequest, onProgress: (p: Progress) => void, signal?: AbortSignal): Promise<QuantizeOutcome> {
     const model = this.modelOf(req);
     const checkpoint = this.abs(model.checkpoint);
+    const device = this.device(model);
     onProgress({ stage: 'load', done: 0, total: 1 });
     const described = await this.describe(checkpoint, signal);
     const calibration: CalibrationText = {
@@ -145,7 +150,7 @@ export class TorchExecutor implements Executor {
     const output = this.artifactPath(req.evolutionId, req.candidateId);
     mkdirSync(dirname(output), { recursive: true });
     const result = await this.run(
-      { kind: 'quantize', checkpoint, output, plan, calibration, device: this.device(model), memoryCapBytes: this.options.memoryCapBytes },
+      { kind: 'quantize', checkpoint, output, plan, calibration, device, memoryCapBytes: this.options.memoryCapBytes },
       { signal, onProgress: (p) => onProgress(p) },
     );
     const file = readResultFile(output);
@@ -178,6 +183,7 @@ export class TorchExecutor implements Executor {
     signal?: AbortSignal,
   ): Promise<EvaluateOutcome> {
     const model = this.modelOf(req);
+    const device = this.device(model);
     const path = req.artifact.path;
     if (!existsSync(join(path, 'config.json'))) throw new ArtifactMissingError(`artifact ${path} is not on this worker`);
     const files = this.texts(model).evaluation;
@@ -188,7 +194,7 @@ export class TorchExecutor implements Executor {
         reference: this.abs(model.checkpoint),
         text: this.evalText(files, req.tokens),
         cacheDir: this.options.cacheDir,
-        device: this.device(model),
+        device,
         memoryCapBytes: this.options.memoryCapBytes,
       },
       { signal, onProgress: (p) => onProgress(p) },
