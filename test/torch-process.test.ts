@@ -1,12 +1,14 @@
 // The protocol handling of the torch executor's process (science/executor/torch-process.ts),
 // against tiny fake executors written as Python scripts: what they emit on fd 3 (progress, a
 // result, a typed error, garbage) or how they die (crash, hang) is the fixture, not the executor.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { ApplicationFailure } from '@temporalio/common';
 import { activityFailureOf } from '../activities/gpu.js';
+import { repoRoot } from '../engine/stack/paths.js';
 import { FAILURE_TYPES } from '../schema/failures.js';
 import type { DescribeResult } from '../schema/torch-executor.js';
 import { runTorchExecutor, type TorchProcessOptions } from '../science/executor/torch-process.js';
@@ -169,4 +171,21 @@ time.sleep(1000)`,
 
   // Already cancelled: nothing is spawned.
   await t.throwsAsync(runTorchExecutor(options, describe, { signal: AbortSignal.abort(new Error('before start')) }), { message: 'before start' });
+});
+
+test('a worker that exits takes its running executors down with it', async (t) => {
+  const pidFile = join(dir, 'orphan.pid');
+  const options = fake('orphan', `open(${JSON.stringify(pidFile)}, "w").write(str(os.getpid()))\nsend({"type": "progress", "stage": "load", "done": 0, "total": 1})\ntime.sleep(1000)`);
+  const worker = join(dir, 'worker.mts');
+  writeFileSync(
+    worker,
+    `import { runTorchExecutor } from ${JSON.stringify(join(repoRoot, 'science/executor/torch-process.ts'))};
+runTorchExecutor(${JSON.stringify(options)}, { kind: 'describe', checkpoint: '/m' }, { onProgress: () => process.exit(0) }).catch(() => undefined);
+`,
+  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', worker], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  t.is(r.status, 0, r.stderr);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.false(alive(pid), 'the executor did not outlive its worker');
 });

@@ -99,6 +99,26 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 }
 
 /**
+ * Executor groups still running. They are detached (their own group, so cancellation reaches their
+ * children), so a worker that exits must take them down itself: an orphan would hold its GPU and race
+ * the retry over the same artifact. (A worker killed outright cannot; its executor then dies at its
+ * next message, when fd 3 has no reader.)
+ */
+const live = new Set<number>();
+let exitHookInstalled = false;
+
+function track(pid: number | undefined): void {
+  if (pid === undefined) return;
+  live.add(pid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const p of live) killGroup(p, 'SIGKILL');
+    });
+  }
+}
+
+/**
  * Runs one request to its result. Rejects with the executor's typed error, ExecutorCrashError
  * (retryable; died without a message, or a result followed by a failing exit), ExecutorProtocolError
  * (a line that is no valid message), or the signal's reason when cancelled.
@@ -128,6 +148,7 @@ export function runTorchExecutor<K extends TorchRequest['kind']>(
     let spawnError: Error | null = null;
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
+    track(child.pid);
 
     const stop = (): void => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -184,7 +205,10 @@ export function runTorchExecutor<K extends TorchRequest['kind']>(
     });
     // Whatever the executor left running in its group goes with it (pipes held open by a grandchild
     // would otherwise keep 'close' from ever firing).
-    child.on('exit', () => killGroup(child.pid, 'SIGKILL'));
+    child.on('exit', () => {
+      killGroup(child.pid, 'SIGKILL');
+      if (child.pid !== undefined) live.delete(child.pid);
+    });
     child.on('close', (code, sig) => {
       clearTimeout(killTimer);
       signal?.removeEventListener('abort', onAbort);
