@@ -196,6 +196,12 @@ test('quantize → evaluate: describe once, the default Brown texts exported onc
   const e0 = evals[0];
   t.true(e0.kind === 'evaluate' && e0.text.files[0] === join(dir, 'cache', 'text', 'brown-held-out.txt') && e0.cacheDir === join(dir, 'cache'));
 
+  // The baseline is kept on disk: a restarted worker does not measure the checkpoint again.
+  const restarted = new TorchExecutor({ artifactsDir: join(dir, 'artifacts'), process: fakeExecutor(dir), cacheDir: join(dir, 'cache'), device: 'cpu', memoryCapBytes: null, baseDir: dir });
+  const m2 = await restarted.evaluate(evalReq, undefined, () => undefined, () => undefined);
+  t.is(m2.baselineTop1, 0.45);
+  t.is(requests(dir).filter((r) => r.kind === 'evaluate' && r.reference === null).length, 1, 'one baseline pass in all');
+
   const written = JSON.parse(readFileSync(join(q.path, RESULT_FILE), 'utf8')) as { quantize: { result: { storedBytes: number } }; evaluate: { result: { bitsPerByte: number } } };
   t.is(written.quantize.result.storedBytes, 4321);
   t.is(written.evaluate.result.bitsPerByte, 2.5);

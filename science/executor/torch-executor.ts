@@ -3,7 +3,8 @@
 // request (torch-process.ts). Artifacts go where the reference executor puts them (artifactPath),
 // so retries and the artifact-missing fallback behave the same; each outcome is also written
 // atomically next to the artifact as evoquant-result.json.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PromiseCache } from '../caching/promise-cache.js';
 import type { EvalProgress } from '../evaluation/evaluate.js';
@@ -74,6 +75,29 @@ function readResultFile(dir: string): ResultFile {
     return JSON.parse(readFileSync(join(dir, RESULT_FILE), 'utf8')) as ResultFile;
   } catch {
     return {};
+  }
+}
+
+/** Size and modification time: enough to notice a file replaced under the same name. */
+function fileState(path: string): [number, number] {
+  const st = statSync(path);
+  return [st.size, st.mtimeMs];
+}
+
+/** The state of a checkpoint directory's config and weight files. */
+function filesState(dir: string): Array<[string, number, number]> {
+  return readdirSync(dir)
+    .filter((f) => f === 'config.json' || f.endsWith('.safetensors'))
+    .sort()
+    .map((f) => [f, ...fileState(join(dir, f))]);
+}
+
+function readBaseline(path: string): number | null {
+  try {
+    const top1: unknown = (JSON.parse(readFileSync(path, 'utf8')) as { top1?: unknown }).top1;
+    return typeof top1 === 'number' && top1 >= 0 && top1 <= 1 ? top1 : null;
+  } catch {
+    return null;
   }
 }
 
@@ -159,14 +183,25 @@ export class TorchExecutor implements Executor {
     return { path: output, proxyBytes: result.storedBytes, reused: result.reused, peakMemoryBytes: result.peakMemoryBytes };
   }
 
+  /**
+   * The unquantized checkpoint's top-1 on the evaluation text: one full pass of the original model,
+   * so it is kept on disk (keyed by the checkpoint's files as they are now and the text windows)
+   * and survives worker restarts.
+   */
   private baselineTop1(model: CheckpointModel, files: string[], tokens: number, signal?: AbortSignal): Promise<number> {
     const checkpoint = this.abs(model.checkpoint);
     const device = this.device(model);
-    return this.baselines.get(JSON.stringify([checkpoint, files, tokens, device]), async () => {
+    const text = this.evalText(files, tokens);
+    const key = createHash('sha256').update(JSON.stringify([filesState(checkpoint), files.map((f) => [f, ...fileState(f)]), text.tokens, text.seq])).digest('hex');
+    const cached = join(this.options.cacheDir, 'baselines', `${key}.json`);
+    return this.baselines.get(key, async () => {
+      const stored = readBaseline(cached);
+      if (stored !== null) return stored;
       const r = await this.run(
-        { kind: 'evaluate', model: checkpoint, reference: null, text: this.evalText(files, tokens), cacheDir: this.options.cacheDir, device, memoryCapBytes: this.options.memoryCapBytes },
+        { kind: 'evaluate', model: checkpoint, reference: null, text, cacheDir: this.options.cacheDir, device, memoryCapBytes: this.options.memoryCapBytes },
         { signal },
       );
+      writeJsonAtomically(cached, { checkpoint, files, tokens: text.tokens, seq: text.seq, top1: r.top1 });
       return r.top1;
     });
   }
