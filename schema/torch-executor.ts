@@ -201,7 +201,7 @@ export type ExecutorErrorType = z.infer<typeof ExecutorErrorType>;
 export const ErrorMessage = z.object({ type: z.literal('error'), errorType: ExecutorErrorType, message: z.string(), retryable: z.boolean() }).strict();
 export type ErrorMessage = z.infer<typeof ErrorMessage>;
 
-/** The result's own shape is checked per request kind (resultSchemaOf); here it is any object. */
+/** The result's own shape is checked per request kind (RESULT_SCHEMAS); here only that it is an object. */
 export const ResultMessage = z.object({ type: z.literal('result'), result: z.record(z.string(), z.unknown()) }).strict();
 export type ResultMessage = z.infer<typeof ResultMessage>;
 
