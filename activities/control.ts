@@ -89,6 +89,11 @@ export function createControlActivities({ db }: ControlDeps) {
             relative_accuracy_loss: summary.relativeAccuracyLoss ?? 0,
             weight_reduction: req.verdict.weightReduction,
             decode_tokens_per_second: req.verdict.decodeTokensPerSecond,
+            // Measured by the torch executor on a real checkpoint, next to compile's gb_per_gpu (absent for the proxy).
+            ...(m.measuredMemory === undefined
+              ? {}
+              : { measured_peak_bytes: m.measuredMemory.peakBytes, device_total_bytes: m.measuredMemory.deviceTotalBytes, weight_bytes: m.measuredMemory.weightBytes }),
+            ...(req.artifact.peakMemoryBytes === undefined ? {} : { quantize_peak_bytes: req.artifact.peakMemoryBytes }),
           };
           await recordSucceededAttempt(trx, { candidateId: id, attempt: m.attempt, workerIdentity: m.workerIdentity, metrics });
           await recordResult(trx, id, metrics);

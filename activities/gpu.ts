@@ -4,14 +4,14 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { chaosStrikes, type ChaosPolicy } from '../science/executor/chaos.js';
 import { withKeepAlive } from './keep-alive.js';
-import type { Progress, ReferenceExecutor } from '../science/executor/reference-executor.js';
+import type { Executor, Progress } from '../science/executor/executor.js';
 import type { EvalProgress } from '../science/evaluation/evaluate.js';
 import { EXECUTOR_FINAL_FAILURES, FAILURE_TYPES } from '../schema/failures.js';
 import type { SensitivityProfile } from '../schema/sensitivity.js';
 import type { EvaluateRequest, EvaluationMeasurement, QuantizedArtifact, QuantizeRequest } from '../schema/workflow-contracts.js';
 
 export interface GpuDeps {
-  executor: ReferenceExecutor;
+  executor: Executor;
   identity: string;
   chaos: ChaosPolicy | null;
 }
@@ -62,8 +62,16 @@ export function createGpuActivities({ executor, identity, chaos }: GpuDeps) {
     async quantize(req: QuantizeRequest): Promise<QuantizedArtifact> {
       injectChaos(chaos);
       try {
-        const out = await withKeepAlive((beat) => executor.quantize(req, heartbeater(beat)));
-        return { candidateId: req.candidateId, path: out.path, proxyBytes: out.proxyBytes, workerIdentity: identity };
+        const signal = Context.current().cancellationSignal;
+        const out = await withKeepAlive((beat) => executor.quantize(req, heartbeater(beat), signal));
+        // Only a measured peak enters the artifact, so a proxy's artifact (and its history) is unchanged.
+        return {
+          candidateId: req.candidateId,
+          path: out.path,
+          proxyBytes: out.proxyBytes,
+          workerIdentity: identity,
+          ...(out.peakMemoryBytes === undefined ? {} : { peakMemoryBytes: out.peakMemoryBytes }),
+        };
       } catch (err) {
         typed(err);
       }
@@ -84,15 +92,19 @@ export function createGpuActivities({ executor, identity, chaos }: GpuDeps) {
       const previous = ctx.info.heartbeatDetails as EvaluateHeartbeat | Progress | undefined;
       const resume = previous && previous.stage === 'evaluate' && 'progress' in previous ? previous.progress : undefined;
       try {
-        const m = await withKeepAlive((beat) =>
-          executor.evaluate(req, resume, (progress) => beat({ stage: 'evaluate', progress } satisfies EvaluateHeartbeat), () => undefined),
-        );
+        const { measuredMemory, ...m } = await withKeepAlive((beat) => {
+          // A checkpoint's evaluation (torch) has no resumable windows: it beats its stages instead.
+          // The proxy's beats only its windows, so a stage never overwrites the resume point.
+          const stages = req.model === undefined ? () => undefined : heartbeater(beat);
+          return executor.evaluate(req, resume, (progress) => beat({ stage: 'evaluate', progress } satisfies EvaluateHeartbeat), stages, ctx.cancellationSignal);
+        });
         return {
           candidateId: req.candidateId,
           ...m,
           attempt: ctx.info.attempt,
           workerIdentity: identity,
           resumedFromWindow: resume?.nextWindow ?? 0,
+          ...(measuredMemory === undefined ? {} : { measuredMemory }),
         };
       } catch (err) {
         typed(err);

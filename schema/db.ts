@@ -78,6 +78,14 @@ export const ResultMetrics = z.looseObject({
   gb_per_gpu: z.number().nonnegative(),
   /** Whether the target deployment fits its hardware. */
   fits: z.boolean(),
+  /** Torch executor on a real checkpoint: peak device memory of the evaluation (max_memory_allocated). */
+  measured_peak_bytes: z.number().int().nonnegative().optional(),
+  /** The device's total memory; null on CPU. */
+  device_total_bytes: z.number().int().nonnegative().nullable().optional(),
+  /** Bytes of the evaluated model's weights as stored. */
+  weight_bytes: z.number().int().nonnegative().optional(),
+  /** Peak device memory of the quantization. */
+  quantize_peak_bytes: z.number().int().nonnegative().optional(),
 });
 export type ResultMetrics = z.infer<typeof ResultMetrics>;
 

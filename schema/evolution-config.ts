@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AgentsConfig, DEFAULT_AGENTS } from './agents.js';
 import { Recipe } from './recipe.js';
 import { ServingStackId } from './serving-stack.js';
+import { CheckpointModel } from './torch-executor.js';
 
 /** Linux's PATH_MAX: no real path is longer. */
 const PATH_MAX = 4096;
@@ -56,6 +57,12 @@ export const EvolutionConfig = z
         heartbeatSeconds: z.number().int().min(1).max(600).default(10),
         /** Attempts per quantize/evaluate before the candidate is recorded as failed. */
         maxAttempts: z.number().int().min(1).max(100).default(5),
+        /**
+         * A real Hugging Face checkpoint the candidates are quantized and measured on by the torch
+         * executor (a fidelity step after the proxy), with its calibration and evaluation text.
+         * Absent: the proxy, on the reference executor.
+         */
+        model: CheckpointModel.optional(),
       })
       .strict()
       .default({ tokens: 8192, calibrationTokens: 4096, heartbeatSeconds: 10, maxAttempts: 5 }),

@@ -8,6 +8,21 @@ export const FAILURE_TYPES = {
   outOfMemory: 'GpuOutOfMemory',
   artifactMissing: 'ArtifactMissing',
   transient: 'TransientFault',
+  // The torch executor (python/evoquant_torch), by the errorType of its fd-3 error message.
+  /** A checkpoint tensor is missing, unexpected or mis-shaped, or its config is unknown. */
+  invalidCheckpoint: 'InvalidCheckpoint',
+  /** The executor refused its request as invalid (a bug of the caller: never retried). */
+  invalidExecutorRequest: 'InvalidRequest',
+  /** The recipe asks for a method or transform the torch executor does not implement. */
+  unsupportedRecipe: 'UnsupportedRecipe',
+  /** A checkpoint request reached a worker without a torch executor. */
+  unsupportedModel: 'UnsupportedModel',
+  /** A CUDA / accelerator runtime error: retried on a fresh process. */
+  cudaError: 'CudaError',
+  /** The executor process died without a result or error message: retried. */
+  executorCrash: 'ExecutorCrash',
+  /** The executor wrote something that is not a valid message: retried (a crash mid-line looks so). */
+  executorProtocol: 'ExecutorProtocolError',
   // A layer quantization.
   missingCalibration: 'MissingCalibrationError',
   nonFiniteQuantization: 'NonFiniteQuantizationError',
@@ -76,6 +91,11 @@ export const EXECUTOR_FINAL_FAILURES: readonly FailureType[] = [
   FAILURE_TYPES.missingCalibration,
   FAILURE_TYPES.nonFiniteQuantization,
   FAILURE_TYPES.hessianNotPositiveDefinite,
+  FAILURE_TYPES.invalidCheckpoint,
+  FAILURE_TYPES.invalidExecutorRequest,
+  FAILURE_TYPES.unsupportedRecipe,
+  FAILURE_TYPES.unsupportedModel,
+  FAILURE_TYPES.inputFile,
 ];
 
 /** Errors that mean "the input was wrong": the CLI prints one line and exits 2. */
@@ -83,6 +103,7 @@ export const BAD_INPUT_FAILURES: readonly FailureType[] = [
   FAILURE_TYPES.usage,
   FAILURE_TYPES.invalidRecipe,
   FAILURE_TYPES.modelLoad,
+  FAILURE_TYPES.invalidCheckpoint,
   FAILURE_TYPES.safetensorsFormat,
   FAILURE_TYPES.inputFile,
   FAILURE_TYPES.forbiddenKey,

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { EvolutionConfig } from './evolution-config.js';
 import type { Recipe } from './recipe.js';
+import type { CheckpointModel } from './torch-executor.js';
 
 export const CONTROL_TASK_QUEUE = 'evoquant-control';
 export const gpuTaskQueue = (pool: string): string => `gpu-${pool}`;
@@ -106,6 +107,8 @@ export interface QuantizeRequest {
   recipe: Recipe;
   proxy: string;
   calibrationTokens: number;
+  /** A real checkpoint to quantize instead of the proxy (torch executor); absent: the proxy. */
+  model?: CheckpointModel;
 }
 
 export interface QuantizedArtifact {
@@ -113,6 +116,8 @@ export interface QuantizedArtifact {
   path: string;
   proxyBytes: number;
   workerIdentity: string;
+  /** Peak device memory of the quantization (torch executor); absent for the proxy. */
+  peakMemoryBytes?: number;
 }
 
 export interface EvaluateRequest {
@@ -120,6 +125,15 @@ export interface EvaluateRequest {
   artifact: QuantizedArtifact;
   proxy: string;
   tokens: number;
+  /** The checkpoint the artifact was quantized from (torch executor); absent: the proxy. */
+  model?: CheckpointModel;
+}
+
+/** Device memory an evaluation measured (torch executor): peak allocated, the device's total (null on CPU), the weights'. */
+export interface MeasuredMemory {
+  peakBytes: number;
+  deviceTotalBytes: number | null;
+  weightBytes: number;
 }
 
 export interface EvaluationMeasurement {
@@ -132,6 +146,8 @@ export interface EvaluationMeasurement {
   attempt: number;
   workerIdentity: string;
   resumedFromWindow: number;
+  /** Measured by the torch executor; absent for the proxy. */
+  measuredMemory?: MeasuredMemory;
 }
 
 export type RecordRequest =

@@ -12,6 +12,7 @@ import { readTemporalState, waitForTemporal } from '../engine/stack/temporal-ser
 import { createControlWorker } from './control-worker.js';
 import { createGpuWorker } from './gpu-worker.js';
 import { waitForMovedTemporal, type FollowOptions } from './follow-stack.js';
+import type { ExecutorKind } from './torch-env.js';
 import { requireDatabaseUrl, type Endpoints } from '../engine/client/connection.js';
 
 export interface ReadyInfo {
@@ -22,6 +23,8 @@ export interface ReadyInfo {
   identity: string;
   temporalAddress: string;
   namespace: string;
+  /** GPU workers: whether checkpoint requests run here (torch) or only the proxy (reference). */
+  executor?: ExecutorKind;
 }
 
 export interface LaunchedWorker {
@@ -33,8 +36,9 @@ export interface LaunchedWorker {
 
 /** `worker ready: gpu-cpu (1 slot) as gpu-cpu@host/123 on 127.0.0.1:7233` — what tests and operators wait for. */
 export function readyLine(info: ReadyInfo): string {
-  // Quantize/evaluate run on the reference executor's CPU kernels whatever the class: say so.
-  const role = info.slots === null ? ' (workflows, propose/compile/record)' : ` (${info.slots} slot${info.slots === 1 ? '' : 's'}, reference executor)`;
+  // Which executor runs quantize/evaluate: the proxy always goes to the reference executor's CPU kernels.
+  const executor = info.executor === 'torch' ? 'torch executor for checkpoints, reference executor for the proxy' : 'reference executor';
+  const role = info.slots === null ? ' (workflows, propose/compile/record)' : ` (${info.slots} slot${info.slots === 1 ? '' : 's'}, ${executor})`;
   return `worker ready: ${info.taskQueue}${role} as ${info.identity} on ${info.temporalAddress}`;
 }
 
@@ -110,6 +114,8 @@ export interface GpuLaunchOptions {
   chaos?: ChaosPolicy | null;
   identity?: string;
   waitTimeoutMs?: number;
+  executor?: ExecutorKind;
+  torchMemoryCapBytes?: number | null;
 }
 
 export async function launchGpuWorker(endpoints: Endpoints, options: GpuLaunchOptions): Promise<LaunchedWorker> {
@@ -125,6 +131,8 @@ export async function launchGpuWorker(endpoints: Endpoints, options: GpuLaunchOp
     artifactsDir: options.artifactsDir,
     chaos: options.chaos ?? null,
     identity: options.identity,
+    executor: options.executor,
+    torchMemoryCapBytes: options.torchMemoryCapBytes,
   });
   return {
     worker: handle.worker,
@@ -135,6 +143,7 @@ export async function launchGpuWorker(endpoints: Endpoints, options: GpuLaunchOp
       identity: handle.worker.options.identity,
       temporalAddress: endpoints.temporalAddress,
       namespace: endpoints.namespace,
+      executor: handle.executor,
     },
     close: handle.close,
   };

@@ -8,7 +8,7 @@ import { notServableCounts } from '../evolution/archive/not-servable.js';
 import { agents } from './agent-activities.js';
 import { control } from './control-activities.js';
 import { runLimited } from './limiter.js';
-import { generationWorkflow, gpuActivitiesFor } from './generation.js';
+import { checkpointOf, generationWorkflow, gpuActivitiesFor } from './generation.js';
 import { pauseUpdate, resumeUpdate, retryUpdate, setBudgetUpdate, statusQuery, stopUpdate } from './messages.js';
 
 
@@ -79,8 +79,8 @@ async function discoverAfterwards(evolutionId: string, config: EvolutionInput['c
     const reference = todo[i];
     const candidateId = `reference-${reference.recipeHash.slice(0, 24)}`;
     try {
-      const artifact = await gpu.quantize({ evolutionId, candidateId, recipe: reference.recipe, proxy: config.proxy, calibrationTokens: config.evaluation.calibrationTokens });
-      const measurement = await gpu.evaluate({ candidateId, artifact, proxy: config.proxy, tokens: config.evaluation.tokens });
+      const artifact = await gpu.quantize({ evolutionId, candidateId, recipe: reference.recipe, proxy: config.proxy, calibrationTokens: config.evaluation.calibrationTokens, ...checkpointOf(config) });
+      const measurement = await gpu.evaluate({ candidateId, artifact, proxy: config.proxy, tokens: config.evaluation.tokens, ...checkpointOf(config) });
       await agents.recordReferenceResult({ evolutionId, config, reference, artifact, measurement });
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;

@@ -45,6 +45,14 @@ export function gpuActivitiesFor(config: GenerationInput['config']): GpuActiviti
   return proxyActivities<GpuActivities>(options);
 }
 
+/**
+ * The checkpoint a config measures on, as the field quantize and evaluate requests carry. Absent
+ * when the config names none, so a proxy evolution's requests (and its replayed history) stay as they were.
+ */
+export function checkpointOf(config: GenerationInput['config']): { model?: NonNullable<GenerationInput['config']['evaluation']['model']> } {
+  return config.evaluation.model === undefined ? {} : { model: config.evaluation.model };
+}
+
 function failureOf(err: unknown): { type: string; message: string } {
   if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
     return { type: err.cause.type ?? 'ApplicationFailure', message: err.cause.message };
@@ -60,17 +68,17 @@ async function measure(
   verdict: CompileVerdict,
 ): Promise<CandidateSummary> {
   const { evolutionId, config } = input;
-  const quantizeRequest = { evolutionId, candidateId: candidate.id, recipe: candidate.recipe, proxy: config.proxy, calibrationTokens: config.evaluation.calibrationTokens };
+  const quantizeRequest = { evolutionId, candidateId: candidate.id, recipe: candidate.recipe, proxy: config.proxy, calibrationTokens: config.evaluation.calibrationTokens, ...checkpointOf(config) };
   try {
     let artifact: QuantizedArtifact = await gpu.quantize(quantizeRequest);
     let measurement;
     try {
-      measurement = await gpu.evaluate({ candidateId: candidate.id, artifact, proxy: config.proxy, tokens: config.evaluation.tokens });
+      measurement = await gpu.evaluate({ candidateId: candidate.id, artifact, proxy: config.proxy, tokens: config.evaluation.tokens, ...checkpointOf(config) });
     } catch (err) {
       // The artifact lives on the worker that made it; if another worker cannot see it, remake it.
       if (failureOf(err).type !== FAILURE_TYPES.artifactMissing) throw err;
       artifact = await gpu.quantize(quantizeRequest);
-      measurement = await gpu.evaluate({ candidateId: candidate.id, artifact, proxy: config.proxy, tokens: config.evaluation.tokens });
+      measurement = await gpu.evaluate({ candidateId: candidate.id, artifact, proxy: config.proxy, tokens: config.evaluation.tokens, ...checkpointOf(config) });
     }
     return await control.record({ kind: 'evaluated', evolutionId, candidate, verdict, artifact, measurement });
   } catch (err) {

@@ -2,7 +2,7 @@
 // (the model, the hardware and the recipes exist and compile on the target; the proxy is a model
 // directory on disk; some worker can serve the pool). A config that passes here does not fail in
 // its first activity for a typo.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { getHardwareProfile, hardwareProfileIds } from '../../science/hardware/profiles.js';
 import { readModelDirectory } from '../../science/model/load.js';
@@ -11,6 +11,7 @@ import { compileTarget } from '../../science/physics/compile.js';
 import { builtinRecipe, builtinNamesHint } from '../../science/recipes/builtin.js';
 import { echo, echoLine } from '../../schema/echo.js';
 import type { EvolutionConfig } from '../../schema/evolution-config.js';
+import type { CheckpointModel } from '../../schema/torch-executor.js';
 import type { Recipe } from '../../schema/recipe.js';
 import { repoRoot } from '../stack/paths.js';
 import { InvalidConfigError } from './errors.js';
@@ -51,6 +52,44 @@ export function checkProxyDir(proxy: string, root: string = repoRoot): string {
     readModelDirectory(dir);
   } catch (err) {
     throw new InvalidConfigError(`config.proxy: ${echo(dir)} is not a proxy model directory (${echo(firstLine(err).replace(/^model: /, ''), 160)})`);
+  }
+  return dir;
+}
+
+/** A relative path as workers resolve it, refused when `..` climbs out of the repository (see checkProxyDir). */
+function insideRepository(field: string, given: string, root: string): string {
+  if (given.includes('\0')) throw new InvalidConfigError(`${field}: the path holds a NUL character`);
+  const abs = path.isAbsolute(given) ? given : path.join(root, given);
+  if (!path.isAbsolute(given)) {
+    const inside = path.relative(root, abs);
+    if (inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) {
+      throw new InvalidConfigError(`${field}: "${echo(given)}" climbs out of the repository; relative paths are taken from the repository root (where workers look), so give an absolute path`);
+    }
+  }
+  return abs;
+}
+
+/**
+ * The checkpoint an evolution measures on (torch executor): a directory with a config.json and
+ * safetensors weights, and text files that exist and are not empty. Whether its tensors load
+ * strictly is the executor's check (InvalidCheckpoint, final) on the first candidate.
+ */
+export function checkCheckpointModel(model: CheckpointModel, root: string = repoRoot): string {
+  const field = 'config.evaluation.model.checkpoint';
+  const dir = insideRepository(field, model.checkpoint, root);
+  if (!existsSync(dir)) throw new InvalidConfigError(`${field}: ${echo(dir)} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new InvalidConfigError(`${field}: ${echo(dir)} is not a directory`);
+  if (!existsSync(path.join(dir, 'config.json'))) throw new InvalidConfigError(`${field}: ${echo(dir)} holds no config.json (a Hugging Face checkpoint directory is expected)`);
+  if (!readdirSync(dir).some((f) => f.endsWith('.safetensors'))) throw new InvalidConfigError(`${field}: ${echo(dir)} holds no .safetensors weights`);
+  for (const [key, files] of [['calibrationText', model.calibrationText], ['evaluationText', model.evaluationText]] as const) {
+    (files ?? []).forEach((file, i) => {
+      const f = `config.evaluation.model.${key}[${i}]`;
+      const abs = insideRepository(f, file, root);
+      if (!existsSync(abs)) throw new InvalidConfigError(`${f}: ${echo(abs)} does not exist`);
+      const st = statSync(abs);
+      if (!st.isFile()) throw new InvalidConfigError(`${f}: ${echo(abs)} is not a file`);
+      if (st.size === 0) throw new InvalidConfigError(`${f}: ${echo(abs)} is empty`);
+    });
   }
   return dir;
 }
@@ -97,4 +136,10 @@ export function checkEvolutionConfig(config: EvolutionConfig, options: { root?: 
     throw new InvalidConfigError(`${field}: no worker serves pool "${echo(pool)}" (known: ${knownPools().join(', ')})`);
   }
   checkProxyDir(config.proxy, options.root);
+  if (config.evaluation.model !== undefined) {
+    checkCheckpointModel(config.evaluation.model, options.root);
+    if (pool === 'cpu' && config.evaluation.model.device === 'cuda') {
+      throw new InvalidConfigError('config.evaluation.model.device: cuda on the cpu pool, whose workers have no GPU (leave device out, or choose a GPU pool)');
+    }
+  }
 }

@@ -15,6 +15,7 @@ import type { JsonValue } from '../../schema/db.js';
 import type { EvaluateRequest, QuantizeRequest } from '../../schema/workflow-contracts.js';
 import type { SensitivityProfile } from '../../schema/sensitivity.js';
 import { ArtifactMissingError, OutOfDeviceMemoryError } from './errors.js';
+import type { EvaluateOutcome, Executor, Progress, QuantizeOutcome } from './executor.js';
 import { workingSetBytes } from './memory.js';
 
 export interface ExecutorOptions {
@@ -28,11 +29,7 @@ export interface ExecutorOptions {
   sensitivityCacheDir?: string;
 }
 
-export interface Progress {
-  stage: 'calibrate' | 'sensitivity' | 'quantize' | 'write' | 'evaluate';
-  done: number;
-  total: number;
-}
+export type { Progress } from './executor.js';
 
 const EVAL_BATCH_TOKENS = 32 * 128;
 
@@ -50,7 +47,7 @@ function isAllocationFailure(err: unknown): boolean {
   return err instanceof RangeError && /allocation failed|Invalid array length|Array buffer/i.test(err.message);
 }
 
-export class ReferenceExecutor {
+export class ReferenceExecutor implements Executor {
   private readonly prepared = new PromiseCache<PreparedModel>();
   private readonly baselines = new PromiseCache<number>();
   /** The unquantized proxy, loaded once per process: the reference of every evaluation. */
@@ -78,7 +75,7 @@ export class ReferenceExecutor {
     }
   }
 
-  async quantize(req: QuantizeRequest, onProgress: (p: Progress) => void): Promise<{ path: string; proxyBytes: number; reused: boolean }> {
+  async quantize(req: QuantizeRequest, onProgress: (p: Progress) => void): Promise<QuantizeOutcome> {
     const path = this.artifactPath(req.evolutionId, req.candidateId);
     const existing = this.reusable(path, req);
     if (existing !== null) return { path, proxyBytes: existing, reused: true };
@@ -131,7 +128,7 @@ export class ReferenceExecutor {
     resume: EvalProgress | undefined,
     onBatch: (p: EvalProgress) => void,
     onProgress: (p: Progress) => void,
-  ): Promise<{ bitsPerByte: number; top1: number; kl: number; baselineTop1: number; expertFrequency: number[][] }> {
+  ): Promise<EvaluateOutcome> {
     const path = req.artifact.path;
     if (!existsSync(join(path, 'model.safetensors'))) throw new ArtifactMissingError(`artifact ${path} is not on this worker`);
     const proxyDir = this.proxyDir(req.proxy);

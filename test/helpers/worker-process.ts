@@ -23,6 +23,7 @@ export interface GpuWorkerArgs {
   identity?: string;
   /** Extra environment, e.g. a PATH with a fake nvidia-smi. */
   env?: NodeJS.ProcessEnv;
+  executor?: 'torch' | 'reference';
 }
 
 export interface WorkerReady {
@@ -32,6 +33,7 @@ export interface WorkerReady {
   pid: number;
   deviceClass?: string;
   slots?: number;
+  executor?: 'torch' | 'reference';
 }
 
 export class WorkerProcess {
@@ -82,6 +84,7 @@ function workerArgs(args: GpuWorkerArgs): string[] {
   if (args.artifactsDir !== undefined) out.push('--artifacts-dir', args.artifactsDir);
   if (args.chaos !== undefined) out.push('--chaos-rate', String(args.chaos.transientRate), '--chaos-seed', String(args.chaos.seed));
   if (args.identity !== undefined) out.push('--identity', args.identity);
+  if (args.executor !== undefined) out.push('--executor', args.executor);
   return out;
 }
 

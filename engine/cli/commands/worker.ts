@@ -19,6 +19,12 @@ interface GpuFlags extends CommonFlags {
   artifactsDir?: string;
   /** Hidden: this process is the child for one GPU of a fanned-out machine. */
   slot?: number;
+  executor?: 'torch' | 'reference';
+}
+
+function executorKind(value: string): 'torch' | 'reference' {
+  if (value === 'torch' || value === 'reference') return value;
+  throw new UsageError(`--executor: expected torch or reference, got "${value}"`);
 }
 
 function nonNegativeInt(flag: string): (value: string) => number {
@@ -78,6 +84,9 @@ async function runGpu(flags: GpuFlags): Promise<void> {
   if (flags.deviceClass !== undefined && !knownPools().includes(flags.deviceClass)) {
     throw new UsageError(`--device-class: unknown class "${flags.deviceClass}" (known: ${knownPools().join(', ')})`);
   }
+  const { defaultExecutor, findTorchEnv } = await import('../../../workers/torch-env.js');
+  const torchEnv = findTorchEnv();
+  if (flags.executor === 'torch' && !('python' in torchEnv)) throw new UsageError(`--executor torch: ${torchEnv.missing}`);
   const { resolveEndpoints } = await import('../../client/connection.js');
   const endpoints = resolveEndpoints();
   const { detectDeviceClass, gpuClassOf, probeGpus, visibleGpus } = await import('../../../workers/device-probe.js');
@@ -96,6 +105,8 @@ async function runGpu(flags: GpuFlags): Promise<void> {
     }
   }
   const chaos = flags.chaosTransientRate === undefined ? null : { transientRate: flags.chaosTransientRate, seed: flags.chaosSeed ?? 1 };
+  // torch where there are GPUs and the Python env is built; `--device-class cpu --executor torch` runs torch on the CPU.
+  const executor = flags.executor ?? defaultExecutor(gpus.length > 0, torchEnv);
 
   if (flags.slot === undefined && gpus.length > 1) {
     const { superviseGpuWorkers } = await import('../../../workers/gpu-fanout.js');
@@ -104,6 +115,8 @@ async function runGpu(flags: GpuFlags): Promise<void> {
       ...(chaos ? ['--chaos-transient-rate', String(chaos.transientRate), '--chaos-seed', String(chaos.seed)] : []),
       ...(flags.artifactsDir !== undefined ? ['--artifacts-dir', flags.artifactsDir] : []),
       ...(flags.json ? ['--json'] : []),
+      '--executor',
+      executor,
     ];
     const code = await superviseGpuWorkers({
       deviceClass,
@@ -133,6 +146,10 @@ async function runGpu(flags: GpuFlags): Promise<void> {
     artifactsDir: flags.artifactsDir,
     chaos,
     identity: flags.identity ?? (flags.slot === undefined ? undefined : `gpu-${deviceClass}@${hostname()}/${process.pid}/gpu${flags.slot}`),
+    executor,
+    // A GPU's torch processes are capped only below the GPU's own memory (torch takes a fraction ≤ 1 of it).
+    torchMemoryCapBytes:
+      deviceClass === 'cpu' || flags.deviceMemoryMb === undefined ? undefined : gpu !== undefined && flags.deviceMemoryMb < gpu.memoryMiB ? flags.deviceMemoryMb * 2 ** 20 : null,
   };
   const launched = await launchGpuWorker(endpoints, options);
   await serve(launched, flags.json, endpoints, (moved) => launchGpuWorker(moved, { ...options, identity: launched.ready.identity }));
@@ -150,12 +167,13 @@ export function registerWorker(program: Command): void {
 
   worker
     .command('gpu')
-    .description('serve quantize/evaluate on gpu-<class>: the class from nvidia-smi, or --device-class (cpu: the reference executor)')
+    .description('serve quantize/evaluate on gpu-<class>: the class from nvidia-smi, or --device-class (cpu: the CPU; with --executor torch, torch on the CPU)')
     .option('--device-class <class>', 'cpu or a hardware profile id (a100-80gb, h100-80gb, …); default: detected by nvidia-smi')
     .option('--slots <n>', 'concurrent evaluations in this process (default 1)', positiveInt('--slots'))
     .option('--device-memory-mb <mb>', 'memory of one slot in MiB (default the GPU\'s; cpu: half the RAM)', positiveInt('--device-memory-mb'))
     .option('--chaos-transient-rate <r>', 'fail this share of attempts with a retryable fault (testing)', rate('--chaos-transient-rate'))
     .option('--chaos-seed <s>', 'seed of the chaos draw (default 1)', nonNegativeInt('--chaos-seed'))
+    .option('--executor <kind>', 'torch (checkpoint requests on python/evoquant_torch, proxy ones on the reference) or reference; default torch where nvidia-smi finds GPUs and the Python env is built', executorKind)
     .option('--artifacts-dir <dir>', 'where quantized artifacts go (default <state dir>/artifacts; share it between GPU workers)')
     .option('--identity <name>', 'worker identity shown in histories')
     .option('--json', 'print JSON lines')

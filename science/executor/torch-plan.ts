@@ -1,0 +1,38 @@
+// From a recipe to the torch executor's per-module plan: every module a checkpoint describes gets
+// the spec resolveSpec gives its site (role, layer; no expert ranks: the torch executor measures no
+// per-expert sensitivity). A recipe asking for what the executor does not implement is refused
+// before a process is spawned, with the same UnsupportedRecipe the Python side would raise.
+import { recipeHash } from '../../schema/content-hash.js';
+import type { JsonValue } from '../../schema/db.js';
+import { resolveSpec, type QuantSpec, type Recipe } from '../../schema/recipe.js';
+import type { CalibrationText, DescribeResult, QuantizationPlan, TorchModuleSpec } from '../../schema/torch-executor.js';
+import { UnsupportedRecipeError } from './errors.js';
+
+/** The spec as the executor takes it, or why it cannot. */
+function torchSpec(spec: QuantSpec, module: string): TorchModuleSpec {
+  const refuse = (what: string): never => {
+    throw new UnsupportedRecipeError(`the torch executor does not implement ${what} yet (module ${module}); measure this recipe on the proxy`);
+  };
+  if (spec.outliers) refuse('fp16 outliers');
+  if (spec.rotation) refuse('Hadamard rotation');
+  const m = spec.method;
+  if (m.kind === 'awq' || m.kind === 'autoround') refuse(m.kind === 'awq' ? 'AWQ' : 'AutoRound');
+  const method: TorchModuleSpec['method'] = m.kind === 'gptq' ? { kind: 'gptq', damp: m.damp, blockSize: m.blockSize, actOrder: m.actOrder } : { kind: 'rtn' };
+  return { bits: spec.bits, format: spec.format, groupSize: spec.groupSize as TorchModuleSpec['groupSize'], symmetric: spec.symmetric, method };
+}
+
+/**
+ * The plan of `recipe` over a described checkpoint. `recipeHash` keys the executor's resume and
+ * reuse, so it covers what the artifact depends on: the resolved specs and the calibration.
+ */
+export function planOf(recipe: Recipe, described: DescribeResult, calibration: CalibrationText): QuantizationPlan {
+  if (recipe.experts) throw new UnsupportedRecipeError('the torch executor does not implement per-expert tiers (recipe.experts) yet; expertLayers is supported');
+  if (recipe.expertReduction) throw new UnsupportedRecipeError('the torch executor does not implement expert pruning or merging (recipe.expertReduction) yet');
+  const modules: Record<string, TorchModuleSpec> = {};
+  for (const m of described.modules) {
+    const spec = resolveSpec(recipe, { role: m.role, layer: m.layer, numLayers: described.numLayers, expertQuantile: null });
+    modules[m.name] = torchSpec(spec, m.name);
+  }
+  const hash = recipeHash(JSON.parse(JSON.stringify({ modules, calibration })) as JsonValue);
+  return { recipeName: recipe.name, recipeHash: hash, modules };
+}
