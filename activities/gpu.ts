@@ -33,6 +33,7 @@ function heartbeater(beat: (details: unknown) => void): (p: Progress) => void {
 }
 
 const FINAL: ReadonlySet<string> = new Set(EXECUTOR_FINAL_FAILURES);
+const KNOWN: ReadonlySet<string> = new Set(Object.values(FAILURE_TYPES));
 
 /**
  * The failure Temporal sees for an executor error: errors that are deterministic given the
@@ -41,6 +42,9 @@ const FINAL: ReadonlySet<string> = new Set(EXECUTOR_FINAL_FAILURES);
 export function activityFailureOf(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof Error && FINAL.has(err.name)) return ApplicationFailure.nonRetryable(err.message, err.name);
+  // The SDK names a plain error's failure after its class; a declared failure name (ExecutorCrash,
+  // CudaError, …) must reach history as itself, still retryable.
+  if (err instanceof Error && KNOWN.has(err.name)) return ApplicationFailure.retryable(err.message, err.name);
   return err;
 }
 

@@ -4,6 +4,7 @@
 // compile's prediction. A proxy request on the same worker still goes to the reference executor;
 // a checkpoint request on a reference-only worker is refused as UnsupportedModel, never retried.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { activityRecords, fetchEvents } from './helpers/temporal-history.js';
@@ -17,6 +18,8 @@ import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 import { repoRoot } from '../engine/stack/paths.js';
 import { FAILURE_TYPES } from '../schema/failures.js';
 import { Recipe } from '../schema/recipe.js';
+import { RESULT_FILE } from '../science/executor/torch-executor.js';
+import { pathComponent } from '../science/executor/reference-executor.js';
 
 const stack = useStack(test);
 
@@ -44,35 +47,104 @@ function checkpoint(t: { teardown(fn: () => void): void }, kind: string): { dir:
   return { dir };
 }
 
-test.serial('a checkpoint evolution is quantized and measured by the torch executor on gpu-cpu, memory recorded', async (t) => {
-  const made = checkpoint(t, 'qwen3_moe');
-  if ('missing' in made) {
-    if (inCi()) t.fail(made.missing);
-    else t.log(`skipped: ${made.missing}`);
+/** Candidate and result metrics of a completed single-candidate checkpoint evolution. */
+async function onlyResult(db: Parameters<typeof candidateFacts>[0], id: string): Promise<Record<string, unknown>> {
+  const [candidate] = await candidateFacts(db, id);
+  const row = await db.selectFrom('result').select('metrics').where('candidate_id', '=', candidate.id).executeTakeFirstOrThrow();
+  return row.metrics as Record<string, unknown>;
+}
+
+function checkpointConfig(dir: string, maxAttempts = 2) {
+  return tinyConfig({ seedRecipes: [W4_G32_GPTQ], evaluation: { tokens: 1024, calibrationTokens: 512, heartbeatSeconds: 5, maxAttempts, model: { checkpoint: dir } } });
+}
+
+/** The random-weight checkpoints of the three layouts users bring: Qwen3-MoE (q/k norm), Mixtral, Llama dense. */
+const KINDS = ['qwen3_moe', 'mixtral', 'llama'] as const;
+
+test.serial('Qwen3-MoE, Mixtral and Llama checkpoints are quantized, reloaded strictly and measured by the torch executor on gpu-cpu, memory recorded', async (t) => {
+  const made = KINDS.map((kind) => checkpoint(t, kind));
+  const missing = made.find((m) => 'missing' in m);
+  if (missing && 'missing' in missing) {
+    if (inCi()) t.fail(missing.missing);
+    else t.log(`skipped: ${missing.missing}`);
     return t.pass();
   }
   const { env, db, client } = await engineContext(stack);
   const [, gpu] = await Promise.all([startWorker(t, env, 'control'), startWorker(t, env, 'gpu', { deviceClass: 'cpu', artifactsDir: artifactsDir(t), executor: 'torch' })]);
   t.is(gpu.ready.executor, 'torch');
-  const id = evolutionId('torch');
-  const config = tinyConfig({ seedRecipes: [W4_G32_GPTQ], evaluation: { tokens: 1024, calibrationTokens: 512, heartbeatSeconds: 5, maxAttempts: 2, model: { checkpoint: made.dir } } });
-  const status = await resultWithin(await startEvolution(client, id, config), 300_000);
-  t.is(status.phase, 'completed');
-  t.is(status.counts.evaluated, 1, JSON.stringify(status));
+  const ids = KINDS.map((kind) => evolutionId(`torch-${kind.replace('_', '-')}`));
+  const handles = await Promise.all(made.map((m, i) => startEvolution(client, ids[i], checkpointConfig((m as { dir: string }).dir))));
+  for (const [i, handle] of handles.entries()) {
+    const status = await resultWithin(handle, 300_000);
+    t.is(status.phase, 'completed', KINDS[i]);
+    t.is(status.counts.evaluated, 1, `${KINDS[i]}: ${JSON.stringify(status)}`);
+    const gpuActivities = activityRecords(await fetchEvents(client, `${ids[i]}/gen-0`)).filter((a) => a.taskQueue === 'gpu-cpu');
+    t.deepEqual(gpuActivities.map((a) => [a.activityType, a.outcome]), [['quantize', 'completed'], ['evaluate', 'completed']], KINDS[i]);
 
+    const m = await onlyResult(db, ids[i]);
+    t.true(typeof m.measured_peak_bytes === 'number' && m.measured_peak_bytes > 0, JSON.stringify(m));
+    t.is(m.device_total_bytes, null, 'on the CPU there is no device total');
+    t.true(typeof m.weight_bytes === 'number' && m.weight_bytes > 0);
+    t.true(typeof m.quantize_peak_bytes === 'number' && m.quantize_peak_bytes > 0);
+    t.true(typeof m.gb_per_gpu === 'number', "compile's prediction sits next to it");
+    t.true(typeof m.bits_per_byte === 'number' && m.bits_per_byte > 0);
+    t.true(typeof m.kl === 'number' && m.kl > 0, `${KINDS[i]}: 4-bit weights move the distribution`);
+  }
+});
+
+/**
+ * One quantize attempt fails right after layer 0 is written (python/evoquant_torch/faults.py):
+ * `sigkill` kills the executor process, `cuda-error` raises CUDA's own device-fault error. Temporal
+ * retries on a fresh process, which reuses layer 0 and finishes.
+ */
+for (const fault of [
+  { kind: 'sigkill', type: FAILURE_TYPES.executorCrash },
+  { kind: 'cuda-error', type: FAILURE_TYPES.cudaError },
+] as const) {
+  test.serial(`an executor ${fault.kind === 'sigkill' ? 'SIGKILLed' : 'hit by a CUDA error'} mid-model is retried on a fresh process, which resumes after the finished layer`, async (t) => {
+    const made = checkpoint(t, 'qwen3_moe');
+    if ('missing' in made) {
+      if (inCi()) t.fail(made.missing);
+      else t.log(`skipped: ${made.missing}`);
+      return t.pass();
+    }
+    const marker = join(makeTempDir('torch-fault'), 'fired');
+    const { env, db, client } = await engineContext(stack);
+    const artifacts = artifactsDir(t);
+    await Promise.all([
+      startWorker(t, env, 'control'),
+      startWorker(t, env, 'gpu', { deviceClass: 'cpu', artifactsDir: artifacts, executor: 'torch', env: { EVOQUANT_TORCH_FAULT: `${fault.kind}@0:${marker}` } }),
+    ]);
+    const id = evolutionId(`torch-${fault.kind}`);
+    const status = await resultWithin(await startEvolution(client, id, checkpointConfig(made.dir, 3)), 300_000);
+    t.is(status.counts.evaluated, 1, JSON.stringify(status));
+    t.true(existsSync(marker), 'the fault fired');
+    const quantize = activityRecords(await fetchEvents(client, `${id}/gen-0`)).find((a) => a.activityType === 'quantize');
+    t.like(quantize, { outcome: 'completed', attempt: 2 });
+    t.is(quantize?.lastFailure?.type, fault.type, JSON.stringify(quantize?.lastFailure));
+    const [candidate] = await candidateFacts(db, id);
+    const result = JSON.parse(readFileSync(join(artifacts, pathComponent(id), pathComponent(candidate.id), RESULT_FILE), 'utf8')) as { quantize: { result: { resumedLayers: number; layers: number } } };
+    t.deepEqual([result.quantize.result.resumedLayers, result.quantize.result.layers], [1, 2], 'layer 0 was reused, only layer 1 redone');
+  });
+}
+
+test.serial('a candidate over the device memory is GpuOutOfMemory: not retried, recorded as measured-infeasible', async (t) => {
+  const made = checkpoint(t, 'mixtral');
+  if ('missing' in made) {
+    if (inCi()) t.fail(made.missing);
+    else t.log(`skipped: ${made.missing}`);
+    return t.pass();
+  }
+  const { env, client } = await engineContext(stack);
+  // 256 KiB a slot: the executor's memory meter refuses the first layer's working set.
+  await Promise.all([startWorker(t, env, 'control'), startWorker(t, env, 'gpu', { deviceClass: 'cpu', artifactsDir: artifactsDir(t), executor: 'torch', deviceMemoryBytes: 256 * 1024 })]);
+  const id = evolutionId('torch-oom');
+  const status = await resultWithin(await startEvolution(client, id, checkpointConfig(made.dir, 3)), 120_000);
+  t.is(status.counts.infeasible, 1, JSON.stringify(status));
   const gpuActivities = activityRecords(await fetchEvents(client, `${id}/gen-0`)).filter((a) => a.taskQueue === 'gpu-cpu');
-  t.deepEqual(gpuActivities.map((a) => [a.activityType, a.outcome]), [['quantize', 'completed'], ['evaluate', 'completed']]);
-
-  const [candidate] = await candidateFacts(db, id);
-  t.is(candidate.results, 1);
-  const row = await db.selectFrom('result').select('metrics').where('candidate_id', '=', candidate.id).executeTakeFirstOrThrow();
-  const m = row.metrics as Record<string, unknown>;
-  t.true(typeof m.measured_peak_bytes === 'number' && m.measured_peak_bytes > 0, JSON.stringify(m));
-  t.is(m.device_total_bytes, null, 'on the CPU there is no device total');
-  t.true(typeof m.weight_bytes === 'number' && m.weight_bytes > 0);
-  t.true(typeof m.quantize_peak_bytes === 'number' && m.quantize_peak_bytes > 0);
-  t.true(typeof m.gb_per_gpu === 'number', "compile's prediction sits next to it");
-  t.true(typeof m.bits_per_byte === 'number' && m.bits_per_byte > 0);
+  t.is(gpuActivities.length, 1);
+  t.like(gpuActivities[0], { activityType: 'quantize', outcome: 'failed', attempt: 1 });
+  t.is(gpuActivities[0].failure?.type, FAILURE_TYPES.outOfMemory);
 });
 
 test.serial('a checkpoint request on a reference-only worker fails UnsupportedModel after one attempt', async (t) => {

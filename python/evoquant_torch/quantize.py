@@ -39,6 +39,7 @@ from .layers import embed_tokens, expert_hidden, layer_forward, rms_norm
 from .pack import module_tensors, quantization_config, scheme_format, weight_args
 from .quant.dequant import dequantize_module, module_tensor_suffixes
 from .quant.fp8 import fp8_quantize
+from . import faults
 from .quant.gptq import HessianNotPositiveDefinite, gptq_quantize_batch
 from .quant.grid import GroupedCodes
 from .quant.hessian import HessianAccumulator
@@ -453,6 +454,7 @@ def _run(request: dict, emit: Emit) -> dict:
         del w
         seconds_i = time.monotonic() - t0
         partial.write_layer(i, {k: v.cpu() for k, v in tensors.items()}, {"seconds": seconds_i, "routed": routed_i, "added": added_i})
+        faults.after_layer(i)
         routed.append(routed_i)
         added.append(added_i)
         seconds.append(seconds_i)
