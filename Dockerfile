@@ -4,8 +4,9 @@
 #
 #   docker build -t evoquant .
 #   docker run --rm -e TEMPORAL_ADDRESS=… -e DATABASE_URL=… evoquant worker control
-#   docker run --rm --gpus all -e TEMPORAL_ADDRESS=… -v evoquant-artifacts:/artifacts evoquant worker gpu --artifacts-dir /artifacts
-FROM node:20-bookworm-slim
+#   docker build --target gpu -t evoquant-gpu .   # + the torch executor's pinned Python env
+#   docker run --rm --gpus all -e TEMPORAL_ADDRESS=… -v evoquant-artifacts:/artifacts evoquant-gpu worker gpu --artifacts-dir /artifacts
+FROM node:20-bookworm-slim AS base
 
 # npm 11 honours package.json "allowScripts": onnxruntime-node's install script (which fetches
 # CUDA extras) stays off, the few packages that need theirs (esbuild, embedded-postgres) run them.
@@ -28,3 +29,14 @@ USER node
 
 ENTRYPOINT ["node", "bin/evoquant.mjs"]
 CMD ["worker", "control"]
+
+# The GPU workers' image: the same, plus the torch executor's Python environment (python/evoquant_torch
+# in the pinned env scripts/python-env.sh builds from python/conformance/requirements.lock: torch's
+# CUDA build, transformers, safetensors, tokenizers, compressed-tensors; about 6 GB). A GPU worker picks
+# the torch executor when nvidia-smi shows GPUs and this env is present.
+FROM base AS gpu
+USER root
+# Built as root into /app/.tools (read-only for the worker, which only runs its interpreter).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv && rm -rf /var/lib/apt/lists/* \
+ && bash scripts/python-env.sh >/dev/null
+USER node

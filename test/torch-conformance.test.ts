@@ -18,7 +18,7 @@ import { TorchExecutor } from '../science/executor/torch-executor.js';
 import { readSafetensors } from '../science/safetensors/format.js';
 import { Recipe } from '../schema/recipe.js';
 import { repoRoot } from '../engine/stack/paths.js';
-import { inCi, pythonEnv } from './helpers/python-env.js';
+import { pythonEnv, withoutPythonEnv } from './helpers/python-env.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 const RTN_MIXED = Recipe.parse({
@@ -37,11 +37,7 @@ const TOKENS = 4096;
 
 test('the torch executor writes the reference executor\'s RTN checkpoint byte for byte and scores it within 1e-3 bits/byte', async (t) => {
   const env = pythonEnv();
-  if ('missing' in env) {
-    if (inCi()) t.fail(env.missing);
-    else t.log(`skipped: ${env.missing}`);
-    return t.pass();
-  }
+  if ('missing' in env) return withoutPythonEnv(t, env.missing);
   const work = makeTempDir('torch-conformance');
   t.teardown(() => removeTempDir(work));
   const hf = join(work, 'proxy-hf');
