@@ -94,7 +94,7 @@ test('an error message becomes an Error named by its type; final types are not r
     runTorchExecutor(fake('cuda', `send({"type": "error", "errorType": "CudaError", "message": "CUDA error: an illegal memory access", "retryable": True}); sys.exit(1)`), describe),
   );
   t.is(cuda.name, FAILURE_TYPES.cudaError);
-  t.is(activityFailureOf(cuda), cuda, 'a CUDA error is retried on a fresh process');
+  t.like(activityFailureOf(cuda), { type: FAILURE_TYPES.cudaError, nonRetryable: false }, 'a CUDA error is retried on a fresh process, under its own name');
 });
 
 test('garbage on fd 3, an unknown error type or a result of the wrong shape is a protocol error', async (t) => {
@@ -130,7 +130,7 @@ test('a crash is retryable and carries the tail of stderr; so is a result follow
   t.is(crash.name, FAILURE_TYPES.executorCrash);
   t.regex(crash.message, /exited with code 70 without a result/);
   t.regex(crash.message, /KeyError: 'model\.layers\.1'/);
-  t.is(activityFailureOf(crash), crash, 'retried by Temporal');
+  t.like(activityFailureOf(crash), { type: FAILURE_TYPES.executorCrash, nonRetryable: false, message: crash.message }, 'retried by Temporal, under its own name');
 
   const late = await t.throwsAsync(runTorchExecutor(fake('late-crash', `send({"type": "result", "result": json.loads(${JSON.stringify(JSON.stringify(DESCRIBED))})})\nos.kill(os.getpid(), signal.SIGSEGV)`), describe));
   t.is(late.name, FAILURE_TYPES.executorCrash);
