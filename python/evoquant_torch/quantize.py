@@ -115,7 +115,7 @@ def check_spec(name: str, spec: Any) -> Spec:
 
 def _check_method(name: str, method: dict, ints: dict[str, tuple[int, int]], bools: set[str], reals: dict[str, tuple[float, float]]) -> None:
     """The method's fields exactly (schema/torch-executor.ts TorchMethod): ints in [lo, hi], booleans, reals in (lo, hi]."""
-    extra = set(method) - {"kind", "scales"} - set(ints) - bools - set(reals)
+    extra = set(method) - {"kind", *(("scales",) if method.get("kind") == "awq" else ())} - set(ints) - bools - set(reals)
     if extra:
         raise _fail(f"plan.modules[{name}].method has unknown field {sorted(extra)[0]!r}")
     for key, (lo, hi) in ints.items():

@@ -15,7 +15,7 @@ from evoquant_torch import evaluate as ev
 from evoquant_torch.architectures import linear_keys
 from evoquant_torch.awq_layer import fold_layer
 from evoquant_torch.checkpoint import Checkpoint
-from evoquant_torch.errors import UnsupportedRecipe
+from evoquant_torch.errors import InvalidRequest, UnsupportedRecipe
 from evoquant_torch.layers import layer_forward
 from evoquant_torch.pack import module_tensors
 from evoquant_torch.quant.awq import fp16_nearest
@@ -127,6 +127,25 @@ class AwqDriver(unittest.TestCase):
         print(f"\n  fold: relative layer error folded {err_folded:.3g}, unfolded {err_unfolded:.3g}")
         self.assertLess(err_folded, 0.05)
         self.assertGreater(err_unfolded, 5 * err_folded)
+
+    def test_method_fields_are_validated(self) -> None:
+        src = make_checkpoint("llama", self.dir / "src", seed=7)
+        bad = {
+            "scaleGrid 1": {**AWQ_SHARED, "scaleGrid": 1},
+            "clip not a boolean": {**AWQ_SHARED, "clip": 1},
+            "maxShrink 0": {**AWQ_SHARED, "maxShrink": 0},
+            "unknown scales": {**AWQ_SHARED, "scales": "per-tensor"},
+            "missing clipGrid": {k: v for k, v in AWQ_SHARED.items() if k != "clipGrid"},
+            "autoround with scales": {**AUTOROUND, "scales": "shared-input"},
+            "autoround learningRate 0.6": {**AUTOROUND, "learningRate": 0.6},
+            "autoround iterations 0": {**AUTOROUND, "iterations": 0},
+        }
+        for what, method in bad.items():
+            with self.subTest(what):
+                plan = plan_for(src, {"dense_mlp": spec(4, 32, True, method)}, "bad")
+                with self.assertRaises(InvalidRequest):
+                    run(self.request(src, self.dir / "out", plan), lambda m: None)
+                self.assertFalse((self.dir / "out").exists())
 
     def test_what_awq_fold_refuses(self) -> None:
         src = make_checkpoint("llama", self.dir / "src", seed=6)
