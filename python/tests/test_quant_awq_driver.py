@@ -15,7 +15,7 @@ from evoquant_torch import evaluate as ev
 from evoquant_torch.architectures import linear_keys
 from evoquant_torch.awq_layer import fold_layer
 from evoquant_torch.checkpoint import Checkpoint
-from evoquant_torch.errors import InvalidRequest, UnsupportedRecipe
+from evoquant_torch.errors import InvalidRequest, Terminated, UnsupportedRecipe
 from evoquant_torch.layers import layer_forward
 from evoquant_torch.pack import module_tensors
 from evoquant_torch.quant.awq import fp16_nearest
@@ -127,6 +127,27 @@ class AwqDriver(unittest.TestCase):
         print(f"\n  fold: relative layer error folded {err_folded:.3g}, unfolded {err_unfolded:.3g}")
         self.assertLess(err_folded, 0.05)
         self.assertGreater(err_unfolded, 5 * err_folded)
+
+    def test_kill_and_resume_gives_the_same_folded_checkpoint(self) -> None:
+        """A retry recomputes the calibration inputs through the finished layers as stored (folded norms and
+        router): the resumed checkpoint is the fresh one, tensor for tensor."""
+        src = make_checkpoint("qwen3_moe", self.dir / "src", seed=8)
+        plan = plan_for(src, awq_roles(AUTOROUND), "resume")
+        run(self.request(src, self.dir / "fresh", plan), lambda m: None)
+
+        def killer(msg: dict) -> None:
+            if msg["stage"] == "quantize" and msg["done"] == 1:
+                raise Terminated()
+
+        out = self.dir / "out"
+        with self.assertRaises(Terminated):
+            run(self.request(src, out, plan), killer)
+        resumed = run(self.request(src, out, plan), lambda m: None)
+        self.assertEqual(resumed["resumedLayers"], 1)
+        a, b = load_file(str(self.dir / "fresh" / "model.safetensors")), load_file(str(out / "model.safetensors"))
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            self.assertTrue(torch.equal(a[k], b[k]), k)
 
     def test_method_fields_are_validated(self) -> None:
         src = make_checkpoint("llama", self.dir / "src", seed=7)
