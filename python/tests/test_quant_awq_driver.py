@@ -84,7 +84,7 @@ class AwqDriver(unittest.TestCase):
                 rtn_out = self.dir / f"{kind}-rtn"
                 run(self.request(src, rtn_out, plan_for(src, {r: spec(4, 32, s["symmetric"]) if s["bits"] != 16 else s for r, s in roles.items()}, f"rtn-{kind}")), lambda m: None)
                 kl_awq, kl_rtn = self.evaluate(out, src)["klBitsPerToken"], self.evaluate(rtn_out, src)["klBitsPerToken"]
-                print(f"\n  {kind} AWQ int4 g32 folded: max |dlogit| vs transformers = {diff:.3g}; KL bits/token AWQ {kl_awq:.4g} vs RTN {kl_rtn:.4g}")
+                print(f"\n  {kind} AWQ int4 g32 folded: max |Δlogit| vs transformers = {diff:.3g}; KL bits/token AWQ {kl_awq:.4g} vs RTN {kl_rtn:.4g}")
                 self.assertLessEqual(diff, 1e-4)
                 self.assertGreater(kl_awq, 1e-5)
                 self.assertLess(kl_awq, kl_rtn, "AWQ does its job end to end")
