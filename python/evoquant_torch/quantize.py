@@ -8,6 +8,11 @@ linear module as the plan says, write the layer's compressed-tensors tensors to 
 original layer in `original` mode (evoquant's reference executor). Within a layer every module is
 calibrated on the layer's unquantized forward (no intra-layer true-sequential pass).
 
+Methods: RTN, GPTQ (experts of one projection batched), AutoRound (quant/autoround.py, on the same
+Σ x·xᵀ as GPTQ) and AWQ (quant/awq.py on awq_capture.py's mean |x| and sampled rows): a shared input's
+readers search one s jointly and every s is folded out of the stored form (awq_layer.py, as
+awq-fold.ts), so the next layer's inputs in `sequential` mode run through the folded layer as served.
+
 A retry with the same recipeHash reuses every finished layer file and recomputes the calibration inputs
 through it (from its stored weights, the same code path as a fresh run), so a killed worker loses at
 most the layer in flight. Finished outputs are reused when OUTPUT already holds this recipeHash (for
@@ -16,7 +21,8 @@ the same calibration and source checkpoint).
 Memory (the CPU meter's charges; on CUDA the allocator measures the same objects): the calibration hidden
 states twice ([windows, seq, hidden] float32, current and next), one layer's float32 weights, the float64
 Σ x·xᵀ of every input site a GPTQ module of the layer reads (hidden² or intermediate² · 8 bytes each; per
-expert for experts), and, when experts are balanced, the layer's MoE inputs and router probabilities.
+expert for experts), the AwqStats of every input site an AWQ module of the layer reads (512 sampled rows
+each), and, when experts are balanced, the layer's MoE inputs and router probabilities.
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ import torch
 
 from . import errors
 from .architectures import ArchSpec, linear_keys
-from .calibrate import LayerCapture, balance_experts, site_of
+from .calibrate import balance_experts, site_of
 from .checkpoint import Checkpoint
 from .errors import GpuOutOfMemory, InputFileError, InvalidRequest, MemoryMeter, NonFiniteFailure, UnsupportedRecipe, check_finite
 from .layers import embed_tokens, expert_hidden, layer_forward, rms_norm
