@@ -7,7 +7,7 @@ exactly as science/export/compressed-tensors/awq-fold.ts does it:
   up_proj's output rows /= s for down_proj (its input is silu(gate x) * up x).
 Refused, as awq-fold refuses them: o_proj scales (they would fold into v_proj rows shared by several
 query heads), quantized readers of one input that do not all take the one shared s (a per-module s, a
-non-AWQ quantized reader, another alpha grid). lm_head AWQ is not implemented by this executor yet.
+non-AWQ quantized reader, another alpha grid). lm_head's s folds into the final norm (quantize.py).
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def _stats(cap: AwqCapture, site: str, label: str):  # type: ignore[no-untyped-d
     return st
 
 
-def _awq_args(spec: Spec) -> tuple:
+def awq_args(spec: Spec) -> tuple:
     m = spec["method"]
     return (spec["bits"], spec["groupSize"], spec["symmetric"], int(m["scaleGrid"]), bool(m["clip"]), int(m["clipGrid"]), float(m["maxShrink"]))
 
@@ -124,13 +124,13 @@ def quantize_awq_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs
         s, _alpha, _losses = awq_search_shared_scales(search, shared.mean_abs(), int(specs[members[0]]["method"]["scaleGrid"]))
         for k, m in zip(members, search):
             _stats(cap, site_of(k), name(k))
-            r = awq_quantize(w[k], shared.mean_abs(), m.samples, *_awq_args(specs[k]), channel_scales=s)
+            r = awq_quantize(w[k], shared.mean_abs(), m.samples, *awq_args(specs[k]), channel_scales=s)
             codes[k], scales[k] = r.codes, r.channel_scales
     for k in linear_keys(arch):
         if k in codes or not is_awq(specs[k]):
             continue
         st = _stats(cap, site_of(k), name(k))
-        r = awq_quantize(w[k], st.mean_abs(), st.samples(), *_awq_args(specs[k]))
+        r = awq_quantize(w[k], st.mean_abs(), st.samples(), *awq_args(specs[k]))
         codes[k], scales[k] = r.codes, r.channel_scales
     return codes, scales
 

@@ -51,8 +51,9 @@ from .quant.grid import GroupedCodes
 from .quant.hessian import HessianAccumulator
 from .quant.rtn import rtn_quantize
 from .quant.autoround import autoround_quantize
-from .awq_capture import AwqCapture, balance_awq_experts
-from .awq_layer import awq_sites, check_awq_layer, fold_layer, is_awq, quantize_awq_layer
+from .awq_capture import AwqCapture, AwqStats, balance_awq_experts
+from .awq_layer import awq_args, awq_sites, check_awq_layer, fold_layer, is_awq, quantize_awq_layer
+from .quant.awq import awq_quantize
 from .text import even_windows, load_text, tokenize
 from .writer import PartialDir, assemble, existing_meta, remove_stale
 
@@ -183,8 +184,6 @@ def check_plan(arch: ArchSpec, plan: Any) -> tuple[list[dict[str, Spec]], Spec |
     for i, layer_specs in enumerate(per_layer):
         check_awq_layer(arch, i, layer_specs)
     head = specs.get("lm_head") if not arch.tie_embeddings else None
-    if head is not None and is_awq(head):
-        raise UnsupportedRecipe("lm_head: AWQ of the head (s folded into the final norm) is not implemented by the torch executor yet")
     return per_layer, head
 
 
@@ -395,7 +394,7 @@ def _run(request: dict, emit: Emit) -> dict:
     partial = PartialDir(output, recipe_hash, identity)
     sequential = cal["mode"] == "sequential"
     hessians_needed = any(needs_hessian(s) for specs in layer_specs for s in specs.values()) or (head_spec is not None and needs_hessian(head_spec))
-    any_awq = any(is_awq(s) for specs in layer_specs for s in specs.values())
+    any_awq = any(is_awq(s) for specs in layer_specs for s in specs.values()) or (head_spec is not None and is_awq(head_spec))
     forward = hessians_needed or any_awq or arch.moe
     n_layers = arch.layers
     E = arch.experts
@@ -532,6 +531,21 @@ def _run(request: dict, emit: Emit) -> dict:
         if head_spec is None or head_spec["bits"] == 16:
             rest["lm_head.weight"] = stored_module(ckpt, "lm_head", head_w)
             ignored.append("lm_head")
+        elif is_awq(head_spec):
+            # The head reads the final norm's output alone: its s folds into model.norm (awq-fold.ts foldShared(FINAL_NORM, [LM_HEAD])).
+            assert hidden is not None
+            x = rms_norm(hidden, ckpt.final_norm(device), arch.rms_eps).reshape(-1, arch.hidden)
+            stats = AwqStats(arch.hidden, device)
+            meter.charge(stats.nbytes, "the AWQ statistics of lm_head")
+            stats.add(x, torch.arange(x.shape[0], device=device))
+            del x
+            r = awq_quantize(head_w, stats.mean_abs(), stats.samples(), *awq_args(head_spec))
+            g = _checked(r.codes, "lm_head")
+            norm = rest["model.norm.weight"]
+            rest["model.norm.weight"] = (norm.to(torch.float64) / r.channel_scales.to(torch.float64).cpu()).to(norm.dtype)
+            rest.update({k: v.cpu() for k, v in module_tensors("lm_head", head_spec, g).items()})
+            quantized_names.append(("lm_head", head_spec))
+            meter.release(stats.nbytes)
         else:
             acc = None
             if needs_hessian(head_spec):

@@ -37,7 +37,7 @@ def awq_roles(down: dict | None = None) -> dict[str, dict]:
     a = spec(4, 32, True, AWQ_SHARED)
     return {"attn_q": a, "attn_k": a, "attn_v": spec(4, 32, False, AWQ_SHARED), "attn_o": spec(4, 32),
             "expert_gate": a, "expert_up": a, "expert_down": spec(4, 32, True, down or AWQ_OWN),
-            "dense_mlp": a, "router": spec(16, "channel")}
+            "dense_mlp": a, "router": spec(16, "channel"), "lm_head": spec(4, 32, False, AWQ_OWN)}
 
 
 class AwqDriver(unittest.TestCase):
@@ -76,6 +76,9 @@ class AwqDriver(unittest.TestCase):
                 norm = "model.layers.0.input_layernorm.weight"
                 self.assertFalse(torch.equal(a[norm], b[norm]), "input_layernorm was not folded (alpha 0 everywhere?)")
                 self.assertEqual(a[norm].dtype, b[norm].dtype)
+                # lm_head AWQ (the fixtures' heads are untied): its s folded into the final norm.
+                self.assertIn("lm_head.weight_packed", b)
+                self.assertFalse(torch.equal(a["model.norm.weight"], b["model.norm.weight"]))
                 mine, _ = streamed_logits(q, ids)
                 hf = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32, quantization_config=CompressedTensorsConfig(dequantize=True))
                 with torch.no_grad():

@@ -2,15 +2,15 @@
 through the torch executor's quantize request in `original` mode with AWQ (q/k/v and every expert's
 gate/up on one shared s per input, down_proj per module), and its codes and folded norms are compared
 with the reference executor's own calibration + awq-shared-input.ts + awq.ts on the same text
-(python/tests/oracle/proxy-awq-oracle.ts).
+(python/tests/oracle/proxy-awq-oracle.ts); lm_head too (per module, its s folded into the final norm).
 
 The sampled calibration rows are the same tokens on both sides (rows are named by their token index and
 sampled by the same hash, awq_capture.py), but their values come through different forward passes
 (torch vs onnxruntime, float32), so mean |x| and the output errors agree to float32 rounding: an fp16
 s or a clipping choice on a rounding boundary can differ. The stated tolerance: identical routed
 counts and balancing, >= 99.9% identical codes overall and >= 99% in every module, the folded
-input_layernorm identical in >= 99% of its entries in every layer. (Measured on this CPU: 108/108 modules and
-all 3,276,800 codes identical, every folded input_layernorm identical.)"""
+input_layernorm identical in >= 99% of its entries in every layer. (Measured on this CPU: 109/109 modules and
+all 3,309,568 codes identical, every folded norm identical.)"""
 from __future__ import annotations
 
 import json
@@ -45,6 +45,7 @@ SPECS = {  # proxy role suffix -> spec
     "gate_proj": {"bits": 3, "format": "int", "groupSize": 32, "symmetric": False, "method": {**AWQ, "scales": "shared-input"}},
     "up_proj": {"bits": 4, "format": "int", "groupSize": 32, "symmetric": True, "method": {**AWQ, "scales": "shared-input"}},
     "down_proj": {"bits": 3, "format": "int", "groupSize": 64, "symmetric": False, "method": AWQ},
+    "lm_head": {"bits": 4, "format": "int", "groupSize": 32, "symmetric": False, "method": AWQ},
 }
 KEEP = {"bits": 16, "format": "int", "groupSize": "channel", "symmetric": True, "method": {"kind": "rtn"}}
 O_RTN = {"bits": 4, "format": "int", "groupSize": 32, "symmetric": True, "method": {"kind": "rtn"}}
@@ -72,7 +73,7 @@ class ProxyAwqConformance(unittest.TestCase):
             cal = {"files": [str(text)], "tokens": 2048, "seq": 128, "batch": 8, "minTokensPerExpert": 64, "mode": "original"}
             ckpt = export_proxy(tmp / "proxy-hf")
             with safe_open(str(PROXY), framework="pt") as f:
-                names = [k for k in f.keys() if spec_of(k) is not None and ".layers." in k]
+                names = [k for k in f.keys() if spec_of(k) is not None]
             jobs = [{"tensor": t, "name": f"m{i}", "spec": spec_of(t)} for i, t in enumerate(names)]
             job = {"proxy": str(PROXY.parent), "text": str(text), "dir": d, **{k: cal[k] for k in ("tokens", "seq", "batch", "minTokensPerExpert")}, "modules": jobs}
             (tmp / "job.json").write_text(json.dumps(job))
@@ -84,7 +85,7 @@ class ProxyAwqConformance(unittest.TestCase):
                 if m["role"] == "embeddings":
                     continue
                 s = spec_of(proxy_name(m["name"]))
-                modules[m["name"]] = O_RTN if m["role"] == "attn_o" else KEEP if s is None or m["role"] == "lm_head" else s
+                modules[m["name"]] = O_RTN if m["role"] == "attn_o" else KEEP if s is None else s
             plan = {"recipeName": "proxy-awq", "recipeHash": "proxy-awq-1", "modules": modules}
             res = run({"kind": "quantize", "checkpoint": str(ckpt), "output": f"{d}/out", "plan": plan, "calibration": cal, "device": "cpu", "memoryCapBytes": None}, lambda m: None)
             self.assertEqual(res["routedCounts"], ref["routedCounts"])
@@ -113,8 +114,13 @@ class ProxyAwqConformance(unittest.TestCase):
                 want = (source[norm].to(torch.float64) / s_ts).to(source[norm].dtype)
                 norm_shares.append(float((stored[norm] == want).to(torch.float64).mean()))
                 self.assertGreaterEqual(norm_shares[-1], MIN_NORM_IDENTICAL, norm)
+            head_job = next(j for j in jobs if j["tensor"] == "lm_head.weight")
+            s_head = torch.from_numpy(np.fromfile(f"{d}/{head_job['name']}.s", dtype="<u2").astype(np.int16)).view(torch.float16).to(torch.float64)
+            want = (source["model.norm.weight"].to(torch.float64) / s_head).to(source["model.norm.weight"].dtype)
+            norm_shares.append(float((stored["model.norm.weight"] == want).to(torch.float64).mean()))
+            self.assertGreaterEqual(norm_shares[-1], MIN_NORM_IDENTICAL, "model.norm.weight")
             print(f"\nproxy AWQ, torch executor vs reference executor: {exact}/{len(jobs)} modules bit-identical, {same}/{total} codes identical "
-                  f"({same / total:.4%}), worst module {worst_share:.4%}; folded input_layernorm identical {min(norm_shares):.4%} (worst layer)"
+                  f"({same / total:.4%}), worst module {worst_share:.4%}; folded input_layernorm / final norm identical {min(norm_shares):.4%} (worst)"
                   + ("\n  " + "\n  ".join(lines) if lines else ""))
             self.assertGreaterEqual(same / total, MIN_IDENTICAL)
 

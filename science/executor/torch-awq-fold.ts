@@ -34,8 +34,8 @@ function sharedInputOf(m: DescribeResult['modules'][number]): string | null {
 
 /**
  * Refuses (UnsupportedRecipe) AWQ on o_proj (its s would fold into v_proj rows shared by several query
- * heads), on lm_head (not implemented by the torch executor yet), and on an input whose quantized
- * readers do not all take one shared s (scales shared-input, one scaleGrid).
+ * heads) and on an input whose quantized readers do not all take one shared s (scales shared-input,
+ * one scaleGrid). lm_head reads the final norm alone: its s folds there.
  */
 export function checkAwqFold(described: DescribeResult, modules: Readonly<Record<string, TorchModuleSpec>>): void {
   const groups = new Map<string, string[]>();
@@ -43,7 +43,6 @@ export function checkAwqFold(described: DescribeResult, modules: Readonly<Record
     const spec = modules[m.name];
     if (!spec) continue;
     if (m.role === 'attn_o' && isAwq(spec)) throw new UnsupportedRecipeError(`${m.name}: o_proj AWQ scales would have to fold into v_proj rows shared by several query heads (rule ${RULE_O_PROJ})`);
-    if (m.role === 'lm_head' && isAwq(spec)) throw new UnsupportedRecipeError(`${m.name}: the torch executor does not implement AWQ of the head (s folded into the final norm) yet`);
     const input = sharedInputOf(m);
     if (input !== null) groups.set(input, [...(groups.get(input) ?? []), m.name]);
   }
