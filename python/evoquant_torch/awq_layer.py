@@ -19,7 +19,7 @@ import torch
 from .architectures import ArchSpec, linear_keys
 from .awq_capture import AwqCapture
 from .calibrate import site_of
-from .errors import InvalidRequest, UnsupportedRecipe
+from .errors import InvalidRequest, MemoryMeter, UnsupportedRecipe
 from .quant.awq import AwqMember, awq_quantize, awq_search_shared_scales
 from .quant.grid import GroupedCodes
 
@@ -106,8 +106,26 @@ def awq_args(spec: Spec) -> tuple:
     return (spec["bits"], spec["groupSize"], spec["symmetric"], int(m["scaleGrid"]), bool(m["clip"]), int(m["clipGrid"]), float(m["maxShrink"]))
 
 
-def quantize_awq_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs: dict[str, Spec], cap: AwqCapture) -> tuple[dict[str, GroupedCodes], dict[str, torch.Tensor]]:
+def awq_bytes(out: int, n: int) -> int:
+    """Working set of one module's AWQ search: ~6 float64 [out, in] tensors (scaled weight, grids, deltas);
+    the output-error products are bounded by quant/awq.py's CHUNK_BYTES on top."""
+    return 6 * 8 * out * n
+
+
+def quantize_awq_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs: dict[str, Spec], cap: AwqCapture,
+                       meter: MemoryMeter | None = None) -> tuple[dict[str, GroupedCodes], dict[str, torch.Tensor]]:
     """Every AWQ module of layer i: codes of W*diag(s), and s (fp16 [in]) per module."""
+    work = max((awq_bytes(*w[k].shape) for k, s in specs.items() if is_awq(s)), default=0)
+    if meter is not None:
+        meter.charge(work, f"the AWQ search of layer {i}")
+    try:
+        return _quantize_awq_layer(arch, i, w, specs, cap)
+    finally:
+        if meter is not None:
+            meter.release(work)
+
+
+def _quantize_awq_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs: dict[str, Spec], cap: AwqCapture) -> tuple[dict[str, GroupedCodes], dict[str, torch.Tensor]]:
     codes: dict[str, GroupedCodes] = {}
     scales: dict[str, torch.Tensor] = {}
     name = lambda k: arch.module_name(i, k)  # noqa: E731

@@ -269,6 +269,10 @@ def gptq_budget(meter: MemoryMeter, device: torch.device) -> int:
     return budget
 
 
+def autoround_bytes(out: int, n: int) -> int:
+    return 8 * n * n + 8 * 8 * out * n
+
+
 def gptq_batch_bytes(out: int, n: int) -> int:
     return 8 * n * n * 8 + 4 * out * n * 8
 
@@ -285,7 +289,13 @@ def quantize_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs: di
         if is_gptq(spec) and key.startswith("experts."):
             batches.setdefault(key.split(".")[2] + json.dumps(spec, sort_keys=True), []).append(key)
             continue
-        results[key] = quantize_module(w[key], spec, hessians.get(site_of(key)), arch.module_name(i, key))
+        # AutoRound's working set: the fixed-point H and ~8 float64 [out, in] tensors per step.
+        work = autoround_bytes(*w[key].shape) if is_autoround(spec) else 0
+        meter.charge(work, f"AutoRound of {arch.module_name(i, key)}")
+        try:
+            results[key] = quantize_module(w[key], spec, hessians.get(site_of(key)), arch.module_name(i, key))
+        finally:
+            meter.release(work)
     for keys in batches.values():
         spec = specs[keys[0]]
         out, n = w[keys[0]].shape
@@ -489,7 +499,7 @@ def _run(request: dict, emit: Emit) -> dict:
                 tensors[arch.tensor_name(i, key)] = ckpt.raw(arch.tensor_name(i, key))
         codes = quantize_layer(arch, i, w, specs, capture.hessians if capture is not None else {}, meter)
         if capture is not None and capture.stats:
-            awq_codes, awq_scales = quantize_awq_layer(arch, i, w, specs, capture)
+            awq_codes, awq_scales = quantize_awq_layer(arch, i, w, specs, capture, meter)
             codes.update(awq_codes)
         for key in linear_keys(arch):
             spec, name = specs[key], arch.module_name(i, key)

@@ -107,6 +107,22 @@ class AwqConformance(unittest.TestCase):
                 deq_awq = effective(got.codes.codes.numpy(), got.codes.scales.view(torch.int16).numpy().view(np.uint16), zeros, got.channel_scales.view(torch.int16).numpy().view(np.uint16), bits, group)
                 self.assertLess(output_error(held, w, deq_awq), output_error(held, w, deq_rtn), name)
 
+    def test_output_blocks_do_not_change_the_result(self) -> None:
+        """The output errors are formed a block of rows at a time (CHUNK_BYTES): any block size, same search."""
+        import evoquant_torch.quant.awq as awq_mod
+
+        w, x, mean_abs, samples = self.inputs["gate3g64"]
+        whole = awq_quantize(w, mean_abs, samples, 3, 64, False, 20, True, 10, 0.5)
+        saved = awq_mod.CHUNK_BYTES
+        try:
+            awq_mod.CHUNK_BYTES = 5000  # a few output rows per block
+            blocked = awq_quantize(w, mean_abs, samples, 3, 64, False, 20, True, 10, 0.5)
+        finally:
+            awq_mod.CHUNK_BYTES = saved
+        self.assertTrue(torch.equal(whole.codes.codes, blocked.codes.codes))
+        self.assertTrue(torch.equal(whole.channel_scales, blocked.channel_scales))
+        self.assertAlmostEqual(whole.final_loss, blocked.final_loss, delta=1e-9 * whole.final_loss)
+
     def test_shared_search_as_typescript(self) -> None:
         ws, rows, mean_abs = self.shared
         members = [AwqMember(w=w, samples=r, bits=4, group_size=32, symmetric=True) for w, r in zip(ws, rows)]

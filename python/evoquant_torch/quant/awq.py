@@ -22,6 +22,13 @@ MIN_SCALE = 2.0 ** -14  # smallest normal fp16: keeps 1/s finite and precise
 MAX_SCALE = 65504.0
 MIN_MEAN = 1e-4  # activation means are floored before the power, as the reference implementation
 AWQ_LOSS_MARGIN = 1e-4  # awq.ts AWQ_LOSS_MARGIN: ties within float noise go to the earlier candidate
+# Output-error products are formed a block of output rows at a time, at most this many bytes each
+# (a real lm_head's clip search over 512 rows x 32 groups x 152k outputs would be 20 GB at once).
+CHUNK_BYTES = 1 << 28
+
+
+def _row_chunk(out: int, per_row_bytes: int) -> int:
+    return max(1, min(out, CHUNK_BYTES // max(1, per_row_bytes)))
 
 
 @dataclass
@@ -92,8 +99,13 @@ def rtn_clipped(ws: torch.Tensor, bits: int, group_size: int | str, symmetric: b
 
 
 def _output_error(x: torch.Tensor, delta: torch.Tensor) -> float:
-    y = x.to(torch.float64) @ delta.to(torch.float64).T
-    return float((y * y).sum())
+    x64 = x.to(torch.float64)
+    step = _row_chunk(delta.shape[0], 8 * x.shape[0])
+    total = 0.0
+    for r in range(0, delta.shape[0], step):
+        y = x64 @ delta[r:r + step].to(torch.float64).T
+        total += float((y * y).sum())
+    return total
 
 
 def _delta(w: torch.Tensor, q: GroupedCodes, s: torch.Tensor, bits: int, group_size: int | str) -> torch.Tensor:
@@ -148,14 +160,17 @@ def _clip_ratios(ws: torch.Tensor, s: torch.Tensor, x: torch.Tensor, bits: int, 
     wg = ws64.reshape(out, groups, gw)  # [out, G, gw]
     maxq = max_code(bits)
     errs = torch.empty(clip_grid, out, groups, dtype=torch.float64, device=ws.device)
+    step = _row_chunk(out, 8 * groups * (xg.shape[0] + 4 * gw))
     for k, ratio in enumerate(ratios):
         grid = int_grid(lo * ratio, hi * ratio, bits, symmetric)
-        scale, zero = grid.scale.unsqueeze(2), grid.zero.unsqueeze(2)
-        delta = _f32(wg - (quantize_int(wg, scale, zero, maxq) - zero) * scale).to(torch.float64)
-        if pad:
-            delta[:, -1, gw - pad:] = 0
-        y = torch.einsum("tgc,ogc->gto", xg, delta)  # [G, rows, out]
-        errs[k] = (y * y).sum(dim=1).T
+        for r in range(0, out, step):
+            w_r = wg[r:r + step]
+            scale, zero = grid.scale[r:r + step].unsqueeze(2), grid.zero[r:r + step].unsqueeze(2)
+            delta = _f32(w_r - (quantize_int(w_r, scale, zero, maxq) - zero) * scale).to(torch.float64)
+            if pad:
+                delta[:, -1, gw - pad:] = 0
+            y = torch.einsum("tgc,ogc->gto", xg, delta)  # [G, rows, chunk]
+            errs[k, r:r + step] = (y * y).sum(dim=1).T
     return torch.tensor(ratios, dtype=torch.float64, device=ws.device)[pick_with_margin(errs)]
 
 
