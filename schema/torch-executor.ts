@@ -40,6 +40,19 @@ export type DescribeRequest = z.infer<typeof DescribeRequest>;
 export const TorchMethod = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rtn') }).strict(),
   z.object({ kind: z.literal('gptq'), damp: Finite, blockSize: z.number().int().positive(), actOrder: z.boolean() }).strict(),
+  // AWQ (science/quantization/awq.ts): shared-input scales fold into the norm before the input's readers.
+  z
+    .object({
+      kind: z.literal('awq'),
+      scaleGrid: z.number().int().min(2).max(100),
+      clip: z.boolean(),
+      clipGrid: z.number().int().min(2).max(100),
+      maxShrink: Finite.gt(0).lt(1),
+      scales: z.literal('shared-input').optional(),
+    })
+    .strict(),
+  // AutoRound (science/quantization/autoround.ts), its step size resolved (autoRoundLearningRate).
+  z.object({ kind: z.literal('autoround'), iterations: z.number().int().min(1).max(1000), learningRate: Finite.gt(0).max(0.5), minMax: z.boolean() }).strict(),
 ]);
 export type TorchMethod = z.infer<typeof TorchMethod>;
 

@@ -133,8 +133,8 @@ test('the plan gives every described module its resolved spec by role and depth;
 test('what the torch executor does not implement is refused as UnsupportedRecipe', (t) => {
   const cal = { files: ['/t.txt'], tokens: 128, seq: 128, batch: 8, minTokensPerExpert: 256, mode: 'sequential' as const };
   for (const input of [
+    // Per-module AWQ on q_proj: its s differs from the other readers' of input_layernorm, no norm absorbs it.
     { name: 'awq', default: { bits: 4, method: { kind: 'awq' } } },
-    { name: 'ar', default: { bits: 4, method: { kind: 'autoround' } } },
     { name: 'out', default: { bits: 4, outliers: { fraction: 0.01 } } },
     { name: 'rot', default: { bits: 4, rotation: { kind: 'hadamard' } } },
     { name: 'tiers', default: { bits: 4 }, experts: { rankBy: 'routing-frequency', tiers: [{ below: 0.5, override: { bits: 8 } }] } },
@@ -147,6 +147,28 @@ test('what the torch executor does not implement is refused as UnsupportedRecipe
   const rtn = builtinRecipe('w4a16-g128-rtn');
   t.truthy(rtn);
   t.notThrows(() => planOf(rtn!, DESCRIBED, cal));
+});
+
+test('AWQ (shared-input scales) and AutoRound reach the executor with their fields; what awq-fold refuses is refused', (t) => {
+  const cal = { files: ['/t.txt'], tokens: 128, seq: 128, batch: 8, minTokensPerExpert: 256, mode: 'sequential' as const };
+  const awq = builtinRecipe('w4a16-g128-awq');
+  t.truthy(awq);
+  const plan = planOf(awq!, DESCRIBED, cal);
+  t.deepEqual(plan.modules['model.layers.0.self_attn.q_proj'].method, { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5, scales: 'shared-input' });
+  t.is(plan.modules['model.layers.0.mlp.gate'].bits, 16);
+  const ar = planOf(recipe({ name: 'ar', default: { bits: 4, method: { kind: 'autoround', iterations: 50 } } }), DESCRIBED, cal);
+  t.deepEqual(ar.modules['model.layers.1.mlp.experts.0.down_proj'].method, { kind: 'autoround', iterations: 50, learningRate: 1 / 50, minMax: true });
+  t.not(ar.recipeHash, plan.recipeHash);
+  const shared = { kind: 'awq', scales: 'shared-input' };
+  for (const [name, input] of [
+    ['o_proj', { name: 'o', default: { bits: 4, method: shared }, roles: { lm_head: { bits: 16 }, attn_o: { bits: 4, method: { kind: 'awq' } } } }],
+    ['another grid', { name: 'g', default: { bits: 4, method: shared }, roles: { lm_head: { bits: 16 }, attn_o: { bits: 4, method: { kind: 'rtn' } }, attn_q: { bits: 4, method: { ...shared, scaleGrid: 10 } } } }],
+  ] as const) {
+    const withO = { ...DESCRIBED, modules: [...DESCRIBED.modules, { name: 'model.layers.0.self_attn.o_proj', role: 'attn_o' as const, layer: 0, expert: null, inFeatures: 64, outFeatures: 64 }, { name: 'model.layers.0.self_attn.k_proj', role: 'attn_k' as const, layer: 0, expert: null, inFeatures: 64, outFeatures: 16 }] };
+    const err = t.throws(() => planOf(recipe(input), withO, cal), undefined, name);
+    t.is(err?.name, FAILURE_TYPES.unsupportedRecipe, name);
+    t.regex(err?.message ?? '', name === 'o_proj' ? /o_proj.*awq-o-proj/ : /k_proj: .*vllm\.awq\.fold-shared-input/, name);
+  }
 });
 
 test('quantize → evaluate: describe once, the default Brown texts exported once, paths absolute, results written atomically', async (t) => {

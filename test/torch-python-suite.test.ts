@@ -1,7 +1,7 @@
 // The torch executor's own tests (python/tests, stdlib unittest) in the pinned Python env: loading
-// against transformers' logits, RTN/GPTQ/fp8 against the TypeScript quantizers, packing against
+// against transformers' logits, RTN/GPTQ/fp8/AWQ/AutoRound against the TypeScript quantizers, packing against
 // compressed-tensors, the quantize driver's resume after SIGKILL, typed failures, and GPTQ on the
-// proxy against the reference executor's calibration within the stated tolerance. One ava test, so
+// proxy (and AWQ, folded) against the reference executor's calibration within the stated tolerance. One ava test, so
 // `npm test` runs them; their figures are printed with the test's log.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';

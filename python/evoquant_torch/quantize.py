@@ -8,6 +8,11 @@ linear module as the plan says, write the layer's compressed-tensors tensors to 
 original layer in `original` mode (evoquant's reference executor). Within a layer every module is
 calibrated on the layer's unquantized forward (no intra-layer true-sequential pass).
 
+Methods: RTN, GPTQ (experts of one projection batched), AutoRound (quant/autoround.py, on the same
+Σ x·xᵀ as GPTQ) and AWQ (quant/awq.py on awq_capture.py's mean |x| and sampled rows): a shared input's
+readers search one s jointly and every s is folded out of the stored form (awq_layer.py, as
+awq-fold.ts), so the next layer's inputs in `sequential` mode run through the folded layer as served.
+
 A retry with the same recipeHash reuses every finished layer file and recomputes the calibration inputs
 through it (from its stored weights, the same code path as a fresh run), so a killed worker loses at
 most the layer in flight. Finished outputs are reused when OUTPUT already holds this recipeHash (for
@@ -16,7 +21,8 @@ the same calibration and source checkpoint).
 Memory (the CPU meter's charges; on CUDA the allocator measures the same objects): the calibration hidden
 states twice ([windows, seq, hidden] float32, current and next), one layer's float32 weights, the float64
 Σ x·xᵀ of every input site a GPTQ module of the layer reads (hidden² or intermediate² · 8 bytes each; per
-expert for experts), and, when experts are balanced, the layer's MoE inputs and router probabilities.
+expert for experts), the AwqStats of every input site an AWQ module of the layer reads (512 sampled rows
+each), and, when experts are balanced, the layer's MoE inputs and router probabilities.
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ import torch
 
 from . import errors
 from .architectures import ArchSpec, linear_keys
-from .calibrate import LayerCapture, balance_experts, site_of
+from .calibrate import balance_experts, site_of
 from .checkpoint import Checkpoint
 from .errors import GpuOutOfMemory, InputFileError, InvalidRequest, MemoryMeter, NonFiniteFailure, UnsupportedRecipe, check_finite
 from .layers import embed_tokens, expert_hidden, layer_forward, rms_norm
@@ -44,6 +50,10 @@ from .quant.gptq import HessianNotPositiveDefinite, gptq_quantize_batch
 from .quant.grid import GroupedCodes
 from .quant.hessian import HessianAccumulator
 from .quant.rtn import rtn_quantize
+from .quant.autoround import autoround_quantize
+from .awq_capture import AwqCapture, AwqStats, balance_awq_experts
+from .awq_layer import awq_args, awq_sites, check_awq_layer, fold_layer, is_awq, quantize_awq_layer
+from .quant.awq import awq_quantize
 from .text import even_windows, load_text, tokenize
 from .writer import PartialDir, assemble, existing_meta, remove_stale
 
@@ -52,7 +62,6 @@ Spec = dict[str, Any]
 
 BITS = (2, 3, 4, 8, 16)
 GROUPS = (32, 64, 128, 256, "channel")
-UNSUPPORTED_METHODS = {"awq": "AWQ", "autoround": "AutoRound (learned rounding)"}
 
 
 # ----------------------------------------------------------------------------- validation
@@ -92,8 +101,6 @@ def check_spec(name: str, spec: Any) -> Spec:
     if not isinstance(method, dict) or not isinstance(method.get("kind"), str):
         raise _fail(f"plan.modules[{name}].method must be an object with a kind")
     kind = method["kind"]
-    if kind in UNSUPPORTED_METHODS:
-        raise UnsupportedRecipe(f"{name}: {UNSUPPORTED_METHODS[kind]} is not implemented by the torch executor")
     if kind == "gptq":
         damp, bs, ao = method.get("damp"), method.get("blockSize"), method.get("actOrder")
         if not isinstance(damp, (int, float)) or isinstance(damp, bool) or not math.isfinite(damp) or damp < 0:
@@ -102,9 +109,42 @@ def check_spec(name: str, spec: Any) -> Spec:
             raise _fail(f"plan.modules[{name}].method.blockSize must be a positive integer")
         if not isinstance(ao, bool):
             raise _fail(f"plan.modules[{name}].method.actOrder must be a boolean")
+    elif kind == "awq":
+        _check_method(name, method, {"scaleGrid": (2, 100), "clipGrid": (2, 100)}, {"clip"}, {"maxShrink": (0.0, 1.0)})
+        if method.get("scales", "per-module") not in ("per-module", "shared-input"):
+            raise _fail(f"plan.modules[{name}].method.scales must be per-module or shared-input")
+    elif kind == "autoround":
+        _check_method(name, method, {"iterations": (1, 1000)}, {"minMax"}, {"learningRate": (0.0, 0.5)})
     elif kind != "rtn":
         raise _fail(f"plan.modules[{name}].method.kind {kind!r} is unknown")
     return spec
+
+
+def _check_method(name: str, method: dict, ints: dict[str, tuple[int, int]], bools: set[str], reals: dict[str, tuple[float, float]]) -> None:
+    """The method's fields exactly (schema/torch-executor.ts TorchMethod): ints in [lo, hi], booleans, reals in (lo, hi]."""
+    extra = set(method) - {"kind", *(("scales",) if method.get("kind") == "awq" else ())} - set(ints) - bools - set(reals)
+    if extra:
+        raise _fail(f"plan.modules[{name}].method has unknown field {sorted(extra)[0]!r}")
+    for key, (lo, hi) in ints.items():
+        v = method.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise _fail(f"plan.modules[{name}].method.{key} must be an integer in [{lo}, {hi}], got {v!r}")
+    for key in bools:
+        if not isinstance(method.get(key), bool):
+            raise _fail(f"plan.modules[{name}].method.{key} must be a boolean")
+    for key, (lo, hi) in reals.items():
+        v = method.get(key)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or not lo < v <= hi:
+            raise _fail(f"plan.modules[{name}].method.{key} must be a number in ({lo}, {hi}], got {v!r}")
+
+
+def is_autoround(spec: Spec) -> bool:
+    return spec["bits"] != 16 and spec["format"] == "int" and spec["method"]["kind"] == "autoround"
+
+
+def needs_hessian(spec: Spec) -> bool:
+    """GPTQ and AutoRound learn from Σ x·xᵀ of the module's input."""
+    return is_gptq(spec) or is_autoround(spec)
 
 
 def is_gptq(spec: Spec) -> bool:
@@ -141,6 +181,8 @@ def check_plan(arch: ArchSpec, plan: Any) -> tuple[list[dict[str, Spec]], Spec |
         if spec["format"] == "int" and spec["groupSize"] != "channel" and m["inFeatures"] % spec["groupSize"]:
             raise UnsupportedRecipe(f"{name}: in_features {m['inFeatures']} is not a multiple of group size {spec['groupSize']} (rule export.compressed-tensors.group-tiling)")
     per_layer = [{key: specs[arch.module_name(i, key)] for key in linear_keys(arch)} for i in range(arch.layers)]
+    for i, layer_specs in enumerate(per_layer):
+        check_awq_layer(arch, i, layer_specs)
     head = specs.get("lm_head") if not arch.tie_embeddings else None
     return per_layer, head
 
@@ -190,6 +232,13 @@ def quantize_module(w: torch.Tensor, spec: Spec, hessian: HessianAccumulator | N
         return _checked(fp8_quantize(w, spec["groupSize"]), label)
     if spec["method"]["kind"] == "rtn":
         return _checked(rtn_quantize(w, spec["bits"], spec["groupSize"], spec["symmetric"]), label)
+    if spec["method"]["kind"] == "autoround":
+        h = _calibrated(hessian, label)
+        m = spec["method"]
+        lr = float(m.get("learningRate", 1.0 / m["iterations"]))
+        return _checked(autoround_quantize(w, h.sum, h.count, spec["bits"], spec["groupSize"], spec["symmetric"], int(m["iterations"]), lr, bool(m["minMax"])).codes, label)
+    if spec["method"]["kind"] == "awq":
+        raise ValueError(f"{label}: AWQ modules are quantized per layer (awq_layer.quantize_awq_layer), not one by one")
     return quantize_gptq_batch([w], [_calibrated(hessian, label)], spec, [label])[0]
 
 
@@ -220,6 +269,10 @@ def gptq_budget(meter: MemoryMeter, device: torch.device) -> int:
     return budget
 
 
+def autoround_bytes(out: int, n: int) -> int:
+    return 8 * n * n + 8 * 8 * out * n
+
+
 def gptq_batch_bytes(out: int, n: int) -> int:
     return 8 * n * n * 8 + 4 * out * n * 8
 
@@ -231,12 +284,18 @@ def quantize_layer(arch: ArchSpec, i: int, w: dict[str, torch.Tensor], specs: di
     batches: dict[str, list[str]] = {}
     for key in linear_keys(arch):
         spec = specs[key]
-        if spec["bits"] == 16:
+        if spec["bits"] == 16 or is_awq(spec):
             continue
         if is_gptq(spec) and key.startswith("experts."):
             batches.setdefault(key.split(".")[2] + json.dumps(spec, sort_keys=True), []).append(key)
             continue
-        results[key] = quantize_module(w[key], spec, hessians.get(site_of(key)), arch.module_name(i, key))
+        # AutoRound's working set: the fixed-point H and ~8 float64 [out, in] tensors per step.
+        work = autoround_bytes(*w[key].shape) if is_autoround(spec) else 0
+        meter.charge(work, f"AutoRound of {arch.module_name(i, key)}")
+        try:
+            results[key] = quantize_module(w[key], spec, hessians.get(site_of(key)), arch.module_name(i, key))
+        finally:
+            meter.release(work)
     for keys in batches.values():
         spec = specs[keys[0]]
         out, n = w[keys[0]].shape
@@ -344,8 +403,9 @@ def _run(request: dict, emit: Emit) -> dict:
     remove_stale(output)
     partial = PartialDir(output, recipe_hash, identity)
     sequential = cal["mode"] == "sequential"
-    needs_hessian = any(is_gptq(s) for specs in layer_specs for s in specs.values()) or (head_spec is not None and is_gptq(head_spec))
-    forward = needs_hessian or arch.moe
+    hessians_needed = any(needs_hessian(s) for specs in layer_specs for s in specs.values()) or (head_spec is not None and needs_hessian(head_spec))
+    any_awq = any(is_awq(s) for specs in layer_specs for s in specs.values()) or (head_spec is not None and is_awq(head_spec))
+    forward = hessians_needed or any_awq or arch.moe
     n_layers = arch.layers
     E = arch.experts
 
@@ -378,7 +438,11 @@ def _run(request: dict, emit: Emit) -> dict:
             (ignored.append(name) if spec["bits"] == 16 else quantized_names.append((name, spec)))
 
     def run_layer(w: dict[str, torch.Tensor], h: torch.Tensor, capture: Any = None, counts: torch.Tensor | None = None) -> torch.Tensor:
-        out = [layer_forward(arch, w, h[b:b + batch], capture, counts) for b in range(0, h.shape[0], batch)]
+        out = []
+        for b in range(0, h.shape[0], batch):
+            if capture is not None:
+                capture.row_base = b * h.shape[1]  # rows are named by their token's index in the windows (AwqStats)
+            out.append(layer_forward(arch, w, h[b:b + batch], capture, counts))
         y = torch.cat(out)
         check_finite(y, "the calibration activations")
         return y
@@ -406,30 +470,37 @@ def _run(request: dict, emit: Emit) -> dict:
         w = ckpt.layer(i, device)
         w_bytes = _nbytes(w)
         meter.charge(w_bytes, f"the weights of layer {i}")
-        capture: LayerCapture | None = None
+        capture: AwqCapture | None = None
+        awq_scales: dict[str, torch.Tensor] = {}
         routed_i: list[int] = []
         added_i: list[int] = []
         original_out: torch.Tensor | None = None
         if forward:
             assert hidden is not None
-            sites = {site_of(k) for k, s in specs.items() if is_gptq(s)}
+            sites = {site_of(k) for k, s in specs.items() if needs_hessian(s)}
+            stat_sites = awq_sites(arch, specs)
             widths = {}
             shapes = arch.layer_shapes()
             for k in specs:
                 widths[site_of(k)] = shapes[k][1]
-            expert_sites = any(s.startswith("expert_") for s in sites)
-            capture = LayerCapture(sites, widths, device, keep_moe=arch.moe and expert_sites and cal["minTokensPerExpert"] > 0, charge=meter.charge)
+            widths["moe_input"] = widths["attention_input"] = arch.hidden
+            expert_sites = any(s.startswith("expert_") for s in sites | stat_sites)
+            capture = AwqCapture(sites, stat_sites, widths, device, keep_moe=arch.moe and expert_sites and cal["minTokensPerExpert"] > 0, charge=meter.charge)
             counts = torch.zeros(E, dtype=torch.int64, device=device) if arch.moe else None
             original_out = run_layer(w, hidden, capture, counts)
             if counts is not None:
                 routed_i = [int(c) for c in counts.tolist()]
                 added_i = balance_experts(capture, w, E, routed_i, cal["minTokensPerExpert"], expert_hidden)
+                balance_awq_experts(capture, w, E, routed_i, cal["minTokensPerExpert"], expert_hidden)
             capture.drop_moe(meter.release)
         tensors: dict[str, torch.Tensor] = {}
         for key in arch.layer_shapes():
             if key not in specs:
                 tensors[arch.tensor_name(i, key)] = ckpt.raw(arch.tensor_name(i, key))
         codes = quantize_layer(arch, i, w, specs, capture.hessians if capture is not None else {}, meter)
+        if capture is not None and capture.stats:
+            awq_codes, awq_scales = quantize_awq_layer(arch, i, w, specs, capture, meter)
+            codes.update(awq_codes)
         for key in linear_keys(arch):
             spec, name = specs[key], arch.module_name(i, key)
             if spec["bits"] == 16:
@@ -437,9 +508,12 @@ def _run(request: dict, emit: Emit) -> dict:
             else:
                 tensors.update(module_tensors(name, spec, codes[key]))
         del codes
+        # s out of the stored form: into the norms, the bf16 router's columns, up_proj's rows (awq-fold.ts).
+        fold_layer(arch, i, tensors, specs, awq_scales)
         if capture is not None:
             for acc in capture.hessians.values():
                 meter.release(acc.nbytes)
+            meter.release(capture.stats_bytes)
             capture = None
         if forward:
             assert hidden is not None
@@ -467,9 +541,24 @@ def _run(request: dict, emit: Emit) -> dict:
         if head_spec is None or head_spec["bits"] == 16:
             rest["lm_head.weight"] = stored_module(ckpt, "lm_head", head_w)
             ignored.append("lm_head")
+        elif is_awq(head_spec):
+            # The head reads the final norm's output alone: its s folds into model.norm (awq-fold.ts foldShared(FINAL_NORM, [LM_HEAD])).
+            assert hidden is not None
+            x = rms_norm(hidden, ckpt.final_norm(device), arch.rms_eps).reshape(-1, arch.hidden)
+            stats = AwqStats(arch.hidden, device)
+            meter.charge(stats.nbytes, "the AWQ statistics of lm_head")
+            stats.add(x, torch.arange(x.shape[0], device=device))
+            del x
+            r = awq_quantize(head_w, stats.mean_abs(), stats.samples(), *awq_args(head_spec))
+            g = _checked(r.codes, "lm_head")
+            norm = rest["model.norm.weight"]
+            rest["model.norm.weight"] = (norm.to(torch.float64) / r.channel_scales.to(torch.float64).cpu()).to(norm.dtype)
+            rest.update({k: v.cpu() for k, v in module_tensors("lm_head", head_spec, g).items()})
+            quantized_names.append(("lm_head", head_spec))
+            meter.release(stats.nbytes)
         else:
             acc = None
-            if is_gptq(head_spec):
+            if needs_hessian(head_spec):
                 assert hidden is not None
                 acc = HessianAccumulator(arch.hidden, device)
                 meter.charge(acc.nbytes, "the calibration Hessian of lm_head")

@@ -175,7 +175,7 @@ class Driver(unittest.TestCase):
 
     def test_refusals_and_memory_cap(self) -> None:
         ckpt = make_checkpoint("qwen2", self.dir / "src", seed=4)
-        awq = plan_for(ckpt, {"attn_q": spec(4, 32, True, {"kind": "awq", "duoScaling": False})})
+        awq = plan_for(ckpt, {"attn_q": spec(4, 32, True, {"kind": "awq", "scaleGrid": 20, "clip": True, "clipGrid": 10, "maxShrink": 0.5})})
         with self.assertRaises(UnsupportedRecipe):
             run(self.request(ckpt, self.dir / "a", awq), lambda m: None)
         grouped_fp8 = plan_for(ckpt, {"attn_q": spec(8, 32, fmt="fp8")})

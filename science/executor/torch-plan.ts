@@ -4,9 +4,10 @@
 // before a process is spawned, with the same UnsupportedRecipe the Python side would raise.
 import { recipeHash } from '../../schema/content-hash.js';
 import type { JsonValue } from '../../schema/db.js';
-import { resolveSpec, type QuantSpec, type Recipe } from '../../schema/recipe.js';
+import { autoRoundLearningRate, awqSharesScales, resolveSpec, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 import type { CalibrationText, DescribeResult, QuantizationPlan, TorchModuleSpec } from '../../schema/torch-executor.js';
 import { UnsupportedRecipeError } from './errors.js';
+import { checkAwqFold } from './torch-awq-fold.js';
 
 /** The spec as the executor takes it, or why it cannot. */
 function torchSpec(spec: QuantSpec, module: string): TorchModuleSpec {
@@ -15,10 +16,20 @@ function torchSpec(spec: QuantSpec, module: string): TorchModuleSpec {
   };
   if (spec.outliers) refuse('fp16 outliers');
   if (spec.rotation) refuse('Hadamard rotation');
-  const m = spec.method;
-  if (m.kind === 'awq' || m.kind === 'autoround') refuse(m.kind === 'awq' ? 'AWQ' : 'AutoRound');
-  const method: TorchModuleSpec['method'] = m.kind === 'gptq' ? { kind: 'gptq', damp: m.damp, blockSize: m.blockSize, actOrder: m.actOrder } : { kind: 'rtn' };
-  return { bits: spec.bits, format: spec.format, groupSize: spec.groupSize as TorchModuleSpec['groupSize'], symmetric: spec.symmetric, method };
+  return { bits: spec.bits, format: spec.format, groupSize: spec.groupSize as TorchModuleSpec['groupSize'], symmetric: spec.symmetric, method: torchMethod(spec.method) };
+}
+
+function torchMethod(m: QuantSpec['method']): TorchModuleSpec['method'] {
+  switch (m.kind) {
+    case 'rtn':
+      return { kind: 'rtn' };
+    case 'gptq':
+      return { kind: 'gptq', damp: m.damp, blockSize: m.blockSize, actOrder: m.actOrder };
+    case 'awq':
+      return { kind: 'awq', scaleGrid: m.scaleGrid, clip: m.clip, clipGrid: m.clipGrid, maxShrink: m.maxShrink, ...(awqSharesScales(m) ? { scales: 'shared-input' as const } : {}) };
+    case 'autoround':
+      return { kind: 'autoround', iterations: m.iterations, learningRate: autoRoundLearningRate(m), minMax: m.minMax };
+  }
 }
 
 /**
@@ -33,6 +44,7 @@ export function planOf(recipe: Recipe, described: DescribeResult, calibration: C
     const spec = resolveSpec(recipe, { role: m.role, layer: m.layer, numLayers: described.numLayers, expertQuantile: null });
     modules[m.name] = torchSpec(spec, m.name);
   }
+  checkAwqFold(described, modules);
   const hash = recipeHash(JSON.parse(JSON.stringify({ modules, calibration })) as JsonValue);
   return { recipeName: recipe.name, recipeHash: hash, modules };
 }
