@@ -14,13 +14,12 @@
 //
 // A compressed-tensors checkpoint (science/export/compressed-tensors, pack-quantized as
 // compressed_tensors/compressors/pack_quantized 0.20 lays it out) stores int grids differently:
-// - codes: each row packed on its own into int32 words of floor(32/b) values (pack_to_int32's
-//   pack_factor: 3-bit codes fill 30 of 32 bits), rows · ceil(cols / floor(32/b)) · 4 bytes;
+// - codes: each row packed on its own into int32 words, rows · ceil(cols·b / 32) · 4 bytes;
 // - scales: in the file fp32 (the fp16 values widened: compressed-tensors dequantizes in the
 //   scale's dtype, so fp16 scales would round every product), 4 bytes per group; on the GPU vLLM
 //   loads int-grid scales into params_dtype (bf16, 2 bytes: compressed_tensors_wNa16.py) and fp8
 //   scales as fp32 (fp8_utils.py create_fp8_scale_parameter);
-// - zero points (asymmetric): packed along the output dimension, ceil(rows / floor(32/b)) · 4 bytes per
+// - zero points (asymmetric): packed along the output dimension, ceil(rows·b / 32) · 4 bytes per
 //   group column;
 // - weight_shape: an int64 pair (16 bytes) per quantized module, counted with the scales;
 // - AWQ scales are folded into the op before the module, so they store nothing;
@@ -83,10 +82,9 @@ export type BytesWhere = 'gpu' | 'file';
 function compressedTensorsIntBytes(rows: number, cols: number, spec: QuantSpec, where: BytesWhere): ByteBreakdown {
   const b = emptyBreakdown();
   const groupsPerRow = spec.groupSize === 'channel' ? 1 : Math.ceil(cols / spec.groupSize);
-  const perWord = Math.floor(32 / spec.bits);
-  b.codes = rows * Math.ceil(cols / perWord) * 4;
+  b.codes = rows * Math.ceil((cols * spec.bits) / 32) * 4;
   b.scales = rows * groupsPerRow * (where === 'file' ? CT_SCALE_BYTES : CT_GPU_INT_SCALE_BYTES) + CT_WEIGHT_SHAPE_BYTES;
-  if (!spec.symmetric) b.zeros = Math.ceil(rows / perWord) * 4 * groupsPerRow;
+  if (!spec.symmetric) b.zeros = Math.ceil((rows * spec.bits) / 32) * 4 * groupsPerRow;
   if (spec.outliers) b.outliers = outlierBytes(rows, cols, spec.outliers.fraction);
   return b;
 }

@@ -1,29 +1,26 @@
 // compressed-tensors' pack-quantized layout (compressed_tensors/compressors/pack_quantized/
-// helpers.py pack_to_int32, 0.17.0 as vLLM 0.33.0 pins it): each int32 word holds pack_factor =
-// floor(32/b) values of one row, LSB first (3-bit: 10 values, the top 2 bits unused), rows padded
-// to whole words. Stored values are unsigned: the signed code q
+// helpers.py, 0.17.0 as vLLM 0.33.0 pins it): each row's b-bit values are a dense LSB-first bitstream cut into int32 words
+// (32 values → b words), rows padded to whole words. Stored values are unsigned: the signed code q
 // plus 2^(b−1), which is exactly evoquant's unsigned code, so codes move over bit for bit.
 import { unpackCodes } from '../../quantization/packing.js';
 
-/** Values per int32 word: compressed-tensors' pack_factor = 32 // num_bits. */
-export function packFactor(bits: number): number {
-  return Math.floor(32 / bits);
-}
-
-/** ceil(cols / pack_factor): int32 words per packed row. */
+/** ceil(cols·b/32): int32 words per packed row. */
 export function packedWords(cols: number, bits: number): number {
-  return Math.ceil(cols / packFactor(bits));
+  return Math.ceil((cols * bits) / 32);
 }
 
 /** Packs rows of unsigned b-bit values ([rows, cols] row-major) into [rows, packedWords(cols)] int32. */
 export function packRows(values: ArrayLike<number>, rows: number, cols: number, bits: number): Int32Array {
   const words = packedWords(cols, bits);
-  const factor = packFactor(bits);
   const out = new Uint32Array(rows * words);
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const w = r * words + Math.floor(c / factor);
-      out[w] = (out[w] | (values[r * cols + c] << ((c % factor) * bits))) >>> 0;
+    for (let c = 0, pos = 0; c < cols; c++, pos += bits) {
+      const v = values[r * cols + c];
+      const w = r * words + (pos >>> 5);
+      const shift = pos & 31;
+      out[w] = (out[w] | (v << shift)) >>> 0;
+      // A value spills into the next word when it straddles a 32-bit boundary (3-bit codes).
+      if (shift + bits > 32) out[w + 1] = (out[w + 1] | (v >>> (32 - shift))) >>> 0;
     }
   }
   return new Int32Array(out.buffer);
