@@ -91,11 +91,11 @@ test('KV heads split over TP and replicate beyond the KV head count', (t) => {
 });
 
 test('compressed-tensors checkpoints: int32 words per row, fp32 scales in the file and bf16 on the GPU, zeros packed down the rows, weight_shape, AWQ folded', (t) => {
-  // 3-bit, 37 rows × 200 cols, g64 asymmetric: pack_to_int32 puts ⌊32/3⌋ = 10 codes in a word, so
-  // each row needs ceil(200/10) = 20 words (not a dense 19); 4 groups per row; zeros: ceil(37/10) = 4
-  // words per group column; weight_shape 16 bytes.
+  // 3-bit, 37 rows × 200 cols, g64 asymmetric: vLLM allocates ceil(200·3/32) = 19 words per row
+  // (compressed_tensors_wNa16.py packed_input_dim); 4 groups per row; zeros: ceil(37·3/32) = 4 words
+  // per group column; weight_shape 16 bytes.
   const file = matrixBytes(37, 200, spec({ bits: 3, groupSize: 64 }), 'compressed-tensors', 'file');
-  t.deepEqual(file, { codes: 37 * 20 * 4, scales: 37 * 4 * 4 + 16, zeros: 4 * 4 * 4, outliers: 0, bf16: 0 });
+  t.deepEqual(file, { codes: 37 * 19 * 4, scales: 37 * 4 * 4 + 16, zeros: 4 * 4 * 4, outliers: 0, bf16: 0 });
   // vLLM holds int-grid scales in params_dtype (bf16): 2 bytes each in GPU memory.
   const gpu = matrixBytes(37, 200, spec({ bits: 3, groupSize: 64 }), 'compressed-tensors');
   t.deepEqual(gpu, { ...file, scales: 37 * 4 * 2 + 16 });

@@ -1,10 +1,11 @@
 """compressed-tensors pack-quantized / float-quantized tensors and quantization_config of a module, as
-science/export/compressed-tensors/{pack,schemes,index}.ts writes them for compressed-tensors 0.17.
+science/export/compressed-tensors/{pack,schemes,index}.ts writes them.
 
-Packing follows compressed-tensors' own pack_to_int32 (compressors/pack_quantized/helpers.py):
-32 // b values per int32 word, LSB first, rows padded to whole words. For 2, 4 and 8 bits that is the
-TypeScript's dense bitstream word for word; for 3 bits compressed-tensors puts 10 values in a word
-(2 bits unused) where pack.ts writes a dense stream, and we follow the reader.
+Packing is the layout vLLM 0.33.0 loads (compressed_tensors_wNa16.py: packed_input_dim = ceil(in*b/32)):
+each row's b-bit values as a dense LSB-first bitstream cut into int32 words, rows padded to whole
+words, exactly as pack.ts writes it. For 2, 4 and 8 bits that is compressed-tensors 0.17's own
+pack_to_int32 word for word; for 3 bits compressed-tensors packs 32 // 3 = 10 values a word, so a
+3-bit checkpoint loads in vLLM (the stack it is for) but not through compressed-tensors' decompressor.
 """
 from __future__ import annotations
 
@@ -16,33 +17,31 @@ import torch
 from .quant.grid import GroupedCodes
 
 
-def pack_factor(bits: int) -> int:
-    return 32 // bits
-
-
 def packed_words(cols: int, bits: int) -> int:
-    return -(-cols // pack_factor(bits))
+    """ceil(cols * b / 32): int32 words per packed row."""
+    return -(-(cols * bits) // 32)
 
 
 def pack_rows(values: torch.Tensor, bits: int) -> torch.Tensor:
-    """Unsigned b-bit values [rows, cols] -> int32 [rows, packed_words(cols)] (pack_to_int32, packed_dim=1)."""
+    """Unsigned b-bit values [rows, cols] -> int32 [rows, packed_words(cols)]: value c at bits [c*b, (c+1)*b)."""
     rows, cols = values.shape
-    pf = pack_factor(bits)
     words = packed_words(cols, bits)
-    v = torch.nn.functional.pad(values.to(torch.int64), (0, words * pf - cols))
-    shifts = torch.arange(pf, dtype=torch.int64, device=values.device) * bits
-    packed = (v.reshape(rows, words, pf) << shifts).sum(dim=2)
-    # Reinterpret the unsigned 32-bit words as int32 (two's complement), as the int32 sum wraps.
+    k = torch.arange(bits, dtype=torch.int64, device=values.device)
+    stream = ((values.to(torch.int64).unsqueeze(2) >> k) & 1).reshape(rows, cols * bits)
+    stream = torch.nn.functional.pad(stream, (0, words * 32 - cols * bits))
+    packed = (stream.reshape(rows, words, 32) << torch.arange(32, dtype=torch.int64, device=values.device)).sum(dim=2)
+    # Reinterpret the unsigned 32-bit words as int32 (two's complement).
     packed = torch.where(packed >= 2**31, packed - 2**32, packed)
     return packed.to(torch.int32)
 
 
 def unpack_rows(packed: torch.Tensor, bits: int, cols: int) -> torch.Tensor:
     """Inverse of pack_rows: unsigned values [rows, cols] as int32."""
-    pf = pack_factor(bits)
-    shifts = torch.arange(pf, dtype=torch.int32, device=packed.device) * bits
-    vals = (packed.unsqueeze(2) >> shifts) & ((1 << bits) - 1)
-    return vals.reshape(packed.shape[0], -1)[:, :cols]
+    rows, words = packed.shape
+    stream = (packed.to(torch.int64).unsqueeze(2) >> torch.arange(32, dtype=torch.int64, device=packed.device)) & 1
+    stream = stream.reshape(rows, words * 32)[:, : cols * bits].reshape(rows, cols, bits)
+    vals = (stream << torch.arange(bits, dtype=torch.int64, device=packed.device)).sum(dim=2)
+    return vals.to(torch.int32)
 
 
 def pack_weight_codes(codes: torch.Tensor, bits: int) -> torch.Tensor:

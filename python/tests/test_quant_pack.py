@@ -12,7 +12,7 @@ from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32
 from compressed_tensors.quantization import QuantizationConfig, QuantizationStatus, apply_quantization_config
 from compressed_tensors.utils import replace_direct_state_dict
 
-from evoquant_torch.pack import module_tensors, pack_weight_codes, pack_zero_points, quantization_config
+from evoquant_torch.pack import module_tensors, pack_weight_codes, pack_zero_points, quantization_config, unpack_rows
 from evoquant_torch.quant.dequant import dequantize_module, module_tensor_suffixes, scheme_of
 from evoquant_torch.quant.fp8 import decode_e4m3, dequantize_fp8_groups, encode_e4m3, fp8_quantize
 from evoquant_torch.quant.grid import dequantize_int_groups
@@ -58,15 +58,25 @@ class Fp8Conformance(unittest.TestCase):
 
 
 class PackLayout(unittest.TestCase):
-    def test_words_are_compressed_tensors_pack_to_int32(self) -> None:
-        """Word for word what compressed-tensors' own packer writes (32 // b codes per int32, so 3-bit
-        rows hold 10 codes a word: science/export/compressed-tensors/pack.ts's dense 3-bit stream differs)."""
+    def test_words_are_what_vllm_loads_and_compressed_tensors_packs(self) -> None:
+        """A dense LSB-first bitstream per row, ceil(cols*b/32) words (vLLM 0.33's packed_input_dim):
+        word for word compressed-tensors' own pack_to_int32 for 2, 4 and 8 bits; for 3 bits
+        compressed-tensors packs 10 codes a word instead, and the two layouts differ."""
         g = torch.Generator().manual_seed(4)
         for bits in (2, 3, 4, 8):
             codes = torch.randint(0, 1 << bits, (37, 200), generator=g, dtype=torch.int64).to(torch.uint8)
+            packed = pack_weight_codes(codes, bits)
+            self.assertEqual(packed.shape[1], -(-(200 * bits) // 32), bits)
+            self.assertTrue(torch.equal(unpack_rows(packed, bits, 200), codes.to(torch.int32)), bits)
+            word = packed[5].to(torch.int64) % 2**32
+            for c in (0, 1, 10, 11, 31, 199):  # value c sits at bits [c*b, (c+1)*b) of the row's stream
+                v = sum((((int(word[(c * bits + k) // 32]) >> ((c * bits + k) % 32)) & 1) << k) for k in range(bits))
+                self.assertEqual(v, int(codes[5, c]), (bits, c))
             signed = (codes.to(torch.int16) - (1 << (bits - 1))).to(torch.int8)
-            self.assertTrue(torch.equal(pack_weight_codes(codes, bits), pack_to_int32(signed, bits)), bits)
-            self.assertTrue(torch.equal(pack_zero_points(codes[:, :6], bits), pack_to_int32(signed[:, :6], bits, packed_dim=0)), bits)
+            same = torch.equal(packed, pack_to_int32(signed, bits))
+            self.assertEqual(same, bits != 3, bits)
+            if bits != 3:
+                self.assertTrue(torch.equal(pack_zero_points(codes[:, :6], bits), pack_to_int32(signed[:, :6], bits, packed_dim=0)), bits)
 
 
 class PackRoundTrip(unittest.TestCase):
@@ -77,7 +87,8 @@ class PackRoundTrip(unittest.TestCase):
             ("model.layers.0.mlp.experts.0.down_proj", "model.layers.0.mlp.experts.0.down_proj.weight", int_spec(2, 64, True)),
             ("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.q_proj.weight", int_spec(8, "channel", True)),
             ("model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.q_proj.weight", int_spec(4, 128, True)),
-            ("model.layers.1.self_attn.k_proj", "model.layers.1.self_attn.k_proj.weight", int_spec(3, 32, False)),
+            # (no 3-bit case: compressed-tensors 0.17 unpacks 3 bits 10 to a word, vLLM's layout is dense)
+            ("model.layers.1.self_attn.k_proj", "model.layers.1.self_attn.k_proj.weight", int_spec(8, 32, False)),
             ("model.layers.1.self_attn.v_proj", "model.layers.1.self_attn.v_proj.weight", int_spec(2, "channel", False)),
             ("model.layers.1.self_attn.o_proj", "model.layers.1.self_attn.o_proj.weight", FP8),
             ("model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.k_proj.weight", BF16),

@@ -1,7 +1,10 @@
-// compressed-tensors' pack-quantized layout (compressed_tensors/compressors/pack_quantized/
-// helpers.py, 0.17.0 as vLLM 0.33.0 pins it): each row's b-bit values are a dense LSB-first bitstream cut into int32 words
-// (32 values → b words), rows padded to whole words. Stored values are unsigned: the signed code q
-// plus 2^(b−1), which is exactly evoquant's unsigned code, so codes move over bit for bit.
+// The pack-quantized layout vLLM 0.33.0 loads (model_executor/layers/quantization/compressed_tensors/
+// schemes/compressed_tensors_wNa16.py: packed_input_dim = ceil(in·b/32), pack_factor Fraction(32, b)):
+// each row's b-bit values are a dense LSB-first bitstream cut into int32 words (32 values → b words),
+// rows padded to whole words. compressed-tensors 0.17's own pack_to_int32 packs 32 // b values per word:
+// the same words for 2, 4 and 8 bits; for 3 bits it packs 10 per word, so a 3-bit export loads in vLLM
+// but not through compressed-tensors' decompressor. Stored values are unsigned: the signed code q plus
+// 2^(b−1), which is exactly evoquant's unsigned code, so codes move over bit for bit.
 import { unpackCodes } from '../../quantization/packing.js';
 
 /** ceil(cols·b/32): int32 words per packed row. */
