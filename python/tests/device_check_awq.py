@@ -68,7 +68,7 @@ def main() -> None:
         from safetensors.torch import load_file
 
         from evoquant_torch.quantize import run
-        from tests.fixtures import make_checkpoint
+        from tests.fixtures import make_checkpoint, stable_text
         from tests.test_quant_awq_driver import AUTOROUND, awq_roles
         from tests.test_quant_driver import plan_for
     except Exception as e:  # noqa: BLE001 - the fixture needs transformers; report what is missing
@@ -77,7 +77,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         text = tmp / "t.txt"
-        text.write_text((Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8", errors="ignore")[:12000], encoding="utf-8")
+        text.write_bytes(stable_text(12000))
         src = make_checkpoint("qwen3_moe", tmp / "src", seed=3)
         plan = plan_for(src, awq_roles(AUTOROUND), "gpu-awq")
         out = {}

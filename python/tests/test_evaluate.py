@@ -15,7 +15,7 @@ from evoquant_torch import evaluate as ev
 from evoquant_torch.errors import GpuOutOfMemory
 from evoquant_torch.text import even_windows
 
-from .fixtures import export_proxy, have_node_proxy, hf_logits, make_checkpoint, make_tokenizer, reference_executor_metrics
+from .fixtures import export_proxy, have_node_proxy, hf_logits, make_checkpoint, make_tokenizer, reference_executor_metrics, stable_text
 from .test_layers import hf_counts
 
 torch.set_num_threads(1)
@@ -131,7 +131,7 @@ class ProxyAgainstReferenceExecutor(EvalFixture):
         if not have_node_proxy():
             self.skipTest("needs node_modules (tsx) and artifacts/proxy")
         corpus = self.dir / "corpus.txt"
-        corpus.write_bytes((Path(__file__).resolve().parents[2] / "README.md").read_bytes()[:30000])
+        corpus.write_bytes(stable_text(30000))
         out = export_proxy(self.dir / "proxy")
         want = reference_executor_metrics(self.dir, corpus, 64, 1024)
         got = ev.evaluate({**self.request(out), "text": {"files": [str(corpus)], "tokens": 1024, "seq": 64, "batch": 8}}, lambda m: None)

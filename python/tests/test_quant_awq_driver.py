@@ -22,7 +22,7 @@ from evoquant_torch.quant.awq import fp16_nearest
 from evoquant_torch.quant.rtn import rtn_quantize
 from evoquant_torch.quantize import run, weights_from_stored
 
-from .fixtures import make_checkpoint
+from .fixtures import make_checkpoint, stable_text
 from .test_layers import streamed_logits
 from .test_quant_driver import REPO, plan_for, spec
 
@@ -45,7 +45,7 @@ class AwqDriver(unittest.TestCase):
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = Path(self.tmp.name)
         self.text = self.dir / "calib.txt"
-        self.text.write_text((REPO / "README.md").read_bytes()[:12000].decode("utf-8", "ignore"), encoding="utf-8")
+        self.text.write_bytes(stable_text(12000))
 
     def tearDown(self) -> None:
         self.tmp.cleanup()

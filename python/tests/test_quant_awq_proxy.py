@@ -29,6 +29,7 @@ from evoquant_torch.pack import unpack_rows
 from evoquant_torch.quantize import run
 
 from .quant_oracle import PROXY, REPO
+from .fixtures import stable_text
 from .test_quant_proxy import export_proxy, mixtral_name
 
 torch.set_num_threads(1)
@@ -69,7 +70,7 @@ class ProxyAwqConformance(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
             text = tmp / "calib.txt"
-            text.write_text((REPO / "README.md").read_bytes()[:40000].decode("utf-8", "ignore"), encoding="utf-8")
+            text.write_bytes(stable_text(40000))
             cal = {"files": [str(text)], "tokens": 2048, "seq": 128, "batch": 8, "minTokensPerExpert": 64, "mode": "original"}
             ckpt = export_proxy(tmp / "proxy-hf")
             with safe_open(str(PROXY), framework="pt") as f:

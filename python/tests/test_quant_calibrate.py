@@ -15,7 +15,7 @@ from evoquant_torch.checkpoint import Checkpoint
 from evoquant_torch.layers import expert_hidden, layer_forward, route
 from evoquant_torch.quantize import run
 
-from .fixtures import make_checkpoint
+from .fixtures import make_checkpoint, stable_text
 from .test_quant_driver import GPTQ, REPO, plan_for, spec
 
 torch.set_num_threads(1)
@@ -72,7 +72,7 @@ class Calibration(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             ck = make_checkpoint("qwen3_moe", Path(d) / "m", seed=8)
             text = Path(d) / "t.txt"
-            text.write_bytes((REPO / "README.md").read_bytes()[:8000])
+            text.write_bytes(stable_text(8000))
             plan = plan_for(ck, {"attn_q": spec(3, 32, True, GPTQ), "attn_o": spec(3, 32, True, GPTQ), "expert_gate": spec(3, 32, True, GPTQ), "expert_down": spec(3, 32, True, GPTQ)})
             outs = {}
             for mode in ("sequential", "original"):

@@ -19,7 +19,7 @@ from evoquant_torch.quant.rtn import rtn_quantize
 from evoquant_torch import writer
 from evoquant_torch.quantize import run
 
-from .fixtures import make_checkpoint
+from .fixtures import make_checkpoint, stable_text
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ class Driver(unittest.TestCase):
     def setUp(self) -> None:
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = Path(self.tmp.name)
-        text = (REPO / "README.md").read_bytes()[:12000].decode("utf-8", "ignore")
+        text = stable_text(12000).decode("utf-8", "ignore")
         self.text = self.dir / "calib.txt"
         self.text.write_text(text, encoding="utf-8")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from .fixtures import make_checkpoint
+from .fixtures import make_checkpoint, stable_text
 from .test_quant_driver import GPTQ, REPO, plan_for, spec
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ class QuantizeProcess(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             ck = make_checkpoint("qwen3_moe", Path(d) / "m", seed=11, num_hidden_layers=4)
             text = Path(d) / "t.txt"
-            text.write_bytes((REPO / "README.md").read_bytes()[:8000])
+            text.write_bytes(stable_text(8000))
             plan = plan_for(ck, {"attn_q": spec(4, 32, True, GPTQ), "attn_o": spec(4, 32, False, GPTQ), "expert_gate": spec(4, 32, True, GPTQ), "expert_down": spec(3, 32, False, GPTQ)})
 
             def request(out: str) -> dict:

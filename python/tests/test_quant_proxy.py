@@ -5,9 +5,10 @@ executor's own calibration + GPTQ (python/tests/oracle/proxy-gptq-oracle.ts) on 
 
 The two calibrate through different forward passes (torch against onnxruntime, both float32), so the
 Hessians agree to float32 rounding, not bit for bit, and a code flipped on a rounding boundary feeds
-GPTQ's error propagation. The stated tolerance: identical routed counts and balancing, >= 90% of the
-modules bit-identical, >= 99.9% identical codes overall and >= 99.5% in every module, |delta code| <= 2.
-(Measured: 100 of 104 modules identical, 99.997% of 3.3M codes; the worst module 99.84%, max delta 2.)"""
+GPTQ's error propagation (a flipped code moves the later columns' targets, so a few codes can move
+by more than one step). The stated tolerance: identical routed counts and balancing, >= 90% of the
+modules bit-identical, >= 99.9% identical codes overall and >= 99.5% in every module, and at most
+0.01% of codes more than one step apart. `npm test` logs the measured shares."""
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ from evoquant_torch.pack import unpack_rows
 from evoquant_torch.quantize import run
 
 from .quant_oracle import PROXY, REPO
+from .fixtures import stable_text
 
 torch.set_num_threads(1)
 ORACLE = REPO / "python" / "tests" / "oracle" / "proxy-gptq-oracle.ts"
@@ -36,7 +38,7 @@ _W = {"gate": "w1", "down": "w2", "up": "w3"}
 MIN_MODULE_IDENTICAL = 0.995
 MIN_IDENTICAL = 0.999
 MIN_EXACT_MODULES = 0.9
-MAX_DELTA = 2
+MAX_FAR_SHARE = 1e-4  # codes more than one step apart
 
 
 def mixtral_name(proxy_name: str) -> str:
@@ -87,7 +89,7 @@ class ProxyConformance(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
             text = tmp / "calib.txt"
-            text.write_text((REPO / "README.md").read_bytes()[:40000].decode("utf-8", "ignore"), encoding="utf-8")
+            text.write_bytes(stable_text(40000))
             cal = {"files": [str(text)], "tokens": 2048, "seq": 128, "batch": 8, "minTokensPerExpert": 64, "mode": "original"}
             ckpt = export_proxy(tmp / "proxy-hf")
             with safe_open(str(PROXY), framework="pt") as f:
@@ -113,7 +115,7 @@ class ProxyConformance(unittest.TestCase):
             self.assertEqual(res["routedCounts"], ref["routedCounts"])
             self.assertEqual(res["coverage"]["added"], ref["added"])
             stored = load_file(f"{d}/out/model.safetensors")
-            lines, total, same, worst, exact = [], 0, 0, 0, 0
+            lines, total, same, worst, exact, far = [], 0, 0, 0, 0, 0
             for j in jobs:
                 name = mixtral_name(j["tensor"])[: -len(".weight")]
                 shape = stored[f"{name}.weight_shape"].tolist()
@@ -124,14 +126,15 @@ class ProxyConformance(unittest.TestCase):
                 total += delta.size
                 same += int((delta == 0).sum())
                 worst = max(worst, int(delta.max()))
+                far += int((delta > 1).sum())
                 exact += int(share == 1.0)
                 lines.append(f"{name}: {share:.4%} identical, max |dcode| {delta.max()}")
                 self.assertGreaterEqual(share, MIN_MODULE_IDENTICAL, name)
             print(f"\nproxy GPTQ, torch executor vs reference executor: {exact}/{len(jobs)} modules bit-identical, "
-                  f"{same}/{total} codes identical ({same / total:.4%}), max |dcode| {worst}\n  " + "\n  ".join(l for l in lines if "100.0000%" not in l))
+                  f"{same}/{total} codes identical ({same / total:.4%}), {far} more than one step apart, max |dcode| {worst}\n  " + "\n  ".join(l for l in lines if "100.0000%" not in l))
             self.assertGreaterEqual(same / total, MIN_IDENTICAL)
             self.assertGreaterEqual(exact / len(jobs), MIN_EXACT_MODULES)
-            self.assertLessEqual(worst, MAX_DELTA)
+            self.assertLessEqual(far / total, MAX_FAR_SHARE)
 
 
 if __name__ == "__main__":
