@@ -10,3 +10,5 @@ export const expertTensor = (layer: number, expert: number, proj: 'gate' | 'up' 
   layerTensor(layer, `mlp.experts.${expert}.${proj}_proj.weight`);
 export const inputNormTensor = (layer: number): string => layerTensor(layer, 'input_layernorm.weight');
 export const postAttnNormTensor = (layer: number): string => layerTensor(layer, 'post_attention_layernorm.weight');
+/** A dense (Llama) layer's SwiGLU MLP. */
+export const mlpTensor = (layer: number, proj: 'gate' | 'up' | 'down'): string => layerTensor(layer, `mlp.${proj}_proj.weight`);
