@@ -49,6 +49,11 @@ test('per-channel integer groups quantize complete token groups only (KIVI’s r
   const q = x.slice();
   fakeQuantizePerChannel(q, tokens, channels, 2, 32);
   t.deepEqual(q.subarray(64 * channels), x.subarray(64 * channels), 'the last 6 tokens are an incomplete group');
+  const sinks = x.slice();
+  fakeQuantizePerChannel(sinks, tokens, channels, 2, 32, 4);
+  t.deepEqual(sinks.subarray(0, 4 * channels), x.subarray(0, 4 * channels), 'sinks are in no group');
+  t.deepEqual(sinks.subarray(68 * channels), x.subarray(68 * channels), 'groups 4..35 and 36..67; 68..69 incomplete');
+  t.notDeepEqual(sinks.subarray(4 * channels, 68 * channels), x.subarray(4 * channels, 68 * channels));
   for (let c = 0; c < channels; c++) {
     const levels = new Set<number>();
     for (let tok = 0; tok < 32; tok++) levels.add(q[tok * channels + c]);
@@ -71,12 +76,15 @@ test('precision masks: sinks, the recent window and incomplete per-channel group
   t.is(at(m.values, 39, 2), 0);
   t.is(at(m.values, 39, 35), 0);
   t.is(at(m.values, 39, 36), 1, 'recent window of 4: 36..39');
-  t.is(at(m.keys, 20, 10), 0, 'key group 0..15 complete at query 20');
-  t.is(at(m.keys, 14, 10), 1, 'key group 0..15 incomplete at query 14');
-  t.is(at(m.keys, 15, 5), 0, 'complete once token 15 arrived');
-  t.is(at(m.keys, 39, 32), 1, 'tokens 32..39 never complete a group');
+  t.is(at(m.keys, 20, 10), 0, 'key group 2..17 complete at query 20');
+  t.is(at(m.keys, 14, 10), 1, 'key group 2..17 incomplete at query 14');
   t.is(at(m.keys, 5, 6), 0, 'future keys are masked by causality, not read');
   t.deepEqual(m.keys.subarray(seq * seq), m.keys.subarray(0, seq * seq), 'query heads of a group share the mask');
+  // Groups are counted from the first token after the sinks: 2..17, 18..33; 34..39 never complete.
+  t.is(at(m.keys, 16, 5), 1, 'group 2..17 incomplete at query 16');
+  t.is(at(m.keys, 17, 5), 0, 'complete at query 17');
+  t.is(at(m.keys, 39, 33), 0);
+  t.is(at(m.keys, 39, 34), 1);
 });
 
 test('storeKv: pre-RoPE keys are quantized before the rotation, and a Hadamard rotation is undone after', (t) => {

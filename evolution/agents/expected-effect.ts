@@ -23,7 +23,7 @@ const OPERATOR_PRIOR: Record<string, { memory: Direction; loss: Direction }> = {
   'kv-kivi': { memory: 'less', loss: 'more' },
   'kv-lower-bits': { memory: 'less', loss: 'more' },
   'kv-recent-window': { memory: 'more', loss: 'less' },
-  'kv-attention-sinks': { memory: 'more', loss: 'less' },
+  'kv-sink-tokens': { memory: 'more', loss: 'less' },
   'kv-pre-rope-keys': { memory: 'same', loss: 'less' },
   'kv-hadamard-keys': { memory: 'same', loss: 'less' },
   'kv-protect-layers': { memory: 'more', loss: 'less' },

@@ -51,7 +51,9 @@ export class DenseProxyRunner {
     return this.baselines.get(`${dir}:${tokens}`, async () => {
       const model = new DenseModel(loadDenseWeights(dir));
       const original = denseLogits(model);
-      const set = longContextSet(model.config.max_position_embeddings, { tokens });
+      const seq = model.config.max_position_embeddings;
+      // As many retrieval probes per distance as windows scored, within 4..16: a short evaluation stays short.
+      const set = longContextSet(seq, { tokens, probesPerDistance: Math.min(16, Math.max(4, Math.round(tokens / seq))) });
       const reference = await longContextReference(original, set);
       return { set, reference, metrics: await evaluateLongContext(original, set, reference) };
     });

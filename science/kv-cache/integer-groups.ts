@@ -37,10 +37,13 @@ export function fakeQuantizePerToken(x: Float32Array, tokens: number, channels: 
   }
 }
 
-/** Quantizes and dequantizes slab [tokens, channels] in place, one group of `group` tokens per channel; an incomplete last group is left as it is. */
-export function fakeQuantizePerChannel(x: Float32Array, tokens: number, channels: number, bits: number, group: number): void {
+/**
+ * Quantizes and dequantizes slab [tokens, channels] in place, one group of `group` tokens per channel
+ * from token `start` on (the tokens before it are bf16 sinks); an incomplete last group is left as it is.
+ */
+export function fakeQuantizePerChannel(x: Float32Array, tokens: number, channels: number, bits: number, group: number, start = 0): void {
   const levels = 2 ** bits - 1;
-  for (let t0 = 0; t0 + group <= tokens; t0 += group) {
+  for (let t0 = start; t0 + group <= tokens; t0 += group) {
     for (let c = 0; c < channels; c++) quantizeRun(x, (i) => (t0 + i) * channels + c, group, levels);
   }
 }

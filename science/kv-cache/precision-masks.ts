@@ -6,9 +6,11 @@ import type { KvLayerPolicy, KvTensorPolicy } from '../../schema/kv-policy.js';
 function fullPrecision(tensor: KvTensorPolicy, policy: KvLayerPolicy, t: number, s: number): boolean {
   if (tensor.format === 'bf16') return true;
   if (s < policy.sinkTokens || t - s < policy.recentWindow) return true;
-  // A per-channel group is quantized only once its last token has arrived (KIVI's residual).
+  // A per-channel group (counted from the first token after the sinks) is quantized only once its
+  // last token has arrived (KIVI's residual).
   if ((tensor.format === 'int8' || tensor.format === 'int4' || tensor.format === 'int2') && tensor.axis === 'channel') {
-    const groupEnd = (Math.floor(s / tensor.groupSize) + 1) * tensor.groupSize;
+    const start = policy.sinkTokens;
+    const groupEnd = start + (Math.floor((s - start) / tensor.groupSize) + 1) * tensor.groupSize;
     return groupEnd - 1 > t;
   }
   return false;

@@ -18,7 +18,7 @@ export interface KvShape {
 const KEY_ROTATION_SEED = 0x6b76;
 
 /** Quantizes and dequantizes one sequence's slab [seq, headDim] of one head in place. */
-function storeSlab(slab: Float32Array, shape: KvShape, policy: KvTensorPolicy, fp8Scale: number): void {
+function storeSlab(slab: Float32Array, shape: KvShape, policy: KvTensorPolicy, fp8Scale: number, sinkTokens: number): void {
   const { seq, headDim } = shape;
   if (policy.format === 'bf16') return;
   if (isFp8(policy.format)) {
@@ -28,7 +28,7 @@ function storeSlab(slab: Float32Array, shape: KvShape, policy: KvTensorPolicy, f
   if (policy.format === 'int8' || policy.format === 'int4' || policy.format === 'int2') {
     const bits = kvElementBits(policy);
     if (policy.axis === 'token') fakeQuantizePerToken(slab, seq, headDim, bits, policy.groupSize);
-    else fakeQuantizePerChannel(slab, seq, headDim, bits, policy.groupSize);
+    else fakeQuantizePerChannel(slab, seq, headDim, bits, policy.groupSize, Math.min(sinkTokens, seq));
   }
 }
 
@@ -40,7 +40,7 @@ function fp8Scale(x: Float32Array, from: number, to: number, format: 'fp8_e4m3' 
 }
 
 /** Stores every slab of a [batch, kvHeads, seq, headDim] tensor by `policy`, optionally rotating each token's vector first. */
-function storeTensor(x: Float32Array, shape: KvShape, policy: KvTensorPolicy, rotation: HadamardRotation | null): Float32Array {
+function storeTensor(x: Float32Array, shape: KvShape, policy: KvTensorPolicy, rotation: HadamardRotation | null, sinkTokens: number): Float32Array {
   if (policy.format === 'bf16') return x;
   const out = x.slice();
   const slabSize = shape.seq * shape.headDim;
@@ -50,7 +50,7 @@ function storeTensor(x: Float32Array, shape: KvShape, policy: KvTensorPolicy, ro
     const scale = isFp8(policy.format) ? fp8Scale(out, b * perSequence, (b + 1) * perSequence, policy.format) : 1;
     for (let h = 0; h < shape.kvHeads; h++) {
       const from = (b * shape.kvHeads + h) * slabSize;
-      storeSlab(out.subarray(from, from + slabSize), shape, policy, scale);
+      storeSlab(out.subarray(from, from + slabSize), shape, policy, scale, sinkTokens);
     }
   }
   if (rotation) rotation.unrotateRows(out, out.length / shape.headDim);
@@ -89,7 +89,7 @@ export function storeKv(policy: KvLayerPolicy, shape: KvShape, keysPreRope: Floa
     policy.keys.format === 'bf16'
       ? keysRoped
       : policy.keyPosition === 'pre-rope'
-        ? applyRope(storeTensor(keysPreRope, shape, policy.keys, rotation), shape, rope.cos, rope.sin)
-        : storeTensor(keysRoped, shape, policy.keys, rotation);
-  return { keys, values: storeTensor(values, shape, policy.values, null) };
+        ? applyRope(storeTensor(keysPreRope, shape, policy.keys, rotation, policy.sinkTokens), shape, rope.cos, rope.sin)
+        : storeTensor(keysRoped, shape, policy.keys, rotation, policy.sinkTokens);
+  return { keys, values: storeTensor(values, shape, policy.values, null, policy.sinkTokens) };
 }

@@ -121,7 +121,7 @@ class Model(torch.nn.Module):
         return x @ self.w("lm_head.weight").T
 
 
-def insert_retrieval(window, weights, rng, min_distance, letters=None, distance=None, at=None):
+def insert_retrieval(window, weights, rng, min_distance, letters=None, distance=None, at=None, answer_weight=ANSWER_WEIGHT):
     """Writes a key and its query into a window of Brown bytes; returns (query position, distance)."""
     T = len(window) - 1
     span = KEY_LETTERS + 2
@@ -137,17 +137,43 @@ def insert_retrieval(window, weights, rng, min_distance, letters=None, distance=
     window[at : at + span] = key
     window[query : query + span] = key
     # Targets at positions query..query+span-1 predict window[query+1..]: the letters and the close.
-    weights[query : query + span - 1] = ANSWER_WEIGHT
+    weights[query : query + span - 1] = answer_weight
     return query, distance
 
 
-def make_batch(text, rng, batch, T, retrieval_share, min_distance):
+def insert_pairs(window, weights, rng, min_distance, pairs, answer_weight):
+    """Up to `pairs` keys with their queries in one window, no two spans overlapping: several lookups
+    per window, each of which must find its own key (not just the latest one)."""
+    T = len(window) - 1
+    span = KEY_LETTERS + 2
+    taken = np.zeros(T + 1, dtype=bool)
+    placed = 0
+    for _ in range(8 * pairs):
+        if placed == pairs:
+            break
+        distance = int(math.exp(rng.uniform(math.log(min_distance), math.log(T - 2 * span))))
+        at = int(rng.integers(0, T - 2 * span - distance + 1))
+        query = at + span + distance
+        if taken[at : at + span].any() or taken[query : query + span].any():
+            continue
+        trial = window.copy()
+        insert_retrieval(trial, weights, rng, min_distance, distance=distance, at=at, answer_weight=answer_weight)
+        window[:] = trial
+        taken[at : at + span] = True
+        taken[query : query + span] = True
+        placed += 1
+
+
+def make_batch(text, rng, batch, T, retrieval_share, min_distance, pairs=1, answer_weight=ANSWER_WEIGHT):
     offs = rng.integers(0, len(text) - T - 1, size=batch)
     windows = np.stack([text[o : o + T + 1] for o in offs]).copy()
     weights = np.ones((batch, T), dtype=np.float32)
     for b in range(batch):
         if rng.random() < retrieval_share:
-            insert_retrieval(windows[b], weights[b], rng, min_distance)
+            if pairs == 1:
+                insert_retrieval(windows[b], weights[b], rng, min_distance, answer_weight=answer_weight)
+            else:
+                insert_pairs(windows[b], weights[b], rng, min_distance, pairs, answer_weight)
     return torch.from_numpy(windows.astype(np.int64)), torch.from_numpy(weights)
 
 
@@ -183,6 +209,9 @@ def main():
     ap.add_argument("--retrieval-share", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--time-budget", type=float, default=0, help="seconds; 0 = none. Stops the full-context phase early (the report says so)")
+    ap.add_argument("--pairs", type=int, default=1, help="key/query pairs per retrieval window")
+    ap.add_argument("--answer-weight", type=float, default=ANSWER_WEIGHT)
+    ap.add_argument("--init", default=None, help="a model.safetensors to start from (a second stage) instead of random weights")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -193,6 +222,14 @@ def main():
     heldout = np.frombuffer(open(os.path.join(args.data, "heldout.bin"), "rb").read(), dtype=np.uint8)
     T = CONFIG["max_position_embeddings"]
     model = Model(CONFIG)
+    if args.init:
+        from safetensors.torch import load_file
+
+        start_weights = load_file(args.init)
+        with torch.no_grad():
+            for n, p in model.named():
+                p.copy_(start_weights[n].float())
+        print(f"initialized from {args.init}", flush=True)
     print(f"parameters: {sum(p.numel() for p in model.parameters())}", flush=True)
     decay = [p for n, p in model.named() if p.dim() == 2]
     no_decay = [p for n, p in model.named() if p.dim() < 2]
@@ -211,7 +248,7 @@ def main():
             lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total)))
             for g in opt.param_groups:
                 g["lr"] = lr
-            tokens, weights = make_batch(train, rng, batch, seq, args.retrieval_share, 8)
+            tokens, weights = make_batch(train, rng, batch, seq, args.retrieval_share, 8, args.pairs, args.answer_weight)
             logits = model(tokens[:, :-1])
             nll = F.cross_entropy(logits.reshape(-1, CONFIG["vocab_size"]), tokens[:, 1:].reshape(-1), reduction="none")
             loss = (nll * weights.reshape(-1)).sum() / weights.sum()
@@ -222,7 +259,7 @@ def main():
             if step % 50 == 0:
                 plain = float(nll.detach().mean()) / math.log(2)
                 print(f"step {step} seq {seq} loss {loss.item():.4f} bits/byte {plain:.3f} lr {lr:.2e} {time.time() - start:.0f}s", flush=True)
-            if step % 500 == 499:
+            if step % 250 == 249:
                 model.eval()
                 acc = retrieval_accuracy(model, heldout, [16, 128, 512, 960], 8, 1)
                 print(f"step {step} retrieval {json.dumps(acc)}", flush=True)
