@@ -63,8 +63,14 @@ _LAYER_FIELDS = {"keys": "keys", "values": "values", "recentWindow": "recent_win
                  "keyPosition": "key_position", "keyRotation": "key_rotation"}
 
 
-def _fail(path: str, message: str) -> InvalidRequest:
-    return InvalidRequest(f"kv policy: {path}: {message}")
+class _PolicyError(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path, self.message = path, message
+
+
+def _fail(path: str, message: str) -> _PolicyError:
+    return _PolicyError(path, message)
 
 
 def _object(raw: Any, path: str, allowed: set[str]) -> dict[str, Any]:
@@ -119,9 +125,17 @@ def _layer_fields(obj: dict[str, Any], path: str) -> dict[str, Any]:
     return out
 
 
-def parse_kv_policy(raw: Any) -> KvPolicy:
-    """A KvPolicy from its JSON (absent genes take the schema's defaults: bf16, no windows, post-RoPE, no rotation)."""
-    obj = _object(raw, "(root)", set(_LAYER_FIELDS) | {"layers"})
+def parse_kv_policy(raw: Any, field: str = "kv policy") -> KvPolicy:
+    """A KvPolicy from its JSON (absent genes take the schema's defaults: bf16, no windows, post-RoPE, no
+    rotation); InvalidRequest naming the field (`field`.path) of the first thing wrong."""
+    try:
+        return _parse_kv_policy(raw)
+    except _PolicyError as e:
+        raise InvalidRequest(f"{field}{'.' + e.path if e.path else ''}: {e.message}") from None
+
+
+def _parse_kv_policy(raw: Any) -> KvPolicy:
+    obj = _object(raw, "", set(_LAYER_FIELDS) | {"layers"})
     base = KvLayerPolicy(**{"keys": {"format": "bf16"}, "values": {"format": "bf16"}, **_layer_fields(obj, "")})
     bands_raw = obj.get("layers", [])
     if not isinstance(bands_raw, list) or len(bands_raw) > MAX_BANDS:
