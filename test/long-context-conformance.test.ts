@@ -107,9 +107,9 @@ test('the long-context evaluation with every KV policy agrees with torch: bits/b
   // Windows long enough for three buckets; a handful of them keeps the TS pass to seconds per policy.
   const seq = haveProxy ? 1024 : 640;
   const heldOut = loadBrown().heldOut;
-  const windows = evenWindows(heldOut, seq, haveProxy ? 2 * seq : 4 * seq);
+  const windows = evenWindows(heldOut, seq, 4 * seq);
   const top = maxRetrievalDistance(seq);
-  const probes = retrievalProbes(heldOut, seq, [16, Math.floor(top / 2), top], 2, 11);
+  const probes = retrievalProbes(heldOut, seq, [16, Math.floor(top / 2), top], haveProxy ? 4 : 2, 11);
   const buckets = positionBuckets(seq);
   writeFileSync(join(work, 'windows.bin'), windows.bytes);
   writeFileSync(join(work, 'probes.json'), JSON.stringify({ probes: probes.map((p) => ({ window: Buffer.from(p.window).toString('base64'), query: p.query, distance: p.distance })) }));
