@@ -101,7 +101,20 @@ export const CompileReport = z
       .strict(),
     /** Bytes of the same weights in the checkpoint file (compressed-tensors widens int-grid scales to fp32 there). */
     checkpointBytes: z.object({ format: CheckpointFormat, byRole: PerRole, norms: bytes, total: bytes }).strict(),
-    kvCache: z.object({ bits: z.number().int(), bytesPerToken: bytes, totalBytes: bytes }).strict(),
+    /**
+     * The recipe's KV policy (a label, schema/kv-policy.ts), whole-model bytes per token of one
+     * sequence far from the windows (quantized elements, scales and zeros), and whole-model bytes at
+     * the deployment's context and batch (bf16 windows, KIVI residuals and per-layer fp8 scales
+     * included); bands: runs of layers that cache alike.
+     */
+    kvCache: z
+      .object({
+        policy: z.string(),
+        bytesPerToken: z.number().nonnegative(),
+        totalBytes: bytes,
+        bands: z.array(z.object({ firstLayer: z.number().int(), endLayer: z.number().int(), policy: z.string(), bytesPerToken: z.number().nonnegative() }).strict()),
+      })
+      .strict(),
     overhead: z.object({ components: z.array(OverheadComponent), bytesPerGpu: bytes }).strict(),
     stages: z.array(StageMemory),
     /** The fullest GPU. */

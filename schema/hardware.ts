@@ -60,8 +60,6 @@ export const HardwareProfile = z
       .strict(),
     /** Preference order: the first kernel whose format and shape fit a module serves it. */
     kernels: z.array(KernelFormat).min(1),
-    /** KV-cache element widths a serving engine can store and attend over on this GPU. */
-    kvCacheBits: z.array(z.union([z.literal(16), z.literal(8), z.literal(4)])).min(1),
     /** Sparse fp16 outliers added by a side SpMM over (index, value) pairs (SpQR/SqueezeLLM-class). */
     sparseOutliers: z.boolean(),
     /** Online block fast Walsh–Hadamard transform of activations (QuaRot-class). */

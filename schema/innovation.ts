@@ -2,7 +2,8 @@
 // patterns they applied, how they derive from one another, the recipe genes that execute them
 // (where evoquant has genes for them) and the kernels, GPUs and serving stacks they need.
 import { z } from 'zod';
-import { DepthBand, ExpertLayerPolicy, ExpertPolicy, ExpertReduction, QuantOverride, Recipe, RoleOverrides } from './recipe.js';
+import { KvPolicy } from './kv-policy.js';
+import { DepthBand, ExpertLayerPolicy, ExpertPolicy, ExpertReduction, QuantOverride, RecipeFields, RoleOverrides } from './recipe.js';
 
 /** The moves by which one idea derives from another (the eight patterns). */
 export const EVOLUTION_PATTERNS = [
@@ -41,8 +42,10 @@ export type InnovationSource = z.infer<typeof InnovationSource>;
  */
 export const InnovationGenes = z
   .object({
-    activations: Recipe.shape.activations.unwrap().optional(),
-    kvCacheBits: z.union([z.literal(16), z.literal(8), z.literal(4)]).optional(),
+    activations: RecipeFields.shape.activations.unwrap().optional(),
+    /** A KV policy (schema/kv-policy.ts), or the legacy kvCacheBits mapped onto one by Recipe. */
+    kvCache: KvPolicy.optional(),
+    kvCacheBits: RecipeFields.shape.kvCacheBits,
     default: QuantOverride.optional(),
     roles: RoleOverrides.optional(),
     depth: z.array(DepthBand).max(16).optional(),

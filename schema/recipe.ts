@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { describeIssue } from './issues.js';
 import { FAILURE_TYPES } from './failures.js';
+import { BF16_KV, KvPolicy } from './kv-policy.js';
 
 export const MODULE_ROLES = [
   'attn_q',
@@ -265,13 +266,37 @@ export const RoleOverrides = z.strictObject(
 );
 export type RoleOverrides = z.infer<typeof RoleOverrides>;
 
-export const Recipe = z
+/** The legacy `kvCacheBits` gene's widths (recipes, innovations and files written before `kvCache`). */
+export const LEGACY_KV_BITS = [16, 8, 4] as const;
+export type LegacyKvBits = (typeof LEGACY_KV_BITS)[number];
+
+/**
+ * The KV policy a legacy `kvCacheBits` meant, as physics charged it: 16 → none (bf16), 8 → fp8 e4m3
+ * K and V with one scale per layer, 4 → int4 with an fp16 scale and zero per (token, KV head).
+ */
+export function legacyKvPolicy(bits: LegacyKvBits): KvPolicy | undefined {
+  if (bits === 16) return undefined;
+  const tensor = bits === 8 ? ({ format: 'fp8_e4m3' } as const) : ({ format: 'int4', axis: 'token', groupSize: 128 } as const);
+  return KvPolicy.parse({ keys: tensor, values: tensor });
+}
+
+/** True for a policy that stores exactly what no policy stores: bf16 K and V, no windows, post-RoPE keys, no rotation, no bands. */
+export function isDefaultKvPolicy(p: KvPolicy): boolean {
+  const { layers, ...base } = p;
+  return layers.length === 0 && JSON.stringify(Object.entries(base).sort()) === JSON.stringify(Object.entries(BF16_KV).sort());
+}
+
+/** The recipe's fields as written; `Recipe` maps the legacy `kvCacheBits` onto `kvCache`. */
+export const RecipeFields = z
   .object({
     name: z.string().min(1).max(120),
     description: z.string().max(2000).default(''),
     /** Activation format of the matmuls: bf16 (weight-only), fp8 or int8. */
     activations: z.enum(['bf16', 'fp8', 'int8']).default('bf16'),
-    kvCacheBits: z.union([z.literal(16), z.literal(8), z.literal(4)], { error: 'kvCacheBits must be 16, 8 or 4' }).default(16),
+    /** How attention keys and values are cached (schema/kv-policy.ts); absent: bf16. */
+    kvCache: KvPolicy.optional(),
+    /** Legacy: 16, 8 or 4 (see legacyKvPolicy); parsed into `kvCache` and never kept. */
+    kvCacheBits: z.union(LEGACY_KV_BITS.map((b) => z.literal(b)) as [z.ZodLiteral<16>, z.ZodLiteral<8>, z.ZodLiteral<4>], { error: 'kvCacheBits must be 16, 8 or 4' }).optional(),
     default: QuantSpec,
     roles: RoleOverrides.default({}),
     // Bounded so that a hostile file cannot make compile walk millions of bands.
@@ -281,8 +306,26 @@ export const Recipe = z
     expertReduction: ExpertReduction.optional(),
   })
   .strict();
+type RecipeOutput = Omit<z.output<typeof RecipeFields>, 'kvCacheBits'>;
+
+export const Recipe = RecipeFields.superRefine((r, ctx) => {
+  if (r.kvCache !== undefined && r.kvCacheBits !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['kvCacheBits'], message: 'give kvCache or the legacy kvCacheBits, not both' });
+  }
+})
+  // The bf16 policy is left out of the parsed recipe, so a recipe that spells it out (or says
+  // kvCacheBits 16) hashes as one that says nothing.
+  .transform(({ kvCacheBits, kvCache, ...rest }): RecipeOutput => {
+    const policy = kvCache ?? (kvCacheBits === undefined ? undefined : legacyKvPolicy(kvCacheBits));
+    return policy === undefined || isDefaultKvPolicy(policy) ? rest : { ...rest, kvCache: policy };
+  });
 export type Recipe = z.infer<typeof Recipe>;
 export type RecipeInput = z.input<typeof Recipe>;
+
+/** The KV policy a recipe caches by: its own, or bf16. */
+export function kvPolicyOf(recipe: Pick<Recipe, 'kvCache'>): KvPolicy {
+  return recipe.kvCache ?? KvPolicy.parse({});
+}
 
 /** Where one linear module sits, as far as a recipe can see. */
 export interface ModuleSite {

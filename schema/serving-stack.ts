@@ -2,6 +2,7 @@
 // each carry their provenance. `reference` is evoquant's own executor, which runs every design.
 import { z } from 'zod';
 import { ActivationFormat } from './hardware.js';
+import { KV_GROUP_SIZES, KvFormat } from './kv-policy.js';
 
 export const SERVING_STACKS = ['reference', 'vllm', 'llama.cpp'] as const;
 export const ServingStackId = z.enum(SERVING_STACKS, { error: `stack must be one of ${SERVING_STACKS.join(', ')}` });
@@ -92,7 +93,34 @@ export const UnsupportedRule = z
   })
   .strict();
 
-export const KvCacheRule = z.object({ ...ruleBase, kind: z.literal('kv-cache'), bits: z.array(z.union([z.literal(16), z.literal(8), z.literal(4)])).min(1) }).strict();
+/** One way the stack stores K or V: a format, and for integer formats the axis and group sizes it takes. */
+export const KvStorage = z
+  .object({
+    /** The stack's own name for it (vLLM's kv_cache_dtype, llama.cpp's --cache-type-k/-v type). */
+    name: z.string().min(1),
+    format: KvFormat,
+    axis: z.enum(['token', 'channel']).optional(),
+    groupSizes: z.array(z.union(KV_GROUP_SIZES.map((g) => z.literal(g)) as [z.ZodLiteral<16>, z.ZodLiteral<32>, z.ZodLiteral<64>, z.ZodLiteral<128>])).min(1).optional(),
+  })
+  .strict()
+  .refine((k) => (k.format.startsWith('int') ? k.axis !== undefined && k.groupSizes !== undefined : k.axis === undefined && k.groupSizes === undefined), {
+    message: 'integer KV storages name an axis and group sizes; others name neither',
+  });
+export type KvStorage = z.infer<typeof KvStorage>;
+
+/**
+ * KV-policy genes beyond the storage format: recent-window (bf16 newest tokens), sink-tokens (bf16
+ * first tokens), pre-rope-keys (keys cached before RoPE), hadamard-keys (keys rotated before
+ * quantization), mixed-kv (K and V in different formats), bf16-layers (some layers left unquantized),
+ * layer-bands (layers in different quantized formats).
+ */
+export const KV_CACHE_FEATURES = ['recent-window', 'sink-tokens', 'pre-rope-keys', 'hadamard-keys', 'mixed-kv', 'bf16-layers', 'layer-bands'] as const;
+export type KvCacheFeature = (typeof KV_CACHE_FEATURES)[number];
+
+export const KvCacheRule = z
+  .object({ ...ruleBase, kind: z.literal('kv-cache'), storages: z.array(KvStorage).min(1), features: z.array(z.enum(KV_CACHE_FEATURES)).default([]) })
+  .strict();
+export type KvCacheRule = z.infer<typeof KvCacheRule>;
 
 /** A checkpoint format's own limits on the weights it stores. */
 export const CheckpointRule = z

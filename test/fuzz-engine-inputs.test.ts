@@ -63,7 +63,7 @@ const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwn
 const unknownKey = (known: readonly string[]) =>
   fc.oneof(fc.constantFrom(...PROTO_KEYS), nastyString(1, 16), longString(200), fc.string({ minLength: 1, maxLength: 12 })).filter((k) => !known.includes(k));
 
-const RECIPE_KEYS = ['name', 'description', 'activations', 'kvCacheBits', 'default', 'roles', 'depth', 'experts'];
+const RECIPE_KEYS = ['name', 'description', 'activations', 'kvCache', 'kvCacheBits', 'default', 'roles', 'depth', 'experts'];
 const SPEC_KEYS = ['bits', 'format', 'groupSize', 'symmetric', 'method', 'outliers', 'rotation'];
 const OVERRIDE_KEYS = SPEC_KEYS;
 
@@ -88,7 +88,6 @@ interface Mutation {
 const baseRecipe = (): Obj => ({
   name: 'fuzz',
   description: 'a good recipe, then one thing broken',
-  kvCacheBits: 16,
   default: { bits: 4, groupSize: 128, symmetric: false, method: { kind: 'rtn' } },
   roles: { router: { bits: 16 }, attn_q: { bits: 8 } },
   depth: [{ from: 0, to: 0.5, override: { bits: 8 } }],
@@ -101,6 +100,12 @@ const recipeMutation: fc.Arbitrary<Mutation> = fc.oneof(
   mutation([], 'name', fc.oneof(notString, fc.constant(''), longString(121))),
   mutation([], 'description', fc.oneof(notString, longString(2001))),
   mutation([], 'kvCacheBits', fc.oneof(notNumber, hugeNumber, fc.integer().filter((n) => ![4, 8, 16].includes(n)))),
+  mutation([], 'kvCache', fc.oneof<fc.Arbitrary<Json>[]>(
+    notObject,
+    fc.constantFrom<Json>({ keys: { format: 'int3' } }, { values: { format: 'int4', axis: 'token', groupSize: 48 } }, { values: { format: 'int4' } }, { keys: { format: 'fp8_e4m3', axis: 'token' } }, { recentWindow: -1 }, { sinkTokens: 1e300 }, { keyPosition: 'mid-rope' }),
+    fc.constant<Json>({ layers: Array.from({ length: 300 }, () => ({ from: 0, to: 1, override: {} })) }),
+    nastyString().map((k): Json => ({ layers: [{ from: 0, to: 1, override: { [`zz${k}`]: 1 } }] })),
+  )),
   mutation([], 'activations', fc.oneof(notString, nastyString())),
   mutation(['default'], 'bits', fc.oneof(notNumber, hugeNumber, fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => ![2, 3, 4, 8, 16].includes(n)))),
   mutation(['default'], 'groupSize', fc.oneof(fc.boolean(), fc.constant(null), hugeNumber, fc.integer().filter((n) => ![32, 64, 128, 256].includes(n)), nastyString())),

@@ -160,7 +160,7 @@ test('a good plan reply: the operators are applied in order to the parent, child
     t.is(proposals[0].recipe.default.bits, 4);
     t.is(proposals[1].recipe.default.method.kind, 'gptq');
     t.truthy(proposals[1].recipe.expertLayers, 'the second operator of the plan ran after the first');
-    t.is(proposals[2].recipe.kvCacheBits, 8);
+    t.is(proposals[2].recipe.kvCache?.keys.format, 'fp8_e4m3');
     t.is(proposals[2].recipe.description, 'an 8-bit KV cache frees memory');
     t.is(proposals[1].recipe.name, 'w4a16-g128-rtn+gptq+expert-layer-tiers');
     for (const p of proposals) {
@@ -246,7 +246,7 @@ test('a good recipe reply (fenced in ```json) is validated by Recipe and moved o
     t.is(p.recipe.experts, undefined, 'per-expert tiers are not servable on vLLM');
     t.deepEqual(p.recipe.expertLayers?.tiers.map((x) => x.below), [0.5, 1]);
     t.is(p.recipe.default.method.kind, 'gptq');
-    t.is(p.recipe.kvCacheBits, 8);
+    t.is(p.recipe.kvCache?.keys.format, 'fp8_e4m3', 'the legacy kvCacheBits 8 of a reply is an fp8 e4m3 cache');
     t.is(p.recipe.name, 'w4a16-g128-rtn+llm', 'the child is named by its lineage, not by the reply');
     assertServable(t, p.recipe);
   });

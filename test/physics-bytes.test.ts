@@ -1,6 +1,7 @@
 import test from 'ava';
 import { loadModelConfig } from '../science/model-configs/load.js';
-import { kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu } from '../science/physics/kv-cache.js';
+import { kvBands, kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu, kvPolicyLabel, kvTensorBytes, kvTensorBytesPerToken, kvTotalBytes } from '../science/physics/kv-cache.js';
+import { KvPolicy, type KvPolicyInput } from '../schema/kv-policy.js';
 import { breakdownTotal, matrixBytes, outlierBytes } from '../science/physics/weight-bytes.js';
 import { CalibrationStats } from '../science/quantization/calibration-stats.js';
 import { quantizeLinear } from '../science/quantization/quantize-linear.js';
@@ -72,13 +73,18 @@ for (const input of CROSS) {
   });
 }
 
+const kv = (input: KvPolicyInput): KvPolicy => KvPolicy.parse(input);
+const FP8 = kv({ keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' } });
+const INT4_TOKEN_128 = kv({ keys: { format: 'int4', axis: 'token', groupSize: 128 }, values: { format: 'int4', axis: 'token', groupSize: 128 } });
+const KIVI4_32 = kv({ keys: { format: 'int4', axis: 'channel', groupSize: 32 }, values: { format: 'int4', axis: 'token', groupSize: 32 } });
+
 test('Qwen3-235B bf16 KV cache is 188 KiB per token', (t) => {
   const arch = loadModelConfig('qwen3-235b-a22b');
-  t.is(kvBytesPerToken(arch, 16), 94 * 4 * 128 * 2 * 2);
-  t.is(kvBytesPerToken(arch, 16) / 1024, 188);
-  t.is(kvBytesPerToken(arch, 8), 94 * 4 * 128 * 2);
-  // int4: 64 bytes of codes + fp16 scale and zero per (token, head) of K and of V.
-  t.is(kvBytesPerToken(arch, 4), 2 * 94 * 4 * (64 + 4));
+  t.is(kvBytesPerToken(arch, undefined), 94 * 4 * 128 * 2 * 2);
+  t.is(kvBytesPerToken(arch, undefined) / 1024, 188);
+  t.is(kvBytesPerToken(arch, FP8), 94 * 4 * 128 * 2);
+  // int4 per token: 64 bytes of codes + fp16 scale and zero per (token, head) of K and of V.
+  t.is(kvBytesPerToken(arch, INT4_TOKEN_128), 2 * 94 * 4 * (64 + 4));
 });
 
 test('KV heads split over TP and replicate beyond the KV head count', (t) => {
@@ -86,8 +92,49 @@ test('KV heads split over TP and replicate beyond the KV head count', (t) => {
   t.is(kvHeadsPerGpu(4, 4), 1);
   t.is(kvHeadsPerGpu(4, 8), 1);
   const arch = loadModelConfig('qwen3-235b-a22b');
-  t.is(kvBytesPerGpu(arch, 94, 2, 4096, 3, 16), (kvBytesPerToken(arch, 16) / 2) * 4096 * 3);
-  t.is(kvBytesPerGpu(arch, 94, 8, 1000, 1, 16), (kvBytesPerToken(arch, 16) / 4) * 1000);
+  t.is(kvBytesPerGpu(arch, undefined, 0, 94, 2, 4096, 3), (kvBytesPerToken(arch, undefined) / 2) * 4096 * 3);
+  t.is(kvBytesPerGpu(arch, undefined, 0, 94, 8, 1000, 1), (kvBytesPerToken(arch, undefined) / 4) * 1000);
+  // A pipeline stage holds its own layers only.
+  t.is(kvBytesPerGpu(arch, undefined, 0, 47, 2, 1000, 1) * 2, kvBytesPerGpu(arch, undefined, 0, 94, 2, 1000, 1));
+});
+
+test('KV tensor bytes: bf16, fp8, int per token and KIVI per channel with its bf16 residual, exact', (t) => {
+  const none = { sinkTokens: 0, recentWindow: 0 };
+  t.is(kvTensorBytes({ format: 'bf16' }, 128, 1000, none), 2 * 128 * 1000);
+  t.is(kvTensorBytes({ format: 'fp8_e5m2' }, 128, 1000, none), 128 * 1000);
+  // int2 per token, groups of 32 channels: 32 bytes of codes + 4 groups × (fp16 scale + fp16 zero).
+  t.is(kvTensorBytes({ format: 'int2', axis: 'token', groupSize: 32 }, 128, 1000, none), 1000 * (32 + 4 * 4));
+  // Per-token groups are capped at the head dimension: g128 on a 64-wide head is one group per head.
+  t.is(kvTensorBytes({ format: 'int4', axis: 'token', groupSize: 128 }, 64, 10, none), 10 * (32 + 4));
+  // Per channel, g32: 1000 = 31 full groups (992 tokens) + 8 newest tokens in bf16 until their group completes.
+  t.is(kvTensorBytes({ format: 'int4', axis: 'channel', groupSize: 32 }, 128, 1000, none), 992 * 64 + 31 * 128 * 4 + 8 * 128 * 2);
+  t.is(kvTensorBytesPerToken({ format: 'int4', axis: 'channel', groupSize: 32 }, 128), 64 + (128 * 4) / 32);
+});
+
+test('KV windows: sinks and the recent window are bf16 instead of quantized, counted once, capped at the context', (t) => {
+  const int8 = { format: 'int8', axis: 'token', groupSize: 128 } as const;
+  const per = 128 + 4;
+  t.is(kvTensorBytes(int8, 128, 1000, { sinkTokens: 4, recentWindow: 128 }), (1000 - 132) * per + 132 * 256);
+  // A context shorter than the windows is all bf16: never more than bf16.
+  t.is(kvTensorBytes(int8, 128, 100, { sinkTokens: 4, recentWindow: 128 }), 100 * 256);
+  // KIVI: channel groups start after the sinks; the window and the incomplete group are bf16.
+  const k = { format: 'int2', axis: 'channel', groupSize: 64 } as const;
+  // 1000 - 4 - 128 = 868 quantizable tokens = 13 groups (832) + 36 residual.
+  t.is(kvTensorBytes(k, 128, 1000, { sinkTokens: 4, recentWindow: 128 }), 832 * 32 + 13 * 128 * 4 + (132 + 36) * 256);
+});
+
+test('KV bands: per-layer policies are charged layer by layer, and fp8 adds one fp32 scale per layer for K and V', (t) => {
+  const arch = loadModelConfig('llama-3.1-70b');
+  // The first and last tenth of the layers keep a bf16 cache.
+  const banded = kv({ ...KIVI4_32, layers: [{ from: 0, to: 0.1, override: { keys: { format: 'bf16' }, values: { format: 'bf16' } } }, { from: 0.9, to: 1, override: { keys: { format: 'bf16' }, values: { format: 'bf16' } } }] });
+  t.is(kvBytesPerToken(arch, banded), 16 * 8 * 128 * 2 * 2 + 64 * 8 * (80 + 80));
+  t.deepEqual(kvBands(arch, banded).map((b) => [b.firstLayer, b.endLayer, b.policy]), [
+    [0, 8, 'bf16'],
+    [8, 72, 'K int4/channel/g32 V int4/token/g32'],
+    [72, 80, 'bf16'],
+  ]);
+  t.is(kvTotalBytes(arch, FP8, 1000, 2), 80 * 8 * 2 * 128 * 1000 * 2 + 80 * 8);
+  t.is(kvPolicyLabel(kv({ ...KIVI4_32, sinkTokens: 4, recentWindow: 128, keyPosition: 'pre-rope', keyRotation: 'hadamard' })), 'K int4/channel/g32 V int4/token/g32 (sinks 4, window 128, pre-rope keys, hadamard keys)');
 });
 
 test('compressed-tensors checkpoints: int32 words per row, fp32 scales in the file and bf16 on the GPU, zeros packed down the rows, weight_shape, AWQ folded', (t) => {

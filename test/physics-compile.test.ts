@@ -12,7 +12,7 @@ import { CompileReport } from '../schema/compile-report.js';
 import { InvalidDeploymentError, type TargetInput } from '../schema/deployment.js';
 import { UnknownHardwareError } from '../schema/hardware.js';
 import { UnknownModelError } from '../schema/model-config.js';
-import type { Recipe } from '../schema/recipe.js';
+import { parseRecipe, type Recipe } from '../schema/recipe.js';
 import { LLAMA3_8B, MIXTRAL_8X7B, PROXY } from './helpers/physics-configs.js';
 
 const within = (actual: number, expected: number, rel = 0.01): boolean => Math.abs(actual - expected) <= rel * expected;
@@ -159,7 +159,7 @@ test('a long context and a large batch make the KV cache not fit', (t) => {
   t.is(r.kvCache.totalBytes, r.kvCache.bytesPerToken * 32768 * 64);
   t.false(r.fits);
   t.deepEqual(codes(r), ['does-not-fit']);
-  const fp8kv = compile({ model: loadModelConfig('qwen3-30b-a3b'), hardware: getHardwareProfile('l40s'), deployment: { gpus: 1, tensorParallel: 1, contextLength: 32768, batch: 1 }, recipe: { ...recipe('w4a16-g128'), kvCacheBits: 8 } });
+  const fp8kv = compile({ model: loadModelConfig('qwen3-30b-a3b'), hardware: getHardwareProfile('l40s'), deployment: { gpus: 1, tensorParallel: 1, contextLength: 32768, batch: 1 }, recipe: parseRecipe({ ...recipe('w4a16-g128'), kvCacheBits: 8 }) });
   t.is(fp8kv.kvCache.bytesPerToken, r.kvCache.bytesPerToken / 2);
   t.true(fp8kv.fits);
 });

@@ -7,8 +7,25 @@ import { InvalidModelConfigError, ModelArchitecture, UnknownModelError } from '.
 import { LLAMA3_8B, MIXTRAL_8X7B, PROXY } from './helpers/physics-configs.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
-test('shipped names list the two Qwen3 MoE models', (t) => {
-  t.deepEqual(shippedModelNames(), ['qwen3-235b-a22b', 'qwen3-30b-a3b']);
+test('shipped names list the two Qwen3 MoE models and the two dense long-context targets', (t) => {
+  t.deepEqual(shippedModelNames(), ['llama-3.1-70b', 'qwen2.5-72b', 'qwen3-235b-a22b', 'qwen3-30b-a3b']);
+});
+
+test('Llama-3.1-70B and Qwen2.5-72B normalise to their config.json facts: dense, GQA 64/8, head_dim 128', (t) => {
+  const l = loadModelConfig('meta-llama/Llama-3.1-70B');
+  t.is(l.name, 'llama-3.1-70b');
+  t.is(l.family, 'llama');
+  t.deepEqual([l.numLayers, l.hiddenSize, l.numAttentionHeads, l.numKeyValueHeads, l.headDim, l.vocabSize, l.maxPositionEmbeddings], [80, 8192, 64, 8, 128, 128256, 131072]);
+  t.is(l.moe, null);
+  t.false(l.tieWordEmbeddings);
+  t.false(l.attentionBias);
+  t.true(l.mlpKinds.every((k) => k === 'dense'));
+  const q = loadModelConfig('Qwen/Qwen2.5-72B');
+  t.is(q.family, 'qwen2');
+  t.deepEqual([q.numLayers, q.hiddenSize, q.numAttentionHeads, q.numKeyValueHeads, q.headDim, q.vocabSize], [80, 8192, 64, 8, 128, 152064]);
+  t.true(q.attentionBias, 'Qwen2 carries q/k/v biases');
+  t.false(q.tieWordEmbeddings);
+  for (const a of [l, q]) t.notThrows(() => ModelArchitecture.parse(a));
 });
 
 test('Qwen3-235B-A22B normalises to the guide facts', (t) => {
@@ -35,7 +52,7 @@ test('lookup accepts the HF repo id and any case', (t) => {
 
 test('unknown model is a typed one-line error naming it', (t) => {
   const err = t.throws(() => loadModelConfig('qwen9-1t'), { instanceOf: UnknownModelError });
-  t.is(err?.message, 'model: unknown model "qwen9-1t" (known: qwen3-235b-a22b, qwen3-30b-a3b; or a path to a HF config.json)');
+  t.is(err?.message, 'model: unknown model "qwen9-1t" (known: llama-3.1-70b, qwen2.5-72b, qwen3-235b-a22b, qwen3-30b-a3b; or a path to a HF config.json)');
   t.false(err?.message.includes('\n'));
 });
 

@@ -2,6 +2,8 @@ import test from 'ava';
 import { BUILTIN_RECIPES, builtinRecipe } from '../science/recipes/builtin.js';
 import { loadRecipe } from '../science/recipes/load.js';
 import { InvalidRecipeError, parseRecipe, resolveSpec } from '../schema/recipe.js';
+import { KvPolicy } from '../schema/kv-policy.js';
+import { policyHash } from '../evolution/proposer/candidate-id.js';
 
 test('every builtin named by the issue exists and parses', (t) => {
   for (const name of ['bf16', 'fp8-w8a8', 'fp8-w8a16', 'w8a16', 'w4a16-g128', 'w4a16-g128-rtn', 'w4a16-g128-gptq', 'w4a16-g128-awq', 'w3a16-g128', 'w2a16-g64']) {
@@ -75,4 +77,41 @@ test('a recipe that breaks a rule names the field at fault', (t) => {
 test('loadRecipe refuses unknown builtins and missing files in one line', (t) => {
   t.throws(() => loadRecipe('builtin:w5a16'), { instanceOf: InvalidRecipeError, message: /unknown builtin "w5a16"/ });
   t.throws(() => loadRecipe('/does/not/exist.json'), { instanceOf: InvalidRecipeError, message: /does not exist/ });
+});
+
+test('kvCache: legacy kvCacheBits 16/8/4 parse onto the policy physics charged; the bf16 policy is no gene and keeps the hash', (t) => {
+  const base = { name: 'x', default: { bits: 4 } };
+  const plain = parseRecipe(base);
+  t.false('kvCache' in plain);
+  t.false('kvCacheBits' in plain, 'the legacy field is never kept');
+  // 16 and a spelled-out bf16 policy are the recipe without a KV gene: the same content hash.
+  for (const same of [{ kvCacheBits: 16 }, { kvCache: {} }, { kvCache: { keys: { format: 'bf16' }, values: { format: 'bf16' }, recentWindow: 0, keyPosition: 'post-rope' } }]) {
+    const r = parseRecipe({ ...base, ...same });
+    t.deepEqual(r, plain);
+    t.is(policyHash(r), policyHash(plain));
+  }
+  t.deepEqual(parseRecipe({ ...base, kvCacheBits: 8 }).kvCache, KvPolicy.parse({ keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' } }));
+  t.deepEqual(parseRecipe({ ...base, kvCacheBits: 4 }).kvCache, KvPolicy.parse({ keys: { format: 'int4', axis: 'token', groupSize: 128 }, values: { format: 'int4', axis: 'token', groupSize: 128 } }));
+  // A window over a bf16 cache is a gene (it changes what a stack is asked), so it is kept.
+  t.is(parseRecipe({ ...base, kvCache: { recentWindow: 64 } }).kvCache?.recentWindow, 64);
+  // Parsing is idempotent: a parsed recipe parses to itself.
+  const kivi = parseRecipe({ ...base, kvCache: { keys: { format: 'int2', axis: 'channel', groupSize: 32 }, values: { format: 'int2', axis: 'token', groupSize: 32 }, recentWindow: 128 } });
+  t.deepEqual(parseRecipe(kivi), kivi);
+});
+
+test('kvCache: bad input names the field in one line', (t) => {
+  const bad: Array<[unknown, RegExp]> = [
+    [{ name: 'x', default: { bits: 4 }, kvCacheBits: 2 }, /^recipe\.kvCacheBits: kvCacheBits must be 16, 8 or 4$/],
+    [{ name: 'x', default: { bits: 4 }, kvCacheBits: 8, kvCache: {} }, /^recipe\.kvCacheBits: give kvCache or the legacy kvCacheBits, not both$/],
+    [{ name: 'x', default: { bits: 4 }, kvCache: { keys: { format: 'int3' } } }, /^recipe\.kvCache\.keys\.format/],
+    [{ name: 'x', default: { bits: 4 }, kvCache: { keys: { format: 'int4', axis: 'token', groupSize: 48 } } }, /^recipe\.kvCache\.keys\.groupSize: groupSize must be one of 16, 32, 64, 128$/],
+    [{ name: 'x', default: { bits: 4 }, kvCache: { recentWindow: -1 } }, /^recipe\.kvCache\.recentWindow/],
+    [{ name: 'x', default: { bits: 4 }, kvCache: { sinks: 4 } }, /^recipe\.kvCache\.sinks: unknown field$/],
+    [{ name: 'x', default: { bits: 4 }, kvCache: { layers: [{ from: 0.5, to: 0.2, override: {} }] } }, /^recipe\.kvCache\.layers\.0\.to: depth band needs to > from$/],
+  ];
+  for (const [input, message] of bad) {
+    const err = t.throws(() => parseRecipe(input), { instanceOf: InvalidRecipeError });
+    t.regex(err!.message, message);
+    t.false(err!.message.includes('\n'), 'one line');
+  }
 });

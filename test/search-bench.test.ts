@@ -37,7 +37,9 @@ test('genes map onto the recipe fields they name', (t) => {
   t.is(r.default.groupSize, 64);
   t.is(r.default.method.kind, 'awq');
   t.is(r.roles.attn_o?.method?.kind, 'rtn', 'AWQ cannot fold into attn_o under grouped KV heads');
-  t.is(r.kvCacheBits, 8);
+  t.is(r.kvCache?.keys.format, 'fp8_e4m3');
+  t.is(r.kvCache?.values.format, 'fp8_e4m3');
+  t.is(recipeOfGenes({ ...base, kvCacheBits: 16 }).kvCache, undefined, 'a bf16 cache is no kvCache gene');
   t.is(r.depth.length, 2);
   t.deepEqual(r.expertLayers?.tiers, [{ below: 0.25, override: { bits: 4, groupSize: 128 } }]);
   // A hot tier no wider than the default is no tier.

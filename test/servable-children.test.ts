@@ -21,6 +21,7 @@ import type { Recipe } from '../schema/recipe.js';
 import type { ChainOfThought, ChainStep } from '../schema/agents.js';
 import type { CandidateSummary, EvolutionStatus } from '../schema/workflow-contracts.js';
 import { PROXY_DIR } from './helpers/proxy.js';
+import { KvPolicy } from '../schema/kv-policy.js';
 
 const PROXY_A100 = { model: PROXY_DIR, hardware: 'a100-80gb', gpus: 1, tensorParallel: 1 };
 const VLLM_A100 = servingContext({ stack: 'vllm', hardware: 'a100-80gb', model: PROXY_DIR });
@@ -123,12 +124,14 @@ test('servableRecipe: 3-bit layers stay on Humming; per-expert tiers become laye
     [1, 2, undefined, undefined],
   ]);
   t.deepEqual(notServable(compileTarget({ ...PROXY_A100, stack: 'vllm' }, tiers)), []);
-  // Per-module AWQ on inputs q/k/v and gate/up share becomes GPTQ there; vLLM keeps an int4 KV cache.
+  // Per-module AWQ on inputs q/k/v and gate/up share becomes GPTQ there; vLLM caches no int4 KV
+  // (its int4_per_token_head is another format), so a KIVI cache becomes the next wider it has: fp8.
   const gptq = builtin('w4a16-g128-gptq');
   const perModuleAwq = { ...gptq, default: { ...gptq.default, method: { kind: 'awq' as const, scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5 } } };
-  const awq = servableRecipe(table, hw, { ...perModuleAwq, kvCacheBits: 4 })!;
+  const kivi = KvPolicy.parse({ keys: { format: 'int4', axis: 'channel', groupSize: 32 }, values: { format: 'int4', axis: 'token', groupSize: 32 }, recentWindow: 128, keyPosition: 'pre-rope' });
+  const awq = servableRecipe(table, hw, { ...perModuleAwq, kvCache: kivi })!;
   t.is(awq.roles.attn_q?.method?.kind, 'gptq');
-  t.is(awq.kvCacheBits, 4);
+  t.deepEqual(awq.kvCache, KvPolicy.parse({ keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' } }));
   t.deepEqual(notServable(compileTarget({ ...PROXY_A100, stack: 'vllm' }, awq)), []);
   // FP8 activations on an A100 (no FP8 tensor cores): weight-only FP8 through Marlin.
   const fp8 = servableRecipe(table, hw, builtin('fp8-w8a8'))!;

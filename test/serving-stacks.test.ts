@@ -262,11 +262,11 @@ test('FP8 activations on A100 stay kernel-unsupported (the GPU check); on H100 v
   t.regex(firing(h100, 'vllm.checkpoint.compressed-tensors.evoquant')[0].message, /weight-only, not fp8 W8A8/);
 });
 
-test('KV cache: vLLM stores fp8 and int4 per token-head; a quantized router has no vLLM kernel; embeddings take symmetric int only', (t) => {
+test('KV cache: vLLM stores fp8 (not the policy\'s int formats); a quantized router has no vLLM kernel; embeddings take symmetric int only', (t) => {
   t.deepEqual(notServable(compileTarget(VLLM, w4({ kvCacheBits: 8 }))), []);
-  t.deepEqual(notServable(compileTarget(VLLM, w4({ kvCacheBits: 4 }))), []);
-  const kv4 = compileTarget({ ...VLLM, stack: 'llama.cpp' }, w4({ kvCacheBits: 4 }));
-  t.false(rulesOf(kv4).includes('vllm.kv-cache.dtypes'));
+  const kv4 = compileTarget(VLLM, w4({ kvCacheBits: 4 }));
+  t.deepEqual(rulesOf(kv4), ['vllm.kv-cache.dtypes']);
+  t.regex(notServable(kv4)[0].message, /kv cache: no int4\/token\/g128 keys cache .*\[vllm\.kv-cache\.dtypes; vllm\/config\/cache\.py\]/);
   const roles = builtin('w4a16-g128-gptq').roles;
   const router = compileTarget(VLLM, w4({ roles: { ...roles, router: { bits: 8, groupSize: 'channel' }, embeddings: { bits: 8, groupSize: 'channel' } } }));
   t.deepEqual(rulesOf(router), ['vllm.kernels.embeddings', 'vllm.kernels.router']);
@@ -419,4 +419,41 @@ test('the evolution target\'s stack reaches the candidates\' compile verdict (ab
   t.deepEqual(onVllm.violations, ['not-servable']);
   t.regex(onVllm.violationMessages[0], /per-expert bit tiers inside a layer.*\[vllm\.moe\.one-scheme-per-layer; /);
   t.deepEqual(compileVerdict({ candidate: { ...candidate, recipe: builtin('w4a16-g128-gptq') }, target: { ...target, stack: 'vllm' } }).violations, []);
+});
+
+const LLAMA_A100_TP2 = { model: 'llama-3.1-70b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2, contextLength: 8192 } as const;
+const KIVI = { keys: { format: 'int4', axis: 'channel', groupSize: 32 }, values: { format: 'int4', axis: 'token', groupSize: 32 } } as const;
+const kvRules = (r: CompileReport): string[] => notServable(r).filter((v) => String(v.detail.rule).includes('kv-cache')).map((v) => v.message.replace(/^.*kv cache: /, '').replace(/ \[.*$/, '')).sort();
+
+test('KV policies per stack: vLLM serves bf16/fp8 and bf16 skip layers; llama.cpp q4_1 per K or V; reference serves KIVI, windows, sinks, pre-RoPE and Hadamard keys', (t) => {
+  const on = (stack: string, kvCache: NonNullable<RecipeInput['kvCache']>): string[] => kvRules(compileTarget({ ...LLAMA_A100_TP2, stack }, w4({ kvCache })));
+  // vLLM: one --kv-cache-dtype for K and V, fp8 e4m3 or e5m2; bf16 layers through --kv-cache-dtype-skip-layers.
+  t.deepEqual(on('vllm', { keys: { format: 'fp8_e5m2' }, values: { format: 'fp8_e5m2' } }), []);
+  t.deepEqual(on('vllm', { keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' }, layers: [{ from: 0, to: 0.1, override: { keys: { format: 'bf16' }, values: { format: 'bf16' } } }] }), []);
+  t.deepEqual(on('vllm', { ...KIVI, recentWindow: 128, sinkTokens: 4, keyPosition: 'pre-rope', keyRotation: 'hadamard' }), [
+    'no int4/channel/g32 keys cache (stores auto/bfloat16, fp8/fp8_e4m3, fp8_e5m2)',
+    'no int4/token/g32 values cache (stores auto/bfloat16, fp8/fp8_e4m3, fp8_e5m2)',
+    'keys int4/channel/g32 and values int4/token/g32 differ: one cache dtype for both',
+    'no full-precision recent window (128 tokens)',
+    'no full-precision sink tokens (4)',
+    'keys are cached after RoPE: no pre-RoPE key quantization',
+    'no Hadamard rotation of cached keys',
+  ].sort());
+  t.deepEqual(on('vllm', { keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e5m2' } }), ['keys fp8_e4m3 and values fp8_e5m2 differ: one cache dtype for both']);
+  t.deepEqual(on('vllm', { keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' }, layers: [{ from: 0.5, to: 1, override: { keys: { format: 'fp8_e5m2' }, values: { format: 'fp8_e5m2' } } }] }), [
+    'layers cache in 2 different formats: one cache dtype per model',
+  ]);
+  // llama.cpp: q4_1 is exactly int4 per token in groups of 32 with an fp16 scale and min; K and V set apart.
+  t.deepEqual(on('llama.cpp', { keys: { format: 'bf16' }, values: { format: 'int4', axis: 'token', groupSize: 32 } }), []);
+  t.deepEqual(on('llama.cpp', { keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' } }), [
+    'no fp8_e4m3 keys cache (stores bf16, q4_1)',
+    'no fp8_e4m3 values cache (stores bf16, q4_1)',
+  ].sort());
+  t.deepEqual(on('llama.cpp', { keys: { format: 'int4', axis: 'token', groupSize: 128 }, values: { format: 'bf16' } }), ['no int4/token/g128 keys cache (stores bf16, q4_1)']);
+  // Genes over an unquantized cache change nothing and are not held against a stack.
+  t.deepEqual(on('vllm', { recentWindow: 64, keyPosition: 'pre-rope' }), []);
+  // Reference: the forward pass simulates every policy.
+  const ref = compileTarget({ ...LLAMA_A100_TP2, stack: 'reference' }, w4({ kvCache: { ...KIVI, keys: { format: 'int2', axis: 'channel', groupSize: 16 }, recentWindow: 128, sinkTokens: 4, keyPosition: 'pre-rope', keyRotation: 'hadamard', layers: [{ from: 0.5, to: 1, override: { values: { format: 'int8', axis: 'token', groupSize: 64 } } }] } }));
+  t.deepEqual(notServable(ref), []);
+  t.is(ref.kvCache.bands.length, 2);
 });

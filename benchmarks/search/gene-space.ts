@@ -24,6 +24,7 @@ export const GENES = {
   hotBits: [3, 4, 8],
   /** The first and last tenth of the layers' attention and experts at 8 bits per channel. */
   edgeLayers: ['no', 'yes'],
+  /** The KV cache: bf16 (16) or fp8 e4m3 K and V with one scale per layer (8), as vLLM serves it. */
   kvCacheBits: [16, 8],
   /** Randomized Hadamard rotation of the attention projections (vLLM's online transforms). */
   attentionRotation: ['no', 'yes'],
@@ -106,7 +107,7 @@ export function recipeOfGenes(g: Genes): Recipe {
     name: 'search-point',
     default: { bits: g.bits, groupSize, symmetric: false, method: METHODS[g.method] },
     roles,
-    kvCacheBits: g.kvCacheBits,
+    ...(g.kvCacheBits === 8 ? { kvCache: { keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' } } } : {}),
     depth:
       g.edgeLayers === 'yes'
         ? [0, 0.9].map((from) => ({ from, to: from + 0.1, roles: [...ATTENTION, ...EXPERTS], override: { bits: 8, groupSize: 'channel', symmetric: true, method: { kind: 'rtn' } } }))

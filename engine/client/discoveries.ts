@@ -13,7 +13,7 @@ export function formatDiscoveries(found: readonly StoredDiscovery[]): string[] {
     lines.push(`  gains: ${formatGains(card)}`);
     const path = card.lineage.map((h) => (h.innovation ? `${h.innovation} (${h.pattern})` : h.operation === 'seed' ? `seed ${h.recipe}` : (h.operation ?? '?')));
     lines.push(`  lineage: ${path.join(' → ')}`);
-    lines.push(`  genes: ${JSON.stringify({ default: card.genes.default, roles: card.genes.roles, depth: card.genes.depth, expertLayers: card.genes.expertLayers, experts: card.genes.experts, kvCacheBits: card.genes.kvCacheBits })}`);
+    lines.push(`  genes: ${JSON.stringify({ default: card.genes.default, roles: card.genes.roles, depth: card.genes.depth, expertLayers: card.genes.expertLayers, experts: card.genes.experts, kvCache: card.genes.kvCache })}`);
     lines.push('');
   }
   lines.push(`${found.length} discover${found.length === 1 ? 'y' : 'ies'}; \`evoquant lineage <discovery id>\` walks the path, \`evoquant explain <candidate>\` the reasoning`);

@@ -29,7 +29,8 @@ const GENES: readonly Gene[] = [
     c.expertLayers = structuredClone(d.expertLayers);
   },
   (c, d) => {
-    c.kvCacheBits = d.kvCacheBits;
+    if (d.kvCache) c.kvCache = structuredClone(d.kvCache);
+    else delete c.kvCache;
     c.activations = d.activations;
   },
 ];

@@ -2,6 +2,7 @@
 // mutation operator on recipes. Operators are pure functions of (recipe, random source).
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
+import { KvPolicy } from '../../schema/kv-policy.js';
 import { Recipe, type ExpertPolicy, type ExpertReduction, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
 import type { HardwareProfile } from '../../schema/hardware.js';
 import type { ServingStackTable } from '../../schema/serving-stack.js';
@@ -293,12 +294,12 @@ export const TECHNIQUES: readonly Technique[] = [
     id: 'kv-cache-8bit',
     name: 'KV cache quantization',
     origin: 'KIVI / FP8 KV cache',
-    description: 'Store the KV cache at 8 bits: frees memory for context and batch.',
+    description: 'Store the KV cache in fp8 (e4m3, one scale per layer): frees memory for context and batch.',
     requires: [],
     apply: (recipe) => {
-      if (recipe.kvCacheBits <= 8) return null;
+      if (recipe.kvCache) return null;
       const next = clone(recipe);
-      next.kvCacheBits = 8;
+      next.kvCache = KvPolicy.parse({ keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' } });
       return valid(next);
     },
   },

@@ -6,7 +6,6 @@
 // post_attention_layernorm → the router and every expert's gate/up for Qwen-MoE and Mixtral).
 import { awqSharesScales, type QuantSpec } from '../../schema/recipe.js';
 import { siteKey, type CalibrationSite } from '../model/calibration-site.js';
-import type { ProxyWeights } from '../model/forward.js';
 import type { ProxyModule } from '../model/modules.js';
 import { awqSearchSharedScales, type AwqMember, type SharedScaleSearch } from '../quantization/awq.js';
 import { HadamardRotation } from '../quantization/hadamard.js';
@@ -29,6 +28,9 @@ export function sharedInputOf(module: ProxyModule): CalibrationSite | null {
     case 'expert_up':
     case 'router':
       return { kind: 'moe_input', layer: module.layer };
+    // A dense layer's gate and up read post_attention_layernorm's output; its down reads its own.
+    case 'dense_mlp':
+      return module.calibration?.kind === 'mlp_input' ? { kind: 'mlp_input', layer: module.layer } : null;
     default:
       return null;
   }
@@ -84,7 +86,7 @@ export function sharedInputGroups(plan: readonly PlannedModule[]): SharedInputGr
 export async function searchSharedScales(
   plan: readonly PlannedModule[],
   group: SharedInputGroup,
-  weights: ProxyWeights,
+  weights: { tensors: ReadonlyMap<string, Float32Array> },
   calibration: CalibrationSet,
 ): Promise<SharedScaleSearch> {
   const where = siteKey(group.site);

@@ -36,7 +36,7 @@ export interface QuantizeModelOptions {
 }
 
 /** An embedding table is looked up, not multiplied: it has no activations to calibrate on. */
-function adaptToModule(spec: QuantSpec, module: ProxyModule): QuantSpec {
+export function adaptToModule(spec: QuantSpec, module: ProxyModule): QuantSpec {
   if (module.calibration !== null) return spec;
   const adapted: QuantSpec = { ...spec, method: { kind: 'rtn' } };
   if (spec.outliers) adapted.outliers = { ...spec.outliers, criterion: 'magnitude' };
@@ -61,18 +61,31 @@ export function specsFor(weights: ProxyWeights, recipe: Recipe, evidence: Expert
 
 export async function quantizeProxy(weights: ProxyWeights, recipe: Recipe, options: QuantizeModelOptions): Promise<QuantizedProxy> {
   const plan = specsFor(weights, recipe, { routing: options.calibration.routedCounts, sensitivity: options.expertSensitivity });
-  const tensors = new Map(weights.tensors);
+  const { modules, tensors, bytes } = await quantizePlan(plan, weights.tensors, options);
+  return { recipe, modules, weights: { config: weights.config, tensors }, bytes };
+}
+
+export interface QuantizedPlan {
+  modules: QuantizedModule[];
+  /** Every tensor of the model, quantized modules dequantized. */
+  tensors: Map<string, Float32Array>;
+  bytes: QuantizedProxy['bytes'];
+}
+
+/** Quantizes each planned module on its calibration, any model layout: the proxy MoE's or the dense proxy's. */
+export async function quantizePlan(plan: ReadonlyArray<{ module: ProxyModule; spec: QuantSpec }>, original: ReadonlyMap<string, Float32Array>, options: Omit<QuantizeModelOptions, 'expertSensitivity'>): Promise<QuantizedPlan> {
+  const tensors = new Map(original);
   const modules: QuantizedModule[] = [];
   const byRole: Partial<Record<ModuleRole | 'norms', number>> = {};
   let total = 0;
   // One s per shared input, searched jointly before its modules are quantized (clipping stays per module).
   const sharedScales = new Map<number, Uint16Array>();
   for (const group of sharedInputGroups(plan)) {
-    const { channelScales } = await searchSharedScales(plan, group, weights, options.calibration);
+    const { channelScales } = await searchSharedScales(plan, group, { tensors: original }, options.calibration);
     for (const i of group.members) sharedScales.set(i, channelScales);
   }
   for (const [i, { module, spec }] of plan.entries()) {
-    const weight = weights.tensors.get(module.tensor);
+    const weight = original.get(module.tensor);
     if (!weight) throw new Error(`quantize: model has no tensor ${module.tensor}`);
     const stats = module.calibration ? options.calibration.stats.get(siteKey(module.calibration)) ?? null : null;
     const stored = await quantizeLinear(weight, module.outFeatures, module.inFeatures, stats, spec, { label: module.tensor, sharedChannelScales: sharedScales.get(i) });
@@ -84,11 +97,11 @@ export async function quantizeProxy(weights: ProxyWeights, recipe: Recipe, optio
     options.onProgress?.(i + 1, plan.length, module.tensor);
   }
   const linearTensors = new Set(plan.map((p) => p.module.tensor));
-  for (const [name, t] of weights.tensors) {
+  for (const [name, t] of original) {
     if (!linearTensors.has(name)) {
       byRole.norms = (byRole.norms ?? 0) + 2 * t.length;
       total += 2 * t.length;
     }
   }
-  return { recipe, modules, weights: { config: weights.config, tensors }, bytes: { total, byRole } };
+  return { modules, tensors, bytes: { total, byRole } };
 }

@@ -15,6 +15,7 @@ import { groupCount } from '../quantization/grid.js';
 import { packedLength } from '../quantization/packing.js';
 import { QuantSpec, Recipe } from '../../schema/recipe.js';
 import type { QuantizedProxy } from './quantize-model.js';
+import type { QuantizedDense } from './quantize-dense.js';
 import { echo } from '../../schema/echo.js';
 import { PROXY_LIMITS } from '../../schema/proxy-config.js';
 
@@ -32,7 +33,7 @@ const ExpertReductionRecord = z
     merged_into: z.array(z.array(z.tuple([expertId, expertId])).max(PROXY_LIMITS.experts)).max(PROXY_LIMITS.layers),
   })
   .strict();
-const QuantizationConfig = z.object({
+export const QuantizationConfig = z.object({
   quant_method: z.literal('evoquant'),
   format_version: z.literal(FORMAT_VERSION),
   recipe: Recipe,
@@ -55,7 +56,7 @@ function u16(t: StoredTensor): Uint16Array {
 }
 
 /** Tensors and config of the stored form. */
-export function serializeQuantized(qp: QuantizedProxy, baseConfig: Record<string, unknown>): { tensors: Map<string, StoredTensor>; config: Record<string, unknown> } {
+export function serializeQuantized(qp: QuantizedProxy | QuantizedDense, baseConfig: Record<string, unknown>): { tensors: Map<string, StoredTensor>; config: Record<string, unknown> } {
   const tensors = new Map<string, StoredTensor>();
   const modules: QuantizationConfig['modules'] = {};
   const linear = new Set<string>();
@@ -80,10 +81,11 @@ export function serializeQuantized(qp: QuantizedProxy, baseConfig: Record<string
     if (!linear.has(name)) tensors.set(name, { dtype: 'BF16', shape: [t.length], data: fromFloat32(t, 'BF16') });
   }
   const quantization_config: QuantizationConfig = { quant_method: 'evoquant', format_version: FORMAT_VERSION, recipe: qp.recipe, stored_bytes: qp.bytes.total, modules };
-  const r = qp.expertReduction;
+  const r = 'expertReduction' in qp ? qp.expertReduction : undefined;
   if (r) quantization_config.expert_reduction = { mode: r.mode, kept: r.kept, merged_into: r.mergedInto };
   // A model whose experts were pruned or merged is stored as what it is: a model with fewer experts.
-  return { tensors, config: { ...baseConfig, num_experts: qp.weights.config.num_experts, torch_dtype: 'bfloat16', quantization_config } };
+  const experts = 'num_experts' in qp.weights.config ? { num_experts: qp.weights.config.num_experts } : {};
+  return { tensors, config: { ...baseConfig, ...experts, torch_dtype: 'bfloat16', quantization_config } };
 }
 
 /**
@@ -91,7 +93,7 @@ export function serializeQuantized(qp: QuantizedProxy, baseConfig: Record<string
  * replacing a directory evoquant did not write. With `replace: false` an existing target wins
  * (another attempt already wrote the same content-addressed artifact) and false is returned.
  */
-export function writeQuantizedModel(outDir: string, qp: QuantizedProxy, baseConfig: Record<string, unknown>, { replace = true } = {}): boolean {
+export function writeQuantizedModel(outDir: string, qp: QuantizedProxy | QuantizedDense, baseConfig: Record<string, unknown>, { replace = true } = {}): boolean {
   const { tensors, config } = serializeQuantized(qp, baseConfig);
   return writeOutputDirectory(
     outDir,
@@ -110,7 +112,7 @@ function requireTensor(tensors: Map<string, StoredTensor>, name: string, dir: st
 }
 
 /** The stored arrays of one module, checked against the sizes its spec and shape imply. */
-function storedModule(file: Map<string, StoredTensor>, name: string, mod: StoredModule, dir: string): QuantizedLinear {
+export function storedModule(file: Map<string, StoredTensor>, name: string, mod: StoredModule, dir: string): QuantizedLinear {
   const { spec, out_features: out, in_features: n } = mod;
   const b = base(name);
   const fail = (why: string): never => {

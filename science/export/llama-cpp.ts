@@ -10,6 +10,8 @@ import { readQuantizedModel, type ExportModule, type QuantizedModelView } from '
 import { groupRules, uniformPerUnit, type RuleUnit } from './rules.js';
 import { ggmlTypeOf, type GgmlChoice } from './llama-cpp-types.js';
 import { refuseExpertReduction } from './text-limits.js';
+import { kvCacheTypes } from './kv-cache-flags.js';
+import { kvPolicyLabel } from '../physics/kv-cache.js';
 import type { ProxyConfig } from '../../schema/proxy-config.js';
 
 export const TENSOR_TYPE_FILE = 'tensor-types.txt';
@@ -109,7 +111,9 @@ function safeStem(name: string): string {
 export function quantizeScript(view: QuantizedModelView, exp: LlamaCppExport): string {
   const out = `model-${safeStem(view.recipe.name)}.gguf`;
   const types = [...new Map(exp.rules.filter((r) => r.type !== 'bf16').map((r) => [r.type, r.fidelity])).entries()];
-  const kv = view.recipe.kvCacheBits === 16 ? [] : [`# KV cache at ${view.recipe.kvCacheBits} bits: serve with --cache-type-k ${view.recipe.kvCacheBits === 8 ? 'q8_0' : 'q4_0'} --cache-type-v ${view.recipe.kvCacheBits === 8 ? 'q8_0' : 'q4_0'}`];
+  const kvTypes = kvCacheTypes('llama.cpp', 'llama.cpp', view.recipe.kvCache);
+  // A quantized V cache needs flash attention in llama.cpp (src/llama-context.cpp refuses it without).
+  const kv = kvTypes ? [`# KV cache (${kvPolicyLabel(view.recipe.kvCache)}): serve with --cache-type-k ${kvTypes.keys} --cache-type-v ${kvTypes.values}${kvTypes.values === 'bf16' ? '' : ' --flash-attn on'}`] : [];
   return [
     '#!/bin/sh',
     `# evoquant export of recipe ${JSON.stringify(view.recipe.name).slice(1, -1).replace(/[^\x20-\x7e]/g, '?')} for llama.cpp.`,

@@ -13,6 +13,7 @@ import { moduleRegex } from './hf-names.js';
 import { readQuantizedModel, specKey, type QuantizedModelView } from './modules.js';
 import { groupRules, type RuleUnit } from './rules.js';
 import { refuseExpertReduction, singleMethod } from './text-limits.js';
+import { kvCacheTypes } from './kv-cache-flags.js';
 import { autoRoundLearningRate, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 
 export const LLMCOMPRESSOR_FILE = 'recipe.yaml';
@@ -99,8 +100,11 @@ export function llmCompressorRecipe(view: QuantizedModelView): LlmCompressorReci
   }
   const config_groups = Object.fromEntries([...groups.values()].map((g, i) => [`group_${i}`, g]));
   const args: QuantModifierArgs = { ignore, config_groups };
-  if (view.recipe.kvCacheBits === 8) args.kv_cache_scheme = { num_bits: 8, type: 'float', symmetric: true, strategy: 'tensor', dynamic: false };
-  if (view.recipe.kvCacheBits === 4) throw new ExportRefusedError(`${format}: a 4-bit KV cache has no compressed-tensors scheme vLLM serves`);
+  // fp8 e4m3 is calibrated into the checkpoint's kv_cache_scheme (k_scale / v_scale); vLLM takes
+  // fp8_e5m2 only from a checkpoint without one (model_executor/layers/attention/attention.py), as
+  // a serving flag: an e5m2 recipe exports no scheme.
+  const kv = kvCacheTypes(format, 'vllm', view.recipe.kvCache);
+  if (kv && view.recipe.kvCache?.keys.format === 'fp8_e4m3') args.kv_cache_scheme = { num_bits: 8, type: 'float', symmetric: true, strategy: 'tensor', dynamic: false };
   if (method.kind === 'gptq') {
     // actorder is set on the modifier: its default ("static") would otherwise apply to every group.
     const gptq: QuantModifierArgs = { block_size: method.blockSize, dampening_frac: method.damp, actorder: method.actOrder ? 'static' : null, ...args };

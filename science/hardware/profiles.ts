@@ -16,8 +16,11 @@ const PCIE4 = { kind: 'pcie', bytesPerSecPerDirection: 32e9, latencySec: 20e-6 }
 
 /** Sparse outliers and online Hadamard transforms are plain CUDA kernels available on every SM ≥ 8.0. */
 const SIDE_KERNELS = { sparseOutliers: true, onlineHadamard: true } as const;
-/** bf16, fp8 (e4m3/e5m2 storage, dequantized in attention on SM 8.0) and int4 (LMDeploy TurboMind-class) KV caches. */
-const KV_BITS = [16, 8, 4] as const;
+// No KV-cache formats here: a KV cache is stored bytes that the attention kernel dequantizes, so
+// what can be cached is the serving stack's rule (science/serving-stacks/*, kind 'kv-cache'), not
+// the GPU's. vLLM 0.33.0 vllm/config/cache.py: "CUDA 11.8+ supports fp8 (=fp8_e4m3) and fp8_e5m2"
+// with no compute-capability condition; its Triton backend (v1/attention/backends/triton_attn.py
+// supported_kv_cache_dtypes) dequantizes fp8 in the kernel on SM 8.0, without FP8 tensor cores.
 
 const profiles: HardwareProfile[] = [
   {
@@ -30,7 +33,6 @@ const profiles: HardwareProfile[] = [
     peakFlops: { bf16: 312e12, fp8: null, int8: 624e12 },
     interconnect: NVLINK3,
     kernels: [...KERNELS_SM80],
-    kvCacheBits: [...KV_BITS],
     ...SIDE_KERNELS,
   },
   {
@@ -43,7 +45,6 @@ const profiles: HardwareProfile[] = [
     peakFlops: { bf16: 312e12, fp8: null, int8: 624e12 },
     interconnect: NVLINK3,
     kernels: [...KERNELS_SM80],
-    kvCacheBits: [...KV_BITS],
     ...SIDE_KERNELS,
   },
   {
@@ -56,7 +57,6 @@ const profiles: HardwareProfile[] = [
     peakFlops: { bf16: 989e12, fp8: 1979e12, int8: 1979e12 },
     interconnect: NVLINK4,
     kernels: [...KERNELS_SM90],
-    kvCacheBits: [...KV_BITS],
     ...SIDE_KERNELS,
   },
   {
@@ -69,7 +69,6 @@ const profiles: HardwareProfile[] = [
     peakFlops: { bf16: 989e12, fp8: 1979e12, int8: 1979e12 },
     interconnect: NVLINK4,
     kernels: [...KERNELS_SM90],
-    kvCacheBits: [...KV_BITS],
     ...SIDE_KERNELS,
   },
   {
@@ -82,7 +81,6 @@ const profiles: HardwareProfile[] = [
     peakFlops: { bf16: 362e12, fp8: 733e12, int8: 733e12 },
     interconnect: PCIE4,
     kernels: [...KERNELS_SM89],
-    kvCacheBits: [...KV_BITS],
     ...SIDE_KERNELS,
   },
 ];

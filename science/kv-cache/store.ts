@@ -41,6 +41,7 @@ function fp8Scale(x: Float32Array, from: number, to: number, format: 'fp8_e4m3' 
 
 /** Stores every slab of a [batch, kvHeads, seq, headDim] tensor by `policy`, optionally rotating each token's vector first. */
 function storeTensor(x: Float32Array, shape: KvShape, policy: KvTensorPolicy, rotation: HadamardRotation | null): Float32Array {
+  if (policy.format === 'bf16') return x;
   const out = x.slice();
   const slabSize = shape.seq * shape.headDim;
   const perSequence = shape.kvHeads * slabSize;

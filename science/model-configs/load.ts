@@ -16,6 +16,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const SHIPPED: ReadonlyMap<string, string> = new Map([
   ['qwen3-235b-a22b', 'qwen3-235b-a22b.json'],
   ['qwen3-30b-a3b', 'qwen3-30b-a3b.json'],
+  // Dense long-context targets (issue 10): meta-llama/Llama-3.1-70B and Qwen/Qwen2.5-72B.
+  ['llama-3.1-70b', 'llama-3.1-70b.json'],
+  ['qwen2.5-72b', 'qwen2.5-72b.json'],
 ]);
 
 /** Real config.json files are a few KiB; a larger one is not a model config. */
@@ -50,7 +53,7 @@ export function loadModelConfigFile(path: string, name?: string): ModelArchitect
 
 /** A shipped model by name, or a config.json by path; UnknownModelError when it is neither. */
 export function loadModelConfig(nameOrPath: string): ModelArchitecture {
-  const key = nameOrPath.trim().toLowerCase().replace(/^qwen\//, '');
+  const key = nameOrPath.trim().toLowerCase().replace(/^(qwen|meta-llama)\//, '');
   const shipped = SHIPPED.get(key);
   if (shipped) return loadModelConfigFile(join(HERE, shipped), key);
   if (existsSync(nameOrPath)) return loadModelConfigFile(nameOrPath);

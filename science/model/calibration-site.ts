@@ -8,6 +8,9 @@ export type CalibrationSite =
   | { kind: 'moe_input'; layer: number }
   | { kind: 'expert_input'; layer: number; expert: number }
   | { kind: 'expert_down_input'; layer: number; expert: number }
+  /** A dense layer's MLP: the input of gate/up, and of down. */
+  | { kind: 'mlp_input'; layer: number }
+  | { kind: 'mlp_down_input'; layer: number }
   | { kind: 'head_input' };
 
 export function siteKey(site: CalibrationSite): string {

@@ -1,12 +1,11 @@
-// Loads the dense proxy (config.json + model.safetensors, Llama layout) as effective float32 weights.
+// The dense proxy's config.json (Llama layout), checked; compression/dense-artifact.ts reads the weights.
 import { join } from 'node:path';
 import { DenseProxyConfig } from '../../schema/dense-proxy-config.js';
 import { echo } from '../../schema/echo.js';
 import { ForbiddenKeyError, parseJsonStrict } from '../input-files/json.js';
 import { InputFileError, readInputText } from '../input-files/read.js';
-import { readSafetensors, SafetensorsFormatError } from '../safetensors/format.js';
-import { DenseModel } from './dense-forward.js';
-import { floatTensors, MAX_MODEL_CONFIG_BYTES, ModelLoadError } from './load.js';
+import { SafetensorsFormatError } from '../safetensors/format.js';
+import { MAX_MODEL_CONFIG_BYTES, ModelLoadError } from './load.js';
 
 function orLoadError<T>(read: () => T): T {
   try {
@@ -34,9 +33,3 @@ export function readDenseConfig(dir: string): DenseProxyConfig {
   return parsed.data;
 }
 
-/** The dense proxy in `dir` with its float weights. */
-export function loadDenseModel(dir: string): DenseModel {
-  const config = readDenseConfig(dir);
-  const file = orLoadError(() => readSafetensors(join(dir, 'model.safetensors')));
-  return new DenseModel({ config, tensors: floatTensors(file) });
-}

@@ -10,7 +10,7 @@ import { getHardwareProfile } from '../hardware/profiles.js';
 import { loadModelConfig } from '../model-configs/load.js';
 import { getServingStack } from '../serving-stacks/index.js';
 import { activationOf, checkKernel, type KernelVerdict } from './kernel-check.js';
-import { kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu, type KvBits } from './kv-cache.js';
+import { kvBands, kvBytesPerGpu, kvBytesPerToken, kvHeadsPerGpu, kvPolicyLabel, kvTotalBytes } from './kv-cache.js';
 import { enumerateModules, normParameters, type LinearModule } from './modules.js';
 import { runtimeOverhead } from './overhead.js';
 import { countParameters, zeroPerRole, type ParameterCount, type RoleRecord } from './parameters.js';
@@ -347,12 +347,12 @@ function addNorms(ctx: CompileContext, t: ModuleTally): number {
 }
 
 /** KV cache, attention FLOPs over the context, and all-reduces per stage. Returns each stage's KV bytes per GPU. */
-function addKvCache(ctx: CompileContext, t: ModuleTally, kvBits: KvBits): number[] {
+function addKvCache(ctx: CompileContext, t: ModuleTally): number[] {
   const { arch, d, tp, layout } = ctx;
   const headsPerGpu = Math.ceil(arch.numAttentionHeads / tp);
   return layout.map((s, i) => {
     const layers = s.endLayer - s.firstLayer;
-    const kv = kvBytesPerGpu(arch, layers, tp, d.contextLength, d.batch, kvBits);
+    const kv = kvBytesPerGpu(arch, ctx.recipe.kvCache, s.firstLayer, s.endLayer, tp, d.contextLength, d.batch);
     t.traffic[i].kvBytesRead += kv;
     t.traffic[i].flops.bf16 += layers * 4 * headsPerGpu * arch.headDim * d.contextLength * d.batch;
     t.traffic[i].allReduces += 2 * layers + (i === 0 ? 1 : 0) + (i === layout.length - 1 ? 1 : 0);
@@ -387,13 +387,13 @@ function kernelViolations(ctx: CompileContext, failures: Iterable<FailureGroup>)
 }
 
 /** What the target's serving stack cannot run: per-module rules, shared-scheme groups, the KV cache. */
-function stackViolations(ctx: CompileContext, t: ModuleTally, kvBits: KvBits): Violation[] {
+function stackViolations(ctx: CompileContext, t: ModuleTally): Violation[] {
   const { stack } = ctx;
   if (stack.rules.length === 0) return [];
   const perModule = [...t.notServable.values()].map((g) =>
     notServable(stack, g.rule, g.source, `${g.reason} (${g.modules} module${g.modules === 1 ? '' : 's'}${layerSpan(g.firstLayer, g.lastLayer)})`, { modules: g.modules, firstLayer: g.firstLayer, lastLayer: g.lastLayer, hardware: ctx.hw.id }, g.role),
   );
-  return [...perModule, ...sameSchemeViolations(stack, ctx.modules, ctx.specOf), ...sharedInputAwqViolations(stack, ctx.modules, ctx.specOf), ...kvCacheViolations(stack, kvBits), ...expertReductionViolations(stack, ctx.checkpoint, ctx.recipe)];
+  return [...perModule, ...sameSchemeViolations(stack, ctx.modules, ctx.specOf), ...sharedInputAwqViolations(stack, ctx.modules, ctx.specOf), ...(ctx.recipe.kvCache ? kvCacheViolations(stack, ctx.recipe.kvCache, ctx.arch.numLayers) : []), ...expertReductionViolations(stack, ctx.checkpoint, ctx.recipe)];
 }
 
 function doesNotFit(ctx: CompileContext, { fullest, capacity }: MemoryPlan): Violation {
@@ -416,12 +416,9 @@ function doesNotFit(ctx: CompileContext, { fullest, capacity }: MemoryPlan): Vio
   };
 }
 
-function violationsOf(ctx: CompileContext, t: ModuleTally, plan: MemoryPlan, kvBits: KvBits): Violation[] {
-  const { arch, hw, tp, pp } = ctx;
-  const violations: Violation[] = [...parallelismViolations(arch, tp, pp), ...kernelViolations(ctx, t.failures.values()), ...stackViolations(ctx, t, kvBits)];
-  if (!(hw.kvCacheBits as number[]).includes(kvBits)) {
-    violations.push({ code: 'kernel-unsupported', message: `kv cache: no ${kvBits}-bit attention kernel on ${hw.id}`, detail: { kvCacheBits: kvBits, hardware: hw.id } });
-  }
+function violationsOf(ctx: CompileContext, t: ModuleTally, plan: MemoryPlan): Violation[] {
+  const { arch, tp, pp } = ctx;
+  const violations: Violation[] = [...parallelismViolations(arch, tp, pp), ...kernelViolations(ctx, t.failures.values()), ...stackViolations(ctx, t)];
   if (!plan.fits) violations.push(doesNotFit(ctx, plan));
   if (ctx.reduction.violation) violations.push(ctx.reduction.violation);
   return sortViolations(violations);
@@ -467,15 +464,14 @@ const byRoleThenKernel = (a: KernelUse, b: KernelUse): number =>
   a.role < b.role ? -1 : a.role > b.role ? 1 : a.kernel < b.kernel ? -1 : a.kernel > b.kernel ? 1 : 0;
 
 /** Totals against bf16 (weights alone, and with KV cache and overhead) and the report itself. */
-function reportOf(ctx: CompileContext, t: ModuleTally, normBytes: number, kvBits: KvBits, plan: MemoryPlan): CompileReport {
+function reportOf(ctx: CompileContext, t: ModuleTally, normBytes: number, plan: MemoryPlan): CompileReport {
   const { arch, hw, d, tp, recipe, params } = ctx;
   const { fullest, capacity, overheadPerGpu } = plan;
   const weightTotal = MODULE_ROLES.reduce((s, r) => s + t.bytesByRole[r], normBytes);
   // The baseline is the model as published: pruned or merged experts save memory against it.
   const bf16Total = ctx.originalParams.total * BF16_BYTES;
-  const kvPerToken = kvBytesPerToken(arch, kvBits);
-  const kvTotal = kvPerToken * d.contextLength * d.batch;
-  const kvTotalBf16 = kvBytesPerToken(arch, 16) * d.contextLength * d.batch;
+  const kvTotal = kvTotalBytes(arch, recipe.kvCache, d.contextLength, d.batch);
+  const kvTotalBf16 = kvTotalBytes(arch, undefined, d.contextLength, d.batch);
   const overheadAll = overheadPerGpu * d.gpus;
   return {
     model: { name: arch.name, family: arch.family, numLayers: arch.numLayers, numExperts: arch.moe?.numExperts ?? 0 },
@@ -488,7 +484,7 @@ function reportOf(ctx: CompileContext, t: ModuleTally, normBytes: number, kvBits
     modules: { byRole: params.modulesByRole, total: ctx.modules.length },
     weightBytes: { byRole: t.bytesByRole, norms: normBytes, total: weightTotal, bf16Total, breakdown: t.breakdown },
     checkpointBytes: { format: ctx.checkpoint, byRole: t.fileBytesByRole, norms: normBytes, total: MODULE_ROLES.reduce((s, r) => s + t.fileBytesByRole[r], normBytes) },
-    kvCache: { bits: kvBits, bytesPerToken: kvPerToken, totalBytes: kvTotal },
+    kvCache: { policy: kvPolicyLabel(recipe.kvCache), bytesPerToken: kvBytesPerToken(arch, recipe.kvCache), totalBytes: kvTotal, bands: kvBands(arch, recipe.kvCache) },
     overhead: { components: plan.overheadComponents, bytesPerGpu: overheadPerGpu },
     stages: plan.stages,
     perGpu: {
@@ -506,7 +502,7 @@ function reportOf(ctx: CompileContext, t: ModuleTally, normBytes: number, kvBits
     },
     decode: decodeRoofline(t.traffic, hw, { tensorParallel: tp, batch: d.batch, hiddenSize: arch.hiddenSize }),
     kernels: [...t.kernelUse.values()].sort(byRoleThenKernel),
-    violations: violationsOf(ctx, t, plan, kvBits),
+    violations: violationsOf(ctx, t, plan),
     notes: notesOf(ctx, t),
   };
 }
@@ -519,9 +515,8 @@ export function compile(input: CompileInput): CompileReport {
   const ctx = compileContext(input);
   const tally = tallyModules(ctx);
   const normBytes = addNorms(ctx, tally);
-  const kvBits = ctx.recipe.kvCacheBits as KvBits;
-  const stageKv = addKvCache(ctx, tally, kvBits);
-  return reportOf(ctx, tally, normBytes, kvBits, memoryPlan(ctx, tally, stageKv));
+  const stageKv = addKvCache(ctx, tally);
+  return reportOf(ctx, tally, normBytes, memoryPlan(ctx, tally, stageKv));
 }
 
 export interface CompileTargetOptions {

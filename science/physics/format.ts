@@ -45,7 +45,7 @@ export function formatReport(r: CompileReport): string[] {
         .map(([k, v]) => `${k} ${formatBytes(v)}`)
         .join(', '),
     ),
-    line('kv cache', `${formatBytes(r.kvCache.totalBytes)} (${(r.kvCache.bytesPerToken / 1024).toFixed(1)} KiB/token at ${r.kvCache.bits} bits)`),
+    line('kv cache', `${formatBytes(r.kvCache.totalBytes)} (${(r.kvCache.bytesPerToken / 1024).toFixed(1)} KiB/token, ${r.kvCache.policy})`),
     line('overhead/GPU', `${formatBytes(r.overhead.bytesPerGpu)} (${r.overhead.components.map((c) => `${c.name} ${formatBytes(c.bytesPerGpu)}`).join(', ')})`),
     line(
       'per GPU',

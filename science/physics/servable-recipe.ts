@@ -9,6 +9,7 @@ import {
   MODULE_ROLES,
   Recipe,
   isExpertRole,
+  kvPolicyOf,
   resolveSpec,
   type ModuleRole,
   type ModuleSite,
@@ -17,6 +18,7 @@ import {
 } from '../../schema/recipe.js';
 import type { ModuleKind, ServingStackTable, StackKernel, StackRule } from '../../schema/serving-stack.js';
 import { activationOf } from './kernel-check.js';
+import { kvPolicyFailures, kvRuleOf, servableKvPolicy } from './kv-check.js';
 import type { Projection } from './modules.js';
 import { hasFeature, kernelMiss, schemeOf } from './serving-check.js';
 
@@ -278,8 +280,8 @@ export function unservableSites(table: ServingStackTable, hw: HardwareProfile, r
   }
   if (recipe.experts && stackRefusesPerExpertTiers(table)) out.push('experts: per-expert tiers');
   if (recipe.expertReduction && checkpointLimits(table).includes('expert-reduction')) out.push('expertReduction: the checkpoint keeps every expert');
-  const kv = table.rules.find((r) => r.kind === 'kv-cache');
-  if (kv && kv.kind === 'kv-cache' && !(kv.bits as number[]).includes(recipe.kvCacheBits)) out.push(`kv-cache ${recipe.kvCacheBits}`);
+  const kv = kvRuleOf(table);
+  if (kv) for (const reason of kvPolicyFailures(kv, kvPolicyOf(recipe), null)) out.push(`kv-cache: ${reason}`);
   return out;
 }
 
@@ -298,12 +300,9 @@ export function servableRecipe(table: ServingStackTable, hw: HardwareProfile, in
   }
   // The checkpoint as evoquant writes it keeps every expert: the nearest servable recipe keeps them too.
   if (recipe.expertReduction && checkpointLimits(table).includes('expert-reduction')) delete recipe.expertReduction;
-  const kv = table.rules.find((r) => r.kind === 'kv-cache');
-  if (kv && kv.kind === 'kv-cache' && !(kv.bits as number[]).includes(recipe.kvCacheBits)) {
-    // The next wider cache the stack stores, else its widest.
-    const wider = kv.bits.filter((b) => b > recipe.kvCacheBits);
-    recipe.kvCacheBits = (wider.length > 0 ? Math.min(...wider) : Math.max(...kv.bits)) as Recipe['kvCacheBits'];
-  }
+  // The nearest KV policy the stack caches (the next wider storage, genes it lacks dropped).
+  const kv = kvRuleOf(table);
+  if (kv && recipe.kvCache) recipe.kvCache = servableKvPolicy(kv, recipe.kvCache, null);
   // Activations no kernel of the GPU takes (FP8 without FP8 tensor cores): weight-only instead.
   if (recipe.activations !== 'bf16') {
     const act = recipe.activations;

@@ -5,7 +5,10 @@ import type { Violation } from '../../schema/compile-report.js';
 import type { ActivationFormat, HardwareProfile } from '../../schema/hardware.js';
 import { awqSharesScales, type ModuleRole, type QuantSpec, type Recipe } from '../../schema/recipe.js';
 import type { CheckpointFormat, ModuleKind, ServingStackTable, StackKernel, StackRule } from '../../schema/serving-stack.js';
+import type { KvPolicy } from '../../schema/kv-policy.js';
 import { formatLabel } from './kernel-check.js';
+import { kvPolicyFailures } from './kv-check.js';
+import { kvPolicyLabel } from './kv-cache.js';
 import type { LinearModule } from './modules.js';
 import type { Shard } from './sharding.js';
 
@@ -279,7 +282,6 @@ export function sharedInputAwqViolations(table: ServingStackTable, modules: read
   );
 }
 
-/** The KV-cache element width the stack cannot store, if it is one. */
 /**
  * A recipe that prunes or merges experts on a checkpoint evoquant cannot write with fewer experts.
  * The stacks themselves serve such a model (one expert count per model); the limit is the writer's.
@@ -294,10 +296,11 @@ export function expertReductionViolations(table: ServingStackTable, checkpoint: 
   );
 }
 
-export function kvCacheViolations(table: ServingStackTable, kvBits: number): Violation[] {
+/** What of the recipe's KV policy the stack cannot cache: one violation per refused gene, naming the rule. */
+export function kvCacheViolations(table: ServingStackTable, policy: KvPolicy, numLayers: number): Violation[] {
   return table.rules.flatMap((rule) =>
-    rule.kind === 'kv-cache' && !(rule.bits as number[]).includes(kvBits)
-      ? [notServable(table, rule.id, rule.provenance.source, `no ${kvBits}-bit KV cache (stores ${rule.bits.join('/')}-bit)`, { kvCacheBits: kvBits })]
+    rule.kind === 'kv-cache'
+      ? kvPolicyFailures(rule, policy, numLayers).map((reason) => notServable(table, rule.id, rule.provenance.source, `kv cache: ${reason}`, { kvCache: kvPolicyLabel(policy) }))
       : [],
   );
 }

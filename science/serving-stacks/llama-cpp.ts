@@ -118,10 +118,21 @@ export const LLAMA_CPP: ServingStackTableInput = {
       },
     },
     {
+      // Blocks of 32 along the head dimension of one token: only q4_1 (asymmetric 4-bit, fp16 scale
+      // d and fp16 min m per 32) is a policy format exactly (int4, axis token, group 32). q8_0,
+      // q4_0, q5_0 are symmetric, q5_1 is 5-bit, iq4_nl a non-linear grid: no policy maps onto them.
       id: 'llama.cpp.kv-cache.types',
       kind: 'kv-cache',
-      bits: [16, 8, 4],
-      provenance: { source: 'common/arg.cpp', evidence: 'kv_cache_types for --cache-type-k/-v: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1' },
+      storages: [
+        { name: 'bf16', format: 'bf16' },
+        { name: 'q4_1', format: 'int4', axis: 'token', groupSizes: [32] },
+      ],
+      features: ['mixed-kv'],
+      provenance: {
+        source: 'common/arg.cpp',
+        evidence:
+          'kv_cache_types for --cache-type-k and --cache-type-v (set apart): f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1; block_q4_1 = 2 ggml_half (d, m) + QK4_1/2 bytes, QK4_1 32 (ggml/src/ggml-common.h); one type for every layer; Kcur cached after ggml_rope_ext (src/models/llama.cpp); no full-precision windows or sinks',
+      },
     },
   ],
 };

@@ -230,10 +230,23 @@ export const VLLM_0_33_0: ServingStackTableInput = {
       },
     },
     {
+      // One --kv-cache-dtype for K and V of every layer; --kv-cache-dtype-skip-layers leaves chosen
+      // layers unquantized. Its int8/int4_per_token_head dtypes are not the policy's int formats
+      // (symmetric absmax with an fp32 scale per token and head; int4 pre-rotated by a random
+      // Hadamard with a 4-bit zero hidden in the scale's mantissa), so no int policy maps onto them.
       id: 'vllm.kv-cache.dtypes',
       kind: 'kv-cache',
-      bits: [16, 8, 4],
-      provenance: { source: 'vllm/config/cache.py', evidence: 'CacheDType: auto/bfloat16, fp8 (e4m3/e5m2), int4_per_token_head (Triton attention backend, v1/attention/backends/triton_attn.py)' },
+      storages: [
+        { name: 'auto/bfloat16', format: 'bf16' },
+        { name: 'fp8/fp8_e4m3', format: 'fp8_e4m3' },
+        { name: 'fp8_e5m2', format: 'fp8_e5m2' },
+      ],
+      features: ['bf16-layers'],
+      provenance: {
+        source: 'vllm/config/cache.py',
+        evidence:
+          'CacheDType lists auto, bfloat16, fp8, fp8_e4m3, fp8_e5m2 (one per-layer k_scale/v_scale, model_executor/layers/quantization/kv_cache.py) and int8/int4_per_token_head (symmetric absmax, fp32 scale per token-head, v1/attention/ops/triton_reshape_and_cache_flash.py; int4 RHT-rotated, v1/attention/ops/int4_per_token_head.py); one cache_dtype for K and V; kv_cache_dtype_skip_layers; keys cached after rotary_emb (model_executor/models/llama.py: q, k = self.rotary_emb(positions, q, k) before self.attn); no full-precision windows or sinks',
+      },
     },
     {
       id: 'vllm.checkpoint.compressed-tensors.evoquant',

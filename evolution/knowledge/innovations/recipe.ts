@@ -22,6 +22,7 @@ export function innovationRecipe(innovation: Pick<Innovation, 'id' | 'name' | 'k
     name: `innovation-${innovation.id}`,
     description: `${innovation.name}: ${innovation.keyIdea}`.slice(0, 2000),
     ...(g.activations ? { activations: g.activations } : {}),
+    ...(g.kvCache ? { kvCache: g.kvCache } : {}),
     ...(g.kvCacheBits ? { kvCacheBits: g.kvCacheBits } : {}),
     default: { ...SEED_BASE.default, ...fields, ...(outliers ? { outliers } : {}), ...(rotation ? { rotation } : {}) },
     roles: { ...SEED_BASE.roles, ...g.roles },
