@@ -20,14 +20,11 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { repoRoot } from '../engine/stack/paths.js';
-import { loadBrown } from '../science/corpus/brown.js';
-import { evenWindows } from '../science/evaluation/windows.js';
-import { evaluateBuckets, referenceLogProbs, type BucketedMetrics } from '../science/long-context/bucketed-eval.js';
-import { positionBuckets } from '../science/long-context/buckets.js';
+import { loadDenseModel } from '../science/compression/dense-artifact.js';
+import type { BucketedMetrics } from '../science/long-context/bucketed-eval.js';
+import { evaluateLongContext, longContextReference, longContextSet } from '../science/long-context/long-context-set.js';
 import { denseLogits } from '../science/long-context/logits.js';
-import { evaluateRetrieval, type RetrievalMetrics } from '../science/long-context/retrieval-eval.js';
-import { maxRetrievalDistance, retrievalProbes } from '../science/long-context/retrieval.js';
-import { loadDenseModel } from '../science/model/dense-load.js';
+import type { RetrievalMetrics } from '../science/long-context/retrieval-eval.js';
 import { KvPolicy, type KvPolicyInput } from '../schema/kv-policy.js';
 import { pythonEnv, withoutPythonEnv } from './helpers/python-env.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
@@ -104,24 +101,20 @@ test('the long-context evaluation with every KV policy agrees with torch: bits/b
   }
   t.log(`model: ${haveProxy ? 'artifacts/dense-proxy' : 'random small Llama (python/tests/make_dense_fixture.py)'}`);
   const model = loadDenseModel(modelDir);
-  // Windows long enough for three buckets; a handful of them keeps the TS pass to seconds per policy.
-  const seq = haveProxy ? 1024 : 640;
-  const heldOut = loadBrown().heldOut;
-  const windows = evenWindows(heldOut, seq, 4 * seq);
-  const top = maxRetrievalDistance(seq);
-  const probes = retrievalProbes(heldOut, seq, [16, Math.floor(top / 2), top], haveProxy ? 4 : 2, 11);
-  const buckets = positionBuckets(seq);
+  // The standard long-context set (held-out Brown windows, probes at its distances), cut down: windows
+  // long enough for three buckets, few enough to keep the TS pass to seconds per policy.
+  const seq = haveProxy ? model.config.max_position_embeddings : 640;
+  const { windows, buckets, probes } = longContextSet(seq, { tokens: 4 * seq, probesPerDistance: 2 });
   writeFileSync(join(work, 'windows.bin'), windows.bytes);
   writeFileSync(join(work, 'probes.json'), JSON.stringify({ probes: probes.map((p) => ({ window: Buffer.from(p.window).toString('base64'), query: p.query, distance: p.distance })) }));
-  const reference = await referenceLogProbs(denseLogits(model), windows);
+  const reference = await longContextReference(denseLogits(model), { windows, buckets, probes });
 
   const klLong: Record<string, { ts: number; torch: number }> = {};
   for (const [name, input] of Object.entries(POLICIES)) {
     const policy = KvPolicy.parse(input);
     const file = join(work, `policy-${Object.keys(klLong).length}.json`);
     writeFileSync(file, JSON.stringify(policy));
-    const ts = await evaluateBuckets(denseLogits(model, policy), windows, buckets, reference);
-    const tsRetrieval = await evaluateRetrieval(denseLogits(model, policy), probes);
+    const { retrieval: tsRetrieval, ...ts } = await evaluateLongContext(denseLogits(model, policy), { windows, buckets, probes }, reference);
     const torch = await runCli(env.python, ['--model', modelDir, '--windows', join(work, 'windows.bin'), '--seq', String(seq), '--probes', join(work, 'probes.json'), '--kv', file]);
 
     const rows = [{ label: 'all', ts, torch: torch.metrics }, ...ts.buckets.map((b, i) => ({ label: `${b.from}-${b.to - 1}`, ts: b, torch: torch.metrics.buckets[i] }))];
