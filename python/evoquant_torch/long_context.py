@@ -3,8 +3,9 @@ torch side of science/long-context/{bucketed-eval,retrieval-eval}.ts, built from
 
   - bits/byte, top-1 and KL(original ‖ model) in bits per byte, overall and per position bucket (a
     position is the 0-based index of the predicted byte in its window; buckets 0–127, 128–511, 512–1023,
-    then doubling, up to the window length, unless given); the original is the same checkpoint read
-    without a KV policy, so KL isolates what the cache costs;
+    then doubling, up to the window length, unless given); the original is --reference when given (e.g. the
+    unquantized checkpoint of a quantized one), else the same checkpoint read without a KV policy, so that
+    KL isolates what the cache costs; the original is always read without a KV policy;
   - retrieval accuracy by distance: for each probe the model reads the first seq bytes of its window and
     the argmax at positions query .. query+KEY_LETTERS−1 must be the key's letters (window[query+1+j]).
 
@@ -13,7 +14,7 @@ probes as JSON ({"probes": [{"window": base64 of seq+1 bytes, "query": int, "dis
 KV policy as the JSON schema/kv-policy.ts parses. Tokens are bytes (the dense proxy's vocabulary).
 
     python -m evoquant_torch.long_context --model DIR --windows FILE --seq N [--probes FILE] [--kv FILE]
-        [--buckets 0:128,128:512] [--batch 2] [--device cpu]
+        [--reference DIR] [--buckets 0:128,128:512] [--batch 2] [--device cpu]
 
 prints one JSON object; bad input is one line on stderr and exit 2.
 """
@@ -91,9 +92,11 @@ def _batches(n: int, batch: int) -> Iterator[tuple[int, int]]:
 
 
 def evaluate_buckets(model: LongContextModel, windows: torch.Tensor, buckets: list[tuple[int, int]], kv: KvPolicy | None,
-                     batch: int) -> dict[str, Any]:
+                     batch: int, reference: LongContextModel | None = None) -> dict[str, Any]:
     """BucketedMetrics of windows [W, seq+1] (uint8): the model with `kv` scored on the last seq bytes of
-    each window; KL per byte against the same model without a policy when `kv` is given, else null."""
+    each window; KL per byte against `reference` (read without a KV policy) when given, else against the
+    same model without a policy when `kv` is given, else null."""
+    original = reference if reference is not None else (model if kv is not None else None)
     count, span = windows.shape
     seq = span - 1
     bucket_of = torch.full((seq,), -1, dtype=torch.long)
@@ -108,8 +111,8 @@ def evaluate_buckets(model: LongContextModel, windows: torch.Tensor, buckets: li
         lp = torch.log_softmax(model.logits(ids, kv).double(), dim=-1)
         nats = -lp.gather(-1, targets[..., None])[..., 0]
         correct = (lp.argmax(-1) == targets).double()
-        if kv is not None:
-            ref = torch.log_softmax(model.logits(ids, None).double(), dim=-1)
+        if original is not None:
+            ref = torch.log_softmax(original.logits(ids, None).double(), dim=-1)
             kl = (ref.exp() * (ref - lp)).sum(-1)
         else:
             kl = torch.zeros_like(nats)
@@ -122,7 +125,7 @@ def evaluate_buckets(model: LongContextModel, windows: torch.Tensor, buckets: li
         tokens, nats, correct, kl = (float(x) for x in s)
         return {"tokens": int(tokens), "bitsPerByte": nats * LOG2E / tokens if tokens else None,
                 "top1": correct / tokens if tokens else None,
-                "klBitsPerByte": (max(0.0, kl * LOG2E / tokens) if tokens else None) if kv is not None else None}
+                "klBitsPerByte": (max(0.0, kl * LOG2E / tokens) if tokens else None) if original is not None else None}
 
     return {**metrics(sums[nb]), "buckets": [{"from": lo, "to": hi, **metrics(sums[i])} for i, (lo, hi) in enumerate(buckets)]}
 
@@ -195,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", required=True, help="raw bytes, [count, seq+1]")
     ap.add_argument("--seq", required=True, type=int)
     ap.add_argument("--probes", help='JSON {"probes": [{"window": base64, "query", "distance"}]}')
-    ap.add_argument("--kv", help="KV policy JSON file (schema/kv-policy.ts); absent: bf16 cache, no KL")
+    ap.add_argument("--kv", help="KV policy JSON file (schema/kv-policy.ts); absent: bf16 cache")
+    ap.add_argument("--reference", help="checkpoint KL is measured against (default: --model without the KV policy; no KL without either)")
     ap.add_argument("--buckets", help="from:to,... (default: 0-127, 128-511, 512-1023, doubling)")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -222,8 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         limit = ckpt.config.get("max_position_embeddings")
         if isinstance(limit, int) and longest > limit:
             raise InvalidRequest(f"windows of {longest} bytes exceed the model's max_position_embeddings {limit}")
-        model = LongContextModel(ckpt, torch.device("cuda:0" if args.device == "cuda" else "cpu"))
-        out = {"seq": args.seq, "windows": int(windows.shape[0]), "metrics": evaluate_buckets(model, windows, buckets, kv, args.batch),
+        device = torch.device("cuda:0" if args.device == "cuda" else "cpu")
+        model = LongContextModel(ckpt, device)
+        reference = None
+        if args.reference is not None:
+            reference = LongContextModel(Checkpoint.open(args.reference), device)
+            if reference.arch.vocab != model.arch.vocab:
+                raise InvalidRequest(f"--reference has a vocabulary of {reference.arch.vocab}, --model {model.arch.vocab}")
+        out = {"seq": args.seq, "windows": int(windows.shape[0]),
+               "metrics": evaluate_buckets(model, windows, buckets, kv, args.batch, reference),
                "retrieval": evaluate_retrieval(model, probes, kv, args.batch)}
     except ExecutorError as e:
         print(f"{e.error_type}: {e}", file=sys.stderr)

@@ -87,6 +87,16 @@ class LongContextTest(unittest.TestCase):
         self.assertTrue(all(b["klBitsPerByte"] > 0 for b in int2["buckets"]))
         self.assertNotEqual(int2["bitsPerByte"], plain["bitsPerByte"])
 
+    def test_kl_against_a_reference_checkpoint(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            other = make_dense_fixture(Path(d) / "other", seed=9)
+            out = self.run_ok("--reference", str(other))["metrics"]
+            lp = torch.log_softmax(hf_logits(self.model, self.windows[:, :SEQ].long()).double(), -1)
+            ref = torch.log_softmax(hf_logits(other, self.windows[:, :SEQ].long()).double(), -1)
+        kl = float((ref.exp() * (ref - lp)).sum(-1).mean()) / math.log(2)
+        self.assertGreater(kl, 0.01)
+        self.assertAlmostEqual(out["klBitsPerByte"], kl, delta=1e-5 * kl)
+
     def test_retrieval_scores_the_letters_after_the_query(self) -> None:
         seq, query = 40, 30
         window = bytes(range(60, 60 + seq + 1))
