@@ -17,6 +17,7 @@ as a stored (dequantized) copy of every token plus [seq, seq] boolean masks (Tru
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -185,6 +186,7 @@ def mulberry32(seed: int) -> Callable[[], float]:
     return nxt
 
 
+@functools.lru_cache(maxsize=16)
 def hadamard_rotation(n: int, seed: int = KEY_ROTATION_SEED) -> torch.Tensor:
     """R [n, n] with x·R = (x ⊙ signs)·blockdiag(H_b)/√b, b the largest power of two dividing n, H_b
     Sylvester's Hadamard matrix (the natural order of the fast Walsh–Hadamard transform)."""
@@ -253,11 +255,12 @@ def store_tensor(x: torch.Tensor, policy: TensorPolicy, rotation: torch.Tensor |
     y = x.to(torch.float64)
     if rotation is not None:
         # The rotation is applied in x's precision, as the serving kernel would rotate the float keys.
-        y = (x @ rotation.to(x.dtype)).to(torch.float64)
+        rotation = rotation.to(device=x.device, dtype=x.dtype)
+        y = (x @ rotation).to(torch.float64)
     y = _store_fp8(y, fmt) if fmt in FP8 else _store_int(y, policy)
     out = y.to(x.dtype)
     if rotation is not None:
-        out = out @ rotation.T.to(x.dtype)
+        out = out @ rotation.T
     return out
 
 
