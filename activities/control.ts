@@ -94,6 +94,7 @@ export function createControlActivities({ db }: ControlDeps) {
               ? {}
               : { measured_peak_bytes: m.measuredMemory.peakBytes, device_total_bytes: m.measuredMemory.deviceTotalBytes, weight_bytes: m.measuredMemory.weightBytes }),
             ...(req.artifact.peakMemoryBytes === undefined ? {} : { quantize_peak_bytes: req.artifact.peakMemoryBytes }),
+            ...(m.longContext === undefined ? {} : { long_context: m.longContext }),
           };
           await recordSucceededAttempt(trx, { candidateId: id, attempt: m.attempt, workerIdentity: m.workerIdentity, metrics });
           await recordResult(trx, id, metrics);

@@ -96,7 +96,7 @@ export function createGpuActivities({ executor, identity, chaos }: GpuDeps) {
       const previous = ctx.info.heartbeatDetails as EvaluateHeartbeat | Progress | undefined;
       const resume = previous && previous.stage === 'evaluate' && 'progress' in previous ? previous.progress : undefined;
       try {
-        const { measuredMemory, ...m } = await withKeepAlive((beat) => {
+        const { measuredMemory, longContext, ...m } = await withKeepAlive((beat) => {
           // A checkpoint's evaluation (torch) has no resumable windows: it beats its stages instead.
           // The proxy's beats only its windows, so a stage never overwrites the resume point.
           const stages = req.model === undefined ? () => undefined : heartbeater(beat);
@@ -109,6 +109,7 @@ export function createGpuActivities({ executor, identity, chaos }: GpuDeps) {
           workerIdentity: identity,
           resumedFromWindow: resume?.nextWindow ?? 0,
           ...(measuredMemory === undefined ? {} : { measuredMemory }),
+          ...(longContext === undefined ? {} : { longContext }),
         };
       } catch (err) {
         typed(err);

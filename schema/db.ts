@@ -4,6 +4,7 @@
 // checks that both agree.
 import type { ColumnType, Generated, Selectable } from 'kysely';
 import { z } from 'zod';
+import { LongContextSummary } from './long-context.js';
 
 // ---------------------------------------------------------------- JSON
 
@@ -86,6 +87,8 @@ export const ResultMetrics = z.looseObject({
   weight_bytes: z.number().int().nonnegative().optional(),
   /** Peak device memory of the quantization. */
   quantize_peak_bytes: z.number().int().nonnegative().optional(),
+  /** Dense long-context proxy: bits/byte and KL per position bucket and retrieval by distance, with the original's. */
+  long_context: LongContextSummary.optional(),
 });
 export type ResultMetrics = z.infer<typeof ResultMetrics>;
 

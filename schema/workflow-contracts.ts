@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { EvolutionConfig } from './evolution-config.js';
 import type { Recipe } from './recipe.js';
 import type { CheckpointModel } from './torch-executor.js';
+import type { LongContextSummary } from './long-context.js';
 
 export const CONTROL_TASK_QUEUE = 'evoquant-control';
 export const gpuTaskQueue = (pool: string): string => `gpu-${pool}`;
@@ -148,6 +149,8 @@ export interface EvaluationMeasurement {
   resumedFromWindow: number;
   /** Measured by the torch executor; absent for the proxy. */
   measuredMemory?: MeasuredMemory;
+  /** The dense long-context proxy's buckets and retrieval; absent for the MoE proxy. */
+  longContext?: LongContextSummary;
 }
 
 export type RecordRequest =

@@ -15,6 +15,7 @@ import type { SensitivityProfile } from '../../schema/sensitivity.js';
 import type { CompileVerdict, ProposedCandidate } from '../../schema/workflow-contracts.js';
 import { Allocator } from '../../science/allocation/allocate.js';
 import { buildProblem } from '../../science/allocation/problem.js';
+import { loadModelConfig } from '../../science/model-configs/load.js';
 import { physicist, type Repair } from '../../evolution/agents/physicist.js';
 import { chainId } from '../../evolution/agents/scout.js';
 import { linkReasoning } from '../../evolution/knowledge/chains.js';
@@ -79,6 +80,19 @@ export function allocatorFor(config: EvolutionConfig, profile: SensitivityProfil
   };
 }
 
+/**
+ * The allocator prices a MoE target's role groups and experts by the MoE proxy's profile; a dense
+ * target (the long-context line) has no such groups, so its children that do not fit are refused
+ * instead of repaired, and no profile is measured for them.
+ */
+function allocatorApplies(config: EvolutionConfig): boolean {
+  try {
+    return loadModelConfig(config.target.model).moe !== null;
+  } catch {
+    return false;
+  }
+}
+
 export function createPhysicist({ db }: PhysicistDepsActivity) {
   return {
     async physicist({ evolutionId, generation, config, proposals, profile }: PhysicistRequest): Promise<PhysicistResult> {
@@ -99,7 +113,7 @@ export function createPhysicist({ db }: PhysicistDepsActivity) {
           return out;
         }
         const compile = (p: ArchitectProposal): CompileVerdict => compileVerdict({ candidate: p, target: config.target });
-        if (!profile && proposals.some((p) => p.operation !== 'seed' && !compile(p).fits)) return { needsProfile: true, accepted: [], refused: [] };
+        if (!profile && allocatorApplies(config) && proposals.some((p) => p.operation !== 'seed' && !compile(p).fits)) return { needsProfile: true, accepted: [], refused: [] };
         const archiveIds = new Set((await listCandidates(trx, evolutionId)).map((c) => c.id));
         const verdict = physicist(evolutionId, proposals, {
           compile,

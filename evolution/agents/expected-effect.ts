@@ -20,6 +20,13 @@ const OPERATOR_PRIOR: Record<string, { memory: Direction; loss: Direction }> = {
   'attention-precision': { memory: 'more', loss: 'less' },
   'edge-layer-protection': { memory: 'more', loss: 'less' },
   'kv-cache-8bit': { memory: 'less', loss: 'more' },
+  'kv-kivi': { memory: 'less', loss: 'more' },
+  'kv-lower-bits': { memory: 'less', loss: 'more' },
+  'kv-recent-window': { memory: 'more', loss: 'less' },
+  'kv-attention-sinks': { memory: 'more', loss: 'less' },
+  'kv-pre-rope-keys': { memory: 'same', loss: 'less' },
+  'kv-hadamard-keys': { memory: 'same', loss: 'less' },
+  'kv-protect-layers': { memory: 'more', loss: 'less' },
   'expert-pruning': { memory: 'less', loss: 'more' },
   'expert-merging': { memory: 'less', loss: 'more' },
 };

@@ -3,6 +3,7 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { KvPolicy } from '../../schema/kv-policy.js';
+import { KV_TECHNIQUES } from './kv-techniques.js';
 import { Recipe, type ExpertPolicy, type ExpertReduction, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
 import type { HardwareProfile } from '../../schema/hardware.js';
 import type { ServingStackTable } from '../../schema/serving-stack.js';
@@ -303,6 +304,7 @@ export const TECHNIQUES: readonly Technique[] = [
       return valid(next);
     },
   },
+  ...KV_TECHNIQUES,
 ];
 
 export const TECHNIQUE_IDS: ReadonlySet<string> = new Set(TECHNIQUES.map((t) => t.id));

@@ -3,6 +3,7 @@
 // torch executor (real checkpoints) implement it; a worker picks one (or a dispatcher of both).
 import type { EvalProgress } from '../evaluation/evaluate.js';
 import type { SensitivityProfile } from '../../schema/sensitivity.js';
+import type { LongContextSummary } from '../../schema/long-context.js';
 import type { EvaluateRequest, MeasuredMemory, QuantizeRequest } from '../../schema/workflow-contracts.js';
 
 export interface Progress {
@@ -28,6 +29,8 @@ export interface EvaluateOutcome {
   baselineTop1: number;
   expertFrequency: number[][];
   measuredMemory?: MeasuredMemory;
+  /** The dense long-context proxy's buckets and retrieval (kl is then the worst bucket's). */
+  longContext?: LongContextSummary;
 }
 
 export interface Executor {

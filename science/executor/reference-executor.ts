@@ -16,7 +16,11 @@ import type { EvaluateRequest, QuantizeRequest } from '../../schema/workflow-con
 import type { SensitivityProfile } from '../../schema/sensitivity.js';
 import { ArtifactMissingError, OutOfDeviceMemoryError } from './errors.js';
 import type { EvaluateOutcome, Executor, Progress, QuantizeOutcome } from './executor.js';
-import { workingSetBytes } from './memory.js';
+import { denseWorkingSetBytes, workingSetBytes } from './memory.js';
+import { DenseProxyRunner } from './dense-proxy.js';
+import { proxyKind } from '../model/proxy-kind.js';
+import { loadDenseWeights } from '../compression/dense-artifact.js';
+import { LONG_CONTEXT_BATCH } from '../long-context/bucketed-eval.js';
 
 export interface ExecutorOptions {
   /** Where quantized models are written (shared by the workers of a pool). */
@@ -52,6 +56,7 @@ export class ReferenceExecutor implements Executor {
   private readonly baselines = new PromiseCache<number>();
   /** The unquantized proxy, loaded once per process: the reference of every evaluation. */
   private readonly references = new PromiseCache<ProxyModel>();
+  private readonly dense = new DenseProxyRunner();
 
   constructor(private readonly options: ExecutorOptions) {}
 
@@ -77,9 +82,17 @@ export class ReferenceExecutor implements Executor {
 
   async quantize(req: QuantizeRequest, onProgress: (p: Progress) => void): Promise<QuantizeOutcome> {
     const path = this.artifactPath(req.evolutionId, req.candidateId);
-    const existing = this.reusable(path, req);
+    const dense = proxyKind(this.proxyDir(req.proxy)) === 'dense';
+    const existing = this.reusable(path, req, dense);
     if (existing !== null) return { path, proxyBytes: existing, reused: true };
     try {
+      if (dense) {
+        const qd = await this.dense.quantize(this.proxyDir(req.proxy), req.recipe, req.calibrationTokens, (stage, done, total) => onProgress({ stage, done, total }));
+        this.checkMemory(denseWorkingSetBytes(qd.weights.config, LONG_CONTEXT_BATCH), `quantizing ${req.recipe.name}`);
+        onProgress({ stage: 'write', done: 0, total: 1 });
+        const written = writeQuantizedModel(path, qd, qd.weights.config, { replace: false });
+        return { path, proxyBytes: qd.bytes.total, reused: !written };
+      }
       const prepared = await this.prepare(req.proxy, req.calibrationTokens, onProgress);
       this.checkMemory(workingSetBytes(prepared.weights.config, EVAL_BATCH_TOKENS), `quantizing ${req.recipe.name}`);
       const qp = await applyRecipe(prepared, req.recipe, {
@@ -103,10 +116,10 @@ export class ReferenceExecutor implements Executor {
   }
 
   /** An artifact a previous attempt completed for the same recipe: its stored bytes, else null. */
-  private reusable(path: string, req: QuantizeRequest): number | null {
+  private reusable(path: string, req: QuantizeRequest, dense: boolean): number | null {
     if (!existsSync(join(path, 'model.safetensors'))) return null;
     try {
-      const stored = loadModel(path).quantization;
+      const stored = (dense ? loadDenseWeights(path) : loadModel(path)).quantization;
       if (!stored || canonicalJson(asJson(stored.recipe)) !== canonicalJson(asJson(req.recipe))) return null;
       return stored.stored_bytes;
     } catch {
@@ -132,6 +145,7 @@ export class ReferenceExecutor implements Executor {
     const path = req.artifact.path;
     if (!existsSync(join(path, 'model.safetensors'))) throw new ArtifactMissingError(`artifact ${path} is not on this worker`);
     const proxyDir = this.proxyDir(req.proxy);
+    if (proxyKind(proxyDir) === 'dense') return this.dense.evaluate(proxyDir, path, req.tokens, (done, total) => onProgress({ stage: 'evaluate', done, total }));
     const reference = await this.referenceModel(req.proxy);
     const model = new ProxyModel(loadModel(path));
     this.checkMemory(workingSetBytes(model.config, EVAL_BATCH_TOKENS), `evaluating ${req.candidateId}`);
