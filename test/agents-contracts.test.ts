@@ -4,7 +4,7 @@
 import test from 'ava';
 import { ArchitectProposal, ChainOfThought, type ChainStep } from '../schema/agents.js';
 import { EvolutionConfig } from '../schema/evolution-config.js';
-import type { Recipe } from '../schema/recipe.js';
+import { parseRecipe, type Recipe, type RecipeInput } from '../schema/recipe.js';
 import { builtinRecipe } from '../science/recipes/builtin.js';
 import { compileTarget } from '../science/physics/compile.js';
 import { architect } from '../evolution/agents/architect.js';
@@ -71,6 +71,17 @@ test('the scout reads the patterns a recipe applies from its genes', (t) => {
   t.deepEqual([...recipePatterns(recipe('w4a16-g128-rtn'))], []);
   t.deepEqual([...recipePatterns(recipe('w4a16-g128-gptq'))], ['error-compensation']);
   t.true(recipePatterns(recipe('moe-layers-sensitive4-rest3')).has('mixed-precision-sensitivity-routing'));
+  // The KV cache's genes: an fp8 cache applies none; KIVI's per-channel keys and window isolate
+  // outliers, Hadamard keys rotate, bands spend bits by layer; genes over a bf16 cache change nothing.
+  const withKv = (kvCache: NonNullable<RecipeInput['kvCache']>): Recipe => parseRecipe({ ...recipe('w4a16-g128-rtn'), kvCache });
+  t.deepEqual([...recipePatterns(withKv({ keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' } }))], []);
+  t.deepEqual([...recipePatterns(withKv({ keys: { format: 'int2', axis: 'channel', groupSize: 32 }, values: { format: 'int2', axis: 'token', groupSize: 32 }, recentWindow: 128 }))], ['outlier-isolation']);
+  t.deepEqual([...recipePatterns(withKv({ keys: { format: 'int4', axis: 'token', groupSize: 128 }, values: { format: 'int4', axis: 'token', groupSize: 128 }, keyRotation: 'hadamard' }))], ['rotation-incoherence']);
+  t.deepEqual([...recipePatterns(withKv({ recentWindow: 64, keyRotation: 'hadamard' }))], []);
+  t.deepEqual(
+    [...recipePatterns(withKv({ keys: { format: 'fp8_e4m3' }, values: { format: 'fp8_e4m3' }, layers: [{ from: 0, to: 0.1, override: { keys: { format: 'bf16' }, values: { format: 'bf16' } } }] }))],
+    ['mixed-precision-sensitivity-routing'],
+  );
 });
 
 test('chain of thought on a known subgraph: paths from what the frontier applies to what it lacks, ranked by the bandit', (t) => {

@@ -280,3 +280,18 @@ test('formatReport prints one line per field and one per violation', (t) => {
   t.true(lines.some((l) => l.startsWith('violation') && l.includes('[shard-shape] expert_down')));
   t.true(lines.every((l) => !l.includes('\n')));
 });
+
+test('compile charges the KV policy: KIVI int4 g32 on Llama-3.1-70B, scales, zeros, residual and window exact, per GPU under TP2', (t) => {
+  const kivi = parseRecipe({ ...recipe('w4a16-g128'), kvCache: { keys: { format: 'int4', axis: 'channel', groupSize: 32 }, values: { format: 'int4', axis: 'token', groupSize: 32 }, recentWindow: 128 } });
+  const r = compileTarget({ model: 'llama-3.1-70b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2, contextLength: 1000, batch: 3, stack: 'reference' }, kivi);
+  // Far from the window, per layer and KV head: K 64 B of codes + 128 channels × 4 B / 32 tokens; V 64 B + 4 groups × 4 B.
+  t.is(r.kvCache.bytesPerToken, 80 * 8 * ((64 + 16) + (64 + 16)));
+  t.is(r.kvCache.policy, 'K int4/channel/g32 V int4/token/g32 (window 128)');
+  // At 1000 tokens: 872 quantizable = 27 key groups (864 tokens) + 8 residual; the window's 128 in bf16.
+  const keys = 864 * 64 + 27 * 128 * 4 + (128 + 8) * 256;
+  const values = 872 * (64 + 16) + 128 * 256;
+  t.is(r.kvCache.totalBytes, 80 * 8 * 3 * (keys + values));
+  t.is(r.perGpu.kvBytes, 80 * 4 * 3 * (keys + values));
+  t.is(r.stages[0].kvBytes, r.perGpu.kvBytes);
+  t.true(formatReport(r).some((l) => l.startsWith('kv cache') && l.includes('K int4/channel/g32 V int4/token/g32 (window 128)')));
+});

@@ -1,6 +1,7 @@
 // Which evolution patterns a recipe applies, read from its genes: the scout asks what the frontier
 // already does before it looks for what it does not. Only patterns a gene expresses are reported.
 import type { EvolutionPattern } from '../../schema/innovation.js';
+import { isUnquantizedKv } from '../../schema/kv-policy.js';
 import type { QuantOverride, QuantSpec, Recipe } from '../../schema/recipe.js';
 
 type Spec = QuantSpec | QuantOverride;
@@ -33,5 +34,20 @@ export function recipePatterns(recipe: Recipe): Set<EvolutionPattern> {
   for (const tier of recipe.expertLayers?.tiers ?? []) specPatterns(tier.override, out);
   if (recipe.experts || recipe.expertLayers || recipe.depth.length > 0 || protectsRoles(recipe)) out.add('mixed-precision-sensitivity-routing');
   if (recipe.expertReduction) out.add('pruning-merging');
+  if (recipe.kvCache) kvPatterns(recipe.kvCache, out);
   return out;
+}
+
+/**
+ * The KV cache's genes as patterns: keys per channel, bf16 windows and sinks keep outliers apart
+ * (KIVI, IntactKV, KVQuant); Hadamard keys are a rotation (QuaRot); per-layer bands spend bits by layer.
+ */
+function kvPatterns(kv: NonNullable<Recipe['kvCache']>, out: Set<EvolutionPattern>): void {
+  for (const layer of [kv, ...kv.layers.map((b) => ({ ...kv, ...b.override }))]) {
+    if (isUnquantizedKv(layer)) continue;
+    const perChannel = [layer.keys, layer.values].some((t) => 'axis' in t && t.axis === 'channel');
+    if (perChannel || layer.recentWindow > 0 || layer.sinkTokens > 0) out.add('outlier-isolation');
+    if (layer.keys.format !== 'bf16' && layer.keyRotation === 'hadamard') out.add('rotation-incoherence');
+  }
+  if (kv.layers.length > 0) out.add('mixed-precision-sensitivity-routing');
 }

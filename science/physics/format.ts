@@ -45,7 +45,9 @@ export function formatReport(r: CompileReport): string[] {
         .map(([k, v]) => `${k} ${formatBytes(v)}`)
         .join(', '),
     ),
-    line('kv cache', `${formatBytes(r.kvCache.totalBytes)} (${(r.kvCache.bytesPerToken / 1024).toFixed(1)} KiB/token, ${r.kvCache.policy})`),
+    line('kv cache', `${formatBytes(r.kvCache.totalBytes)} at context ${d.contextLength} × batch ${d.batch} (${(r.kvCache.bytesPerToken / 1024).toFixed(1)} KiB/token, ${r.kvCache.policy})`),
+    // Per-layer bands, when the policy has more than one.
+    ...(r.kvCache.bands.length > 1 ? [line('kv bands', r.kvCache.bands.map((b) => `layers ${b.firstLayer}–${b.endLayer - 1} ${b.policy} ${(b.bytesPerToken / 1024).toFixed(1)} KiB/token`).join('; '))] : []),
     line('overhead/GPU', `${formatBytes(r.overhead.bytesPerGpu)} (${r.overhead.components.map((c) => `${c.name} ${formatBytes(c.bytesPerGpu)}`).join(', ')})`),
     line(
       'per GPU',

@@ -15,11 +15,13 @@ export interface ServabilityTarget {
 
 const PROXY_DIR = fileURLToPath(new URL('../../../artifacts/proxy', import.meta.url));
 
-/** The proxy on one A100; the headline deployment (Qwen3-235B-A22B on 2×A100-80GB, TP2) and its hard regime on one A100-80GB. */
+/** The proxy on one A100; the headline deployment (Qwen3-235B-A22B on 2×A100-80GB, TP2), its hard regime on one A100-80GB, and Llama-3.1-70B at 128k. */
 export const SERVABILITY_TARGETS: readonly ServabilityTarget[] = [
   { id: 'proxy-a100', label: 'proxy, 1×A100-80GB', target: { model: PROXY_DIR, hardware: 'a100-80gb', gpus: 1, tensorParallel: 1 } },
   { id: 'qwen3-235b-1xa100', label: 'Qwen3-235B-A22B, 1×A100-80GB', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 1, tensorParallel: 1 } },
   { id: 'qwen3-235b-2xa100', label: 'Qwen3-235B-A22B, 2×A100-80GB TP2', target: { model: 'qwen3-235b-a22b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2 } },
+  // The dense long-context target (issue 10), where the KV cache decides what fits.
+  { id: 'llama-3.1-70b-128k-2xa100', label: 'Llama-3.1-70B at 128k, 2×A100-80GB TP2', target: { model: 'llama-3.1-70b', hardware: 'a100-80gb', gpus: 2, tensorParallel: 2, contextLength: 131_072 } },
 ];
 
 export interface ServabilityVerdict {
