@@ -3,6 +3,7 @@
 // message is validated here, so a Python bug surfaces as a typed protocol error, never as a
 // half-read result recorded as a measurement.
 import { z } from 'zod';
+import { KvPolicy } from './kv-policy.js';
 import { ModuleRole, WeightBits } from './recipe.js';
 
 /** Linux's PATH_MAX: no real path is longer. */
@@ -116,6 +117,8 @@ export const TorchEvaluateRequest = z
     cacheDir: AbsolutePath,
     device: TorchDevice,
     memoryCapBytes: Count.nullable(),
+    /** How the model's KV cache is stored (absent: bf16); the reference is always read without one, so KL includes the cache's cost. */
+    kvCache: KvPolicy.optional(),
   })
   .strict();
 export type TorchEvaluateRequest = z.infer<typeof TorchEvaluateRequest>;

@@ -5,7 +5,8 @@ The hidden states of all windows stay on the device while the weights pass throu
 at a time; logits are formed and reduced one chunk of windows at a time, so neither the model nor the
 [tokens, vocab] logits are ever held whole. The reference's log-probabilities are cached on disk under
 cacheDir, keyed by sha256(reference config + safetensors headers + shard identity, window ids, seq), and
-reused by later evaluations in any process.
+reused by later evaluations in any process. With `kvCache` (a KV policy, kv_cache.py) the model attends over
+the cache that policy stores while the reference is read without one, so KL includes the cache's cost.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import torch
 from .architectures import ArchSpec
 from .checkpoint import Checkpoint
 from .errors import InvalidRequest, MemoryMeter, check_finite, tensor_bytes
+from .kv_cache import KvPolicy, parse_kv_policy, resolve_kv_layer
 from .layers import embed_tokens, head_logits, layer_forward
 from .text import Tokens, load_text, tokenize, window_tensor
 
@@ -44,19 +46,22 @@ def resolve_device(name: str) -> torch.device:
     raise InvalidRequest(f"device must be cpu or cuda, got {name!r}")
 
 
-def activation_bytes(arch: ArchSpec, batch: int, seq: int) -> int:
+def activation_bytes(arch: ArchSpec, batch: int, seq: int, kv_cache: bool = False) -> int:
     """Working set of one layer over `batch` windows beyond the hidden states (float32): normed input,
-    q/k/v (k/v repeated for GQA), attention scores of the math path, attention output, MLP/expert intermediates."""
+    q/k/v (k/v repeated for GQA), attention scores of the math path, attention output, MLP/expert intermediates.
+    A simulated KV cache (kv_cache.py) adds the stored K/V and two score matrices (full and stored keys) and
+    the split probabilities: four score-sized tensors in all."""
     rows = batch * seq
-    qkv = rows * arch.heads * arch.head_dim * 3
-    scores = batch * arch.heads * seq * seq
+    qkv = rows * arch.heads * arch.head_dim * (6 if kv_cache else 3)
+    scores = batch * arch.heads * seq * seq * (4 if kv_cache else 1)
     mlp = rows * (arch.top_k * arch.moe_intermediate * 3 + arch.experts if arch.moe else arch.intermediate * 3)
     return 4 * (rows * arch.hidden * 3 + qkv + scores + mlp)
 
 
 def stream_hidden(ckpt: Checkpoint, inputs: torch.Tensor, batch: int, device: torch.device, meter: MemoryMeter,
-                  emit: Emit, stage: str, routed: torch.Tensor | None = None) -> torch.Tensor:
-    """Final hidden states [W, S, d] (before the last norm) of inputs [W, S], one layer's weights on the device at a time."""
+                  emit: Emit, stage: str, routed: torch.Tensor | None = None, kv: KvPolicy | None = None) -> torch.Tensor:
+    """Final hidden states [W, S, d] (before the last norm) of inputs [W, S], one layer's weights on the device at a time;
+    with `kv`, each layer attends over the KV cache that policy stores."""
     arch = ckpt.arch
     w_count, seq = inputs.shape
     embed = ckpt.embed(device)
@@ -65,14 +70,15 @@ def stream_hidden(ckpt: Checkpoint, inputs: torch.Tensor, batch: int, device: to
     meter.charge(tensor_bytes(hidden), f"the hidden states of {w_count} windows")
     meter.release(tensor_bytes(embed))
     del embed
-    act = activation_bytes(arch, min(batch, w_count), seq)
+    act = activation_bytes(arch, min(batch, w_count), seq, kv is not None)
     for i in range(arch.layers):
         w = ckpt.layer(i, device)
         nb = sum(t.untyped_storage().nbytes() for t in {t.untyped_storage().data_ptr(): t for t in w.values()}.values())
         meter.charge(nb, f"layer {i} weights")
         meter.charge(act, f"layer {i} activations of {min(batch, w_count)} windows")
         for b0 in range(0, w_count, batch):
-            hidden[b0:b0 + batch] = layer_forward(arch, w, hidden[b0:b0 + batch], routed_counts=None if routed is None else routed[i])
+            hidden[b0:b0 + batch] = layer_forward(arch, w, hidden[b0:b0 + batch], routed_counts=None if routed is None else routed[i],
+                                                  kv=resolve_kv_layer(kv, i, arch.layers) if kv is not None else None)
         meter.release(act)
         meter.release(nb)
         del w
@@ -183,7 +189,8 @@ def evaluate(req: dict[str, Any], emit: Emit) -> dict[str, Any]:
         del ref
 
     routed = torch.zeros((arch.layers, arch.experts), dtype=torch.long, device=device) if arch.moe else None
-    hidden = stream_hidden(model, inputs, batch, device, meter, emit, "evaluate", routed)
+    kv = parse_kv_policy(req["kvCache"]) if req.get("kvCache") is not None else None
+    hidden = stream_hidden(model, inputs, batch, device, meter, emit, "evaluate", routed, kv)
     norm, head = model.final_norm(device), model.lm_head(device)
     meter.charge(tensor_bytes(head), "the lm_head")
     chunk = ref_cache.chunk if ref_cache is not None else head_chunk(arch, seq)

@@ -7,16 +7,20 @@ routing as Qwen3MoeTopKRouter / MixtralTopKRouter do it: softmax over the router
 (torch.topk), then optional renormalisation (always for Mixtral), experts summed in ascending expert order
 with index_add_. Expert compute gathers each expert's rows with one index per expert — never a loop over tokens.
 
+With a KV-cache policy (kv_cache.py) a layer's attention reads the cache that policy stores: quantized
+keys/values where the policy quantizes them, full precision where it keeps them (windows, sinks, KIVI's residual).
+
 Capture hooks let calibration observe the exact inputs of every linear module (rows are [N, width]).
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import torch
 import torch.nn.functional as F
 
 from .architectures import ArchSpec
+from .kv_cache import KvLayerPolicy, store_kv
 
 
 class Capture(Protocol):
@@ -80,7 +84,27 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def _attention(arch: ArchSpec, w: dict[str, torch.Tensor], h: torch.Tensor, capture: object | None) -> torch.Tensor:
+def _cached_attention(q: torch.Tensor, k_pre: torch.Tensor, k: torch.Tensor, v: torch.Tensor, policy: KvLayerPolicy,
+                      rope: Callable[[torch.Tensor], torch.Tensor], rep: int) -> torch.Tensor:
+    """Causal attention over a KV cache stored by `policy` (kv_cache.py): each score reads its key in full
+    precision or from the stored copy as the key mask says per (query, key); the probabilities are split
+    likewise between the full-precision and the stored values. q [B, H, S, hd]; k_pre, k, v [B, Hkv, S, hd]."""
+    s, hd = q.shape[-2], q.shape[-1]
+    stored = store_kv(policy, k_pre, k, v, rope)
+
+    def heads(x: torch.Tensor) -> torch.Tensor:  # [B, Hkv, S, hd] -> [B, H, S, hd], query heads grouped by KV head
+        return x.repeat_interleave(rep, dim=1) if rep > 1 else x
+
+    qs = q * hd**-0.5
+    scores = torch.where(stored.key_full, qs @ heads(k).transpose(-1, -2), qs @ heads(stored.keys).transpose(-1, -2))
+    causal = torch.ones(s, s, dtype=torch.bool, device=q.device).tril()
+    probs = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
+    probs_full = probs * stored.value_full.to(probs.dtype)
+    return probs_full @ heads(v) + (probs - probs_full) @ heads(stored.values)
+
+
+def _attention(arch: ArchSpec, w: dict[str, torch.Tensor], h: torch.Tensor, capture: object | None,
+               kv: KvLayerPolicy | None = None) -> torch.Tensor:
     b, s, d = h.shape
     hd = arch.head_dim
     if (hook := _hook(capture, "attention_input")) is not None:
@@ -93,18 +117,27 @@ def _attention(arch: ArchSpec, w: dict[str, torch.Tensor], h: torch.Tensor, capt
         k = rms_norm(k, w["k_norm"], arch.rms_eps)
     q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
     cos, sin = rope_cos_sin(arch, s, h.device, h.dtype)
-    q = q * cos + _rotate_half(q) * sin
-    k = k * cos + _rotate_half(k) * sin
+
+    def rope(x: torch.Tensor) -> torch.Tensor:
+        return x * cos + _rotate_half(x) * sin
+
+    k_pre = k
+    q, k = rope(q), rope(k)
     rep = arch.heads // arch.kv_heads
-    if rep > 1:
-        k = k[:, :, None].expand(b, arch.kv_heads, rep, s, hd).reshape(b, arch.heads, s, hd)
-        v = v[:, :, None].expand(b, arch.kv_heads, rep, s, hd).reshape(b, arch.heads, s, hd)
-    if arch.sliding_window is not None and s > arch.sliding_window:
-        i = torch.arange(s, device=h.device)
-        mask = (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < arch.sliding_window)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=hd**-0.5)
+    if kv is not None and not kv.unquantized:
+        if arch.sliding_window is not None and s > arch.sliding_window:
+            raise ValueError("a KV policy on a sliding-window architecture is not supported")
+        a = _cached_attention(q, k_pre, k, v, kv, rope, rep)
     else:
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=hd**-0.5)
+        if rep > 1:
+            k = k[:, :, None].expand(b, arch.kv_heads, rep, s, hd).reshape(b, arch.heads, s, hd)
+            v = v[:, :, None].expand(b, arch.kv_heads, rep, s, hd).reshape(b, arch.heads, s, hd)
+        if arch.sliding_window is not None and s > arch.sliding_window:
+            i = torch.arange(s, device=h.device)
+            mask = (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < arch.sliding_window)
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=hd**-0.5)
+        else:
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=hd**-0.5)
     a = a.transpose(1, 2).reshape(b, s, arch.heads * hd)
     if (hook := _hook(capture, "attention_output_input")) is not None:
         hook(a.reshape(-1, arch.heads * hd))
@@ -169,10 +202,11 @@ def _mlp(w: dict[str, torch.Tensor], x: torch.Tensor, capture: object | None) ->
 
 
 def layer_forward(arch: ArchSpec, w: dict[str, torch.Tensor], hidden: torch.Tensor, capture: Capture | object | None = None,
-                  routed_counts: torch.Tensor | None = None) -> torch.Tensor:
-    """One decoder layer over hidden [B, S, d]; routed_counts [E] is incremented in place with the tokens each expert got."""
+                  routed_counts: torch.Tensor | None = None, kv: KvLayerPolicy | None = None) -> torch.Tensor:
+    """One decoder layer over hidden [B, S, d]; routed_counts [E] is incremented in place with the tokens each expert got.
+    `kv`: the layer's KV-cache policy (kv_cache.resolve_kv_layer); attention then reads what that cache holds."""
     b, s, d = hidden.shape
-    x = hidden + _attention(arch, w, rms_norm(hidden, w["input_norm"], arch.rms_eps), capture)
+    x = hidden + _attention(arch, w, rms_norm(hidden, w["input_norm"], arch.rms_eps), capture, kv)
     flat = rms_norm(x, w["post_norm"], arch.rms_eps).reshape(-1, d)
     y = _moe(arch, w, flat, capture, routed_counts) if arch.moe else _mlp(w, flat, capture)
     return x + y.view(b, s, d)

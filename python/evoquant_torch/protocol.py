@@ -118,7 +118,7 @@ def validate_describe(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_evaluate(req: dict[str, Any]) -> dict[str, Any]:
-    _known(req, {"kind", "model", "reference", "text", "cacheDir", "device", "memoryCapBytes"}, "")
+    _known(req, {"kind", "model", "reference", "text", "cacheDir", "device", "memoryCapBytes", "kvCache"}, "")
     _abs_path(_field(req, "model", ""), "model")
     if req.get("reference") is not None:
         _abs_path(req["reference"], "reference")
@@ -130,6 +130,10 @@ def validate_evaluate(req: dict[str, Any]) -> dict[str, Any]:
     _abs_path(_field(req, "cacheDir", ""), "cacheDir")
     _device(_field(req, "device", ""))
     _cap(req)
+    if req.get("kvCache") is not None:
+        from .kv_cache import parse_kv_policy
+
+        parse_kv_policy(req["kvCache"], "kvCache")  # InvalidRequest naming the field
     return req
 
 

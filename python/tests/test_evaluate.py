@@ -142,6 +142,31 @@ class ProxyAgainstReferenceExecutor(EvalFixture):
         self.assertEqual(got["expertFrequency"], want["expertFrequency"])
 
 
+class KvCacheEvaluate(EvalFixture):
+    """`kvCache` on the evaluate request: the model attends over the cache the policy stores, the reference without one."""
+
+    def test_kl_against_the_same_checkpoint_is_the_cache_cost(self) -> None:
+        model = make_checkpoint("llama", self.dir / "model", seed=2)
+        int2 = {"keys": {"format": "int2", "axis": "token", "groupSize": 16}, "values": {"format": "int2", "axis": "channel", "groupSize": 16}}
+        plain = ev.evaluate(self.request(model, model), lambda m: None)
+        cached = ev.evaluate({**self.request(model, model), "kvCache": int2}, lambda m: None)
+        windowed = ev.evaluate({**self.request(model, model), "kvCache": {**int2, "recentWindow": SEQ}}, lambda m: None)
+        self.assertLess(plain["klBitsPerToken"], 1e-9)
+        self.assertGreater(cached["klBitsPerToken"], 1e-3)
+        # Every token inside the bf16 window: nothing quantized is read; what is left is float32 noise of the
+        # explicit attention path against scaled_dot_product_attention's.
+        self.assertLess(windowed["klBitsPerToken"], 1e-6)
+        self.assertNotEqual(cached["bitsPerByte"], plain["bitsPerByte"])
+
+    def test_a_bad_policy_names_the_field(self) -> None:
+        from evoquant_torch.errors import InvalidRequest
+        from evoquant_torch.protocol import validate_evaluate
+
+        req = {**self.request(self.dir / "m"), "kvCache": {"keys": {"format": "int4", "axis": "token", "groupSize": 24}}}
+        with self.assertRaisesRegex(InvalidRequest, r"^kvCache\.keys\.groupSize: "):
+            validate_evaluate(req)
+
+
 class LargeVocabCache(EvalFixture):
     def test_float16_reference_cache_keeps_kl_close(self) -> None:
         # Above CACHE_F32_LIMIT the cache is stored in float16 (a 150k vocab makes float32 tens of GB).
