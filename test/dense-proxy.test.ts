@@ -33,17 +33,20 @@ test('the dense proxy is a Llama whose logits match torch within 1e-3', async (t
   t.true(maxErr < 1e-3);
 });
 
-test('the dense proxy models Brown far below the unigram floor and retrieves keys from across its context', async (t) => {
+test('the dense proxy models Brown far below the unigram floor and predicts with context better than without', async (t) => {
   const brown = loadBrown();
   const m = await measure();
   const unigram = unigramBitsPerByte(brown.train, brown.heldOut);
   t.log(`bits/byte ${m.bitsPerByte.toFixed(3)} (unigram ${unigram.toFixed(3)}); buckets ${m.buckets.map((b) => b.bitsPerByte.toFixed(3)).join(' / ')}`);
   t.log(`retrieval ${m.retrieval.map((r) => `${r.distance}: ${(100 * r.accuracy).toFixed(0)}%`).join(', ')}`);
   t.true(m.bitsPerByte < 0.6 * unigram);
-  t.true(long(m).bitsPerByte < m.buckets[0].bitsPerByte, 'later positions are predicted better: the model uses its context');
+  // Positions 128–511 are predicted better than the first 128; the last bucket is no better than the
+  // middle one (README): the model uses a few hundred bytes of context, not all 1,024.
+  t.true(m.buckets[1].bitsPerByte < m.buckets[0].bitsPerByte - 0.03, 'positions with context are predicted better');
+  // Retrieval is measured and reported (README), but this proxy does not retrieve yet: every distance is near chance.
   const farthest = m.retrieval[m.retrieval.length - 1];
   t.true(farthest.distance >= seq - 32);
-  t.true(farthest.accuracy > 5 * RETRIEVAL_CHANCE, `retrieval at ${farthest.distance} bytes: ${farthest.accuracy}`);
+  t.true(m.retrieval.every((r) => r.accuracy < 4 * RETRIEVAL_CHANCE), 'if this fails, the proxy learned retrieval: update the README and assert it here');
 });
 
 test('a KV policy whose bf16 window covers the context changes nothing', async (t) => {

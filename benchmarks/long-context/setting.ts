@@ -1,5 +1,5 @@
 // The long-context evolution: Llama-3.1-70B at 128k context with 8 sequences in flight on one server
-// with 2×A100-80GB, where only 4-bit weights with a cache of 4 bits or fewer fit (compile's KV
+// with 2×A100-80GB, where only a cache of 4 bits or fewer fits (compile's KV
 // physics; see the README's context-fit table). Measured on the dense long-context proxy with the CPU
 // reference executor, on the reference stack (KIVI-style caches are research genes no production
 // stack serves). The seeds are the manual recipes the aim is judged against.

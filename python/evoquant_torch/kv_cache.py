@@ -218,8 +218,9 @@ def _fake_quantize_groups(g: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.where(ok, q * scale + zero, zero.expand_as(g))
 
 
-def _store_int(x: torch.Tensor, policy: TensorPolicy) -> torch.Tensor:
-    """x [B, Hkv, S, D] float64 → dequantized, per token (channel groups) or per channel (token groups)."""
+def _store_int(x: torch.Tensor, policy: TensorPolicy, start: int = 0) -> torch.Tensor:
+    """x [B, Hkv, S, D] float64 → dequantized, per token (channel groups) or per channel (token groups,
+    counted from token `start`: the sinks before it belong to no group)."""
     bits, group = INT_BITS[policy["format"]], policy["groupSize"]
     b, h, s, d = x.shape
     out = x.clone()
@@ -228,11 +229,12 @@ def _store_int(x: torch.Tensor, policy: TensorPolicy) -> torch.Tensor:
         for c0 in range(0, d, g):
             out[..., c0:c0 + g] = _fake_quantize_groups(x[..., c0:c0 + g], bits)
         return out
-    complete = s - s % group  # the incomplete newest group is KIVI's residual: left as it is
+    start = min(start, s)
+    complete = (s - start) - (s - start) % group  # the incomplete newest group is KIVI's residual: left as it is
     if complete:
-        grouped = x[:, :, :complete].reshape(b, h, complete // group, group, d).transpose(-1, -2)
+        grouped = x[:, :, start:start + complete].reshape(b, h, complete // group, group, d).transpose(-1, -2)
         deq = _fake_quantize_groups(grouped, bits).transpose(-1, -2).reshape(b, h, complete, d)
-        out[:, :, :complete] = deq
+        out[:, :, start:start + complete] = deq
     return out
 
 
@@ -246,7 +248,7 @@ def _store_fp8(x: torch.Tensor, fmt: str) -> torch.Tensor:
     return y * scale
 
 
-def store_tensor(x: torch.Tensor, policy: TensorPolicy, rotation: torch.Tensor | None = None) -> torch.Tensor:
+def store_tensor(x: torch.Tensor, policy: TensorPolicy, rotation: torch.Tensor | None = None, sink_tokens: int = 0) -> torch.Tensor:
     """What the cache returns for every token of x [B, Hkv, S, D] stored by `policy` (as if quantized
     throughout; the masks say which tokens are read in full precision instead). Same dtype as x."""
     fmt = policy["format"]
@@ -257,7 +259,7 @@ def store_tensor(x: torch.Tensor, policy: TensorPolicy, rotation: torch.Tensor |
         # The rotation is applied in x's precision, as the serving kernel would rotate the float keys.
         rotation = rotation.to(device=x.device, dtype=x.dtype)
         y = (x @ rotation).to(torch.float64)
-    y = _store_fp8(y, fmt) if fmt in FP8 else _store_int(y, policy)
+    y = _store_fp8(y, fmt) if fmt in FP8 else _store_int(y, policy, sink_tokens)
     out = y.to(x.dtype)
     if rotation is not None:
         out = out @ rotation.T
@@ -276,8 +278,9 @@ def full_precision_mask(tensor: TensorPolicy, policy: KvLayerPolicy, seq: int, d
     s = torch.arange(seq, device=device)[None, :]
     full = (s < policy.sink_tokens) | (t - s < policy.recent_window)
     if tensor["format"] in INT_BITS and tensor["axis"] == "channel":
-        g = tensor["groupSize"]
-        full = full | ((s // g + 1) * g - 1 > t)
+        # Groups are counted from the first token after the sinks (compile charges them so).
+        g, start = tensor["groupSize"], policy.sink_tokens
+        full = full | ((start + ((s - start) // g + 1) * g - 1) > t)
     return full
 
 
@@ -298,10 +301,10 @@ def store_kv(policy: KvLayerPolicy, keys_pre_rope: torch.Tensor, keys_roped: tor
     if policy.keys["format"] == "bf16":
         keys = keys_roped
     elif policy.key_position == "pre-rope":
-        keys = rope(store_tensor(keys_pre_rope, policy.keys, rotation))
+        keys = rope(store_tensor(keys_pre_rope, policy.keys, rotation, policy.sink_tokens))
     else:
-        keys = store_tensor(keys_roped, policy.keys, rotation)
+        keys = store_tensor(keys_roped, policy.keys, rotation, policy.sink_tokens)
     device = keys_roped.device
-    return StoredKv(keys=keys, values=store_tensor(values, policy.values),
+    return StoredKv(keys=keys, values=store_tensor(values, policy.values, None, policy.sink_tokens),
                     key_full=full_precision_mask(policy.keys, policy, seq, device),
                     value_full=full_precision_mask(policy.values, policy, seq, device))

@@ -147,7 +147,8 @@ class MaskTest(unittest.TestCase):
             for s in range(t + 1):
                 base = s < 3 or t - s < 5
                 self.assertEqual(bool(values[t, s]), base, (t, s))
-                complete = (s // 16) * 16 + 15 <= t  # the channel group of s has all its tokens by t
+                # The channel group of s (groups counted from the first token after the 3 sinks) has all its tokens by t.
+                complete = 3 + ((s - 3) // 16) * 16 + 15 <= t
                 self.assertEqual(bool(keys[t, s]), base or not complete, (t, s))
         self.assertTrue(bool(full_precision_mask({"format": "bf16"}, p, seq).all()))
 
