@@ -63,3 +63,16 @@ test('kv-protect-layers: a band of edge layers with a wider cache; on vLLM only 
   }
   t.true(served > 0 && served < 16, `${served} of 16 draws servable on vLLM`);
 });
+
+test('on a dense target the expert operators decline, and the KV operators are in the draw', async (t) => {
+  const { TECHNIQUES } = await import('../evolution/proposer/techniques.js');
+  const { servingContext } = await import('../evolution/proposer/serving-context.js');
+  const dense = servingContext({ model: 'llama-3.1-70b', hardware: 'a100-80gb', stack: 'reference' });
+  const moe = servingContext({ model: 'qwen3-235b-a22b', hardware: 'a100-80gb', stack: 'reference' });
+  for (const id of ['expert-tiers-frequency', 'expert-tiers-sensitivity', 'expert-layer-tiers', 'expert-pruning', 'expert-merging']) {
+    const technique = TECHNIQUES.find((x) => x.id === id)!;
+    t.is(technique.apply(base, xoroshiro128plus(1), dense), null, `${id} on a dense model`);
+    t.not(technique.apply(base, xoroshiro128plus(1), moe), null, `${id} on a MoE model`);
+  }
+  for (const k of KV_TECHNIQUES) t.true(TECHNIQUES.includes(k), `${k.id} is drawn`);
+});

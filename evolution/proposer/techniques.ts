@@ -77,7 +77,7 @@ function setMethod(method: QuantMethod): (recipe: Recipe, rng: RandomGenerator, 
 
 function expertTiers(rankBy: ExpertPolicy['rankBy']): (recipe: Recipe, rng: RandomGenerator, serving?: ServingContext) => Recipe | null {
   return (recipe, rng, serving) => {
-    if (recipe.default.bits === 16 || recipe.default.format === 'fp8') return null;
+    if (recipe.default.bits === 16 || recipe.default.format === 'fp8' || !hasExperts(serving)) return null;
     // One scheme per layer's fused experts: per-expert tiers are research genes of the reference stack.
     if (serving && stackRefusesPerExpertTiers(serving.table)) return null;
     const next = clone(recipe);
@@ -91,9 +91,14 @@ function expertTiers(rankBy: ExpertPolicy['rankBy']): (recipe: Recipe, rng: Rand
   };
 }
 
+/** False when the target model has no routed experts (a dense model): expert genes would change nothing. */
+function hasExperts(serving: ServingContext | undefined): boolean {
+  return !serving?.roles || EXPERT_ROLES.some((r) => serving.roles!.has(r));
+}
+
 /** Expert bits per layer: the layers whose experts are least sensitive take one step fewer bits. */
-function expertLayerTiers(recipe: Recipe, rng: RandomGenerator): Recipe | null {
-  if (recipe.default.bits === 16 || recipe.default.format === 'fp8' || recipe.expertLayers) return null;
+function expertLayerTiers(recipe: Recipe, rng: RandomGenerator, serving?: ServingContext): Recipe | null {
+  if (recipe.default.bits === 16 || recipe.default.format === 'fp8' || recipe.expertLayers || !hasExperts(serving)) return null;
   const base = recipe.default.bits as WeightBits;
   const lower = LOW_BITS.filter((b) => b < base);
   if (lower.length === 0) return null;
@@ -115,7 +120,7 @@ export const EXPERT_REDUCTION_FRACTIONS = [0.125, 0.25, 0.375, 0.5] as const;
  */
 function expertReduction(mode: ExpertReduction['mode']): (recipe: Recipe, rng: RandomGenerator, serving?: ServingContext) => Recipe | null {
   return (recipe, rng, serving) => {
-    if (serving?.roles && !EXPERT_ROLES.some((r) => serving.roles!.has(r))) return null;
+    if (!hasExperts(serving)) return null;
     if (serving && checkpointLimits(serving.table).includes('expert-reduction')) return null;
     const current = recipe.expertReduction;
     let fraction: number;
