@@ -2,6 +2,7 @@
 // The performance block is noisy: only its command rewrites it, and it is not checked here.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { README_PATH, readBlock } from '../scripts/readme-blocks.js';
 import { BASELINES_BLOCK, BASELINES_COMMAND, WEIGHT_MEMORY_BLOCK, baselinesReadme } from '../science/baselines/readme.js';
 import { BASELINE_RECIPES, baselineTable, markdownTable, type BaselineRow } from '../science/baselines/table.js';
@@ -11,6 +12,9 @@ import { PERFORMANCE_BLOCK } from '../benchmarks/readme.js';
 import { GRAPH_QUERIES_BLOCK } from '../benchmarks/graph/readme.js';
 import { blockDiff } from './helpers/block-diff.js';
 import { PROXY_DIR } from './helpers/proxy.js';
+import { DENSE_REPORT_BLOCK, DENSE_REPORT_COMMAND, denseReportReadme, readDenseReport } from '../science/model-training/dense-training-report.js';
+
+const DENSE_DIR = fileURLToPath(new URL('../artifacts/dense-proxy', import.meta.url));
 
 const readme = readFileSync(README_PATH, 'utf8');
 const stale = (name: string, command: string) => `README.md's generated ${name} block is stale: run \`${command}\``;
@@ -64,6 +68,16 @@ for (const name of BASELINE_RECIPES) {
 test.serial('baselines block (table and what it shows) matches evoquant baselines', async (t) => {
   const measured = baselinesReadme(await measuredTable());
   t.is(baselinesBlock, measured, staleDiff(BASELINES_BLOCK, BASELINES_COMMAND, baselinesBlock, measured));
+});
+
+test('dense-proxy-report block matches artifacts/dense-proxy/training-report.json', (t) => {
+  const report = readDenseReport(DENSE_DIR);
+  const block = readBlock(readme, DENSE_REPORT_BLOCK);
+  t.is(block, denseReportReadme(report), staleDiff(DENSE_REPORT_BLOCK, DENSE_REPORT_COMMAND, block, denseReportReadme(report)));
+});
+
+test('the long-context evolution block exists once, so npm run bench:long-context -- --write-readme has a place to write', (t) => {
+  t.notThrows(() => readBlock(readme, 'long-context-evolution'));
 });
 
 test('the performance block exists once, so npm run bench -- --write-readme has a place to write', (t) => {

@@ -8,7 +8,7 @@ import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { isUnquantizedKv, KvPolicy, type KvTensorPolicy } from '../../schema/kv-policy.js';
 import { kvPolicyOf, Recipe } from '../../schema/recipe.js';
 import { kvPolicyFailures, kvRuleOf } from '../../science/physics/kv-check.js';
-import type { ServingContext, Technique } from './techniques.js';
+import type { ServingContext, Technique } from './technique.js';
 
 function pick<T>(rng: RandomGenerator, xs: readonly T[]): T {
   return xs[uniformInt(rng, 0, xs.length - 1)];

@@ -5,32 +5,10 @@ import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { KvPolicy } from '../../schema/kv-policy.js';
 import { KV_TECHNIQUES } from './kv-techniques.js';
 import { Recipe, type ExpertPolicy, type ExpertReduction, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
-import type { HardwareProfile } from '../../schema/hardware.js';
-import type { ServingStackTable } from '../../schema/serving-stack.js';
+import type { ServingContext, Technique } from './technique.js';
 import { checkpointLimits, stackRefuses, stackRefusesPerExpertTiers } from '../../science/physics/servable-recipe.js';
 
-/** The evolution's deployment as an operator sees it: the stack's table and the GPU. */
-export interface ServingContext {
-  table: ServingStackTable;
-  hw: HardwareProfile;
-  /** The roles the target model has (absent: every role a recipe can address). */
-  roles?: ReadonlySet<ModuleRole>;
-}
-
-export interface Technique {
-  id: string;
-  name: string;
-  /** Where the idea comes from, for the knowledge graph. */
-  origin: string;
-  description: string;
-  /** Other techniques this one builds on (EKG `requires` edges). */
-  requires: string[];
-  /**
-   * A mutated copy, or null when the technique does not apply to this recipe or introduces a gene
-   * the serving stack (when given) has no format for.
-   */
-  apply(recipe: Recipe, rng: RandomGenerator, serving?: ServingContext): Recipe | null;
-}
+export type { ServingContext, Technique } from './technique.js';
 
 const LOW_BITS: WeightBits[] = [2, 3, 4, 8];
 const ATTENTION: ModuleRole[] = ['attn_q', 'attn_k', 'attn_v', 'attn_o'];
