@@ -3,6 +3,7 @@
 // request (torch-process.ts). Artifacts go where the reference executor puts them (artifactPath),
 // so retries and the artifact-missing fallback behave the same; each outcome is also written
 // atomically next to the artifact as evoquant-result.json.
+import type { KvPolicy } from '../../schema/kv-policy.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -58,7 +59,8 @@ const DEFAULT_BATCH = 8;
 const DEFAULT_MIN_TOKENS_PER_EXPERT = 256;
 
 interface ResultFile {
-  quantize?: { request: { recipeName: string; recipeHash: string; checkpoint: string }; result: TorchQuantizeResult };
+  /** kvCache: the recipe's KV policy, which the evaluation of this artifact stores its cache by. */
+  quantize?: { request: { recipeName: string; recipeHash: string; checkpoint: string; kvCache?: KvPolicy }; result: TorchQuantizeResult };
   evaluate?: { request: { candidateId: string; tokens: number; files: string[] }; result: TorchEvaluateResult };
 }
 
@@ -178,7 +180,7 @@ export class TorchExecutor implements Executor {
       { signal, onProgress: (p) => onProgress(p) },
     );
     const file = readResultFile(output);
-    file.quantize = { request: { recipeName: plan.recipeName, recipeHash: plan.recipeHash, checkpoint }, result };
+    file.quantize = { request: { recipeName: plan.recipeName, recipeHash: plan.recipeHash, checkpoint, ...(req.recipe.kvCache ? { kvCache: req.recipe.kvCache } : {}) }, result };
     writeJsonAtomically(join(output, RESULT_FILE), file);
     return { path: output, proxyBytes: result.storedBytes, reused: result.reused, peakMemoryBytes: result.peakMemoryBytes };
   }
@@ -222,9 +224,12 @@ export class TorchExecutor implements Executor {
     const path = req.artifact.path;
     if (!existsSync(join(path, 'config.json'))) throw new ArtifactMissingError(`artifact ${path} is not on this worker`);
     const files = this.texts(model).evaluation;
+    // The cache is stored as the candidate's recipe says (recorded next to the artifact at quantize).
+    const kvCache = readResultFile(path).quantize?.request.kvCache;
     const result = await this.run(
       {
         kind: 'evaluate',
+        ...(kvCache ? { kvCache } : {}),
         model: path,
         reference: this.abs(model.checkpoint),
         text: this.evalText(files, req.tokens),
