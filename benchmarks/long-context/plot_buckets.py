@@ -31,7 +31,7 @@ def main() -> int:
     for r in rows:
         if r["id"] in styles and r["id"] is not None:
             color, label = styles[r["id"]]
-            left.plot(x, r["deltas"], marker="o", color=color, linewidth=2, label=f"{label}: {r['name']}")
+            left.plot(x, r["deltas"], marker="o", color=color, linewidth=2, label=label)
             dist = [p["distance"] for p in r["summary"]["retrieval"]]
             right.plot(dist, [100 * p["accuracy"] for p in r["summary"]["retrieval"]], marker="o", color=color, linewidth=2, label=label)
     base = rows[0]["summary"]["retrieval"]
@@ -42,7 +42,8 @@ def main() -> int:
     left.set_xlabel("position in the window (bytes)")
     left.set_ylabel("Δ bits/byte vs the original")
     left.set_title("Loss by position bucket")
-    left.legend(fontsize=8)
+    left.plot([], [], color="#bbbbbb", linewidth=0.8, label="other candidates that fit")
+    left.legend(fontsize=8, loc="upper left")
     right.set_xlabel("distance from key to query (bytes)")
     right.set_ylabel("key letters retrieved (%)")
     right.set_title("Retrieval by distance")
