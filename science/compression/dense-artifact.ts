@@ -5,14 +5,12 @@ import { echo } from '../../schema/echo.js';
 import { DenseModel, type DenseWeights } from '../model/dense-forward.js';
 import { readDenseConfig } from '../model/dense-load.js';
 import { denseModules } from '../model/dense-modules.js';
-import { floatTensors, ModelLoadError } from '../model/load.js';
+import { floatTensors, MAX_MODEL_CONFIG_BYTES, ModelLoadError } from '../model/load.js';
 import { dequantize } from '../quantization/quantized-linear.js';
 import { readSafetensors, SafetensorsFormatError } from '../safetensors/format.js';
-import { InputFileError } from '../input-files/read.js';
 import { parseJsonStrict } from '../input-files/json.js';
-import { readInputText } from '../input-files/read.js';
+import { InputFileError, readInputText } from '../input-files/read.js';
 import { QuantizationConfig, storedModule } from './quantized-format.js';
-import { MAX_MODEL_CONFIG_BYTES } from '../model/load.js';
 
 function readFile(dir: string) {
   try {

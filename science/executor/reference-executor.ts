@@ -20,6 +20,7 @@ import { denseWorkingSetBytes, workingSetBytes } from './memory.js';
 import { DenseProxyRunner } from './dense-proxy.js';
 import { proxyKind } from '../model/proxy-kind.js';
 import { loadDenseWeights } from '../compression/dense-artifact.js';
+import { readDenseConfig } from '../model/dense-load.js';
 import { LONG_CONTEXT_BATCH } from '../long-context/bucketed-eval.js';
 
 export interface ExecutorOptions {
@@ -87,8 +88,8 @@ export class ReferenceExecutor implements Executor {
     if (existing !== null) return { path, proxyBytes: existing, reused: true };
     try {
       if (dense) {
+        this.checkMemory(denseWorkingSetBytes(readDenseConfig(this.proxyDir(req.proxy)), LONG_CONTEXT_BATCH), `quantizing ${req.recipe.name}`);
         const qd = await this.dense.quantize(this.proxyDir(req.proxy), req.recipe, req.calibrationTokens, (stage, done, total) => onProgress({ stage, done, total }));
-        this.checkMemory(denseWorkingSetBytes(qd.weights.config, LONG_CONTEXT_BATCH), `quantizing ${req.recipe.name}`);
         onProgress({ stage: 'write', done: 0, total: 1 });
         const written = writeQuantizedModel(path, qd, qd.weights.config, { replace: false });
         return { path, proxyBytes: qd.bytes.total, reused: !written };
@@ -145,7 +146,10 @@ export class ReferenceExecutor implements Executor {
     const path = req.artifact.path;
     if (!existsSync(join(path, 'model.safetensors'))) throw new ArtifactMissingError(`artifact ${path} is not on this worker`);
     const proxyDir = this.proxyDir(req.proxy);
-    if (proxyKind(proxyDir) === 'dense') return this.dense.evaluate(proxyDir, path, req.tokens, (done, total) => onProgress({ stage: 'evaluate', done, total }));
+    if (proxyKind(proxyDir) === 'dense') {
+      this.checkMemory(denseWorkingSetBytes(readDenseConfig(proxyDir), LONG_CONTEXT_BATCH), `evaluating ${req.candidateId}`);
+      return this.dense.evaluate(proxyDir, path, req.tokens, (done, total) => onProgress({ stage: 'evaluate', done, total }));
+    }
     const reference = await this.referenceModel(req.proxy);
     const model = new ProxyModel(loadModel(path));
     this.checkMemory(workingSetBytes(model.config, EVAL_BATCH_TOKENS), `evaluating ${req.candidateId}`);
