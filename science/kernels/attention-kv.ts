@@ -3,20 +3,9 @@
 //   attention:   scores read each key in full precision or from its stored (dequantized) copy as a
 //                0/1 mask says per (query, key); likewise the values; then softmax, context, o_proj.
 // With every mask entry 1 this is attention.ts's computation.
-import type { AttentionShape } from './attention.js';
+import { ropeNodes, type AttentionShape } from './attention.js';
 import { buildGraph, type GraphConstant, type GraphNode } from './onnx-graph.js';
 import { cachedSession, tensor } from './session.js';
-
-function ropeNodes(x: string): GraphNode[] {
-  return [
-    { op: 'Split', inputs: [x, 'split_half'], outputs: [`${x}_1`, `${x}_2`], intAttrs: { axis: 3 } },
-    { op: 'Neg', inputs: [`${x}_2`], outputs: [`${x}_2n`] },
-    { op: 'Concat', inputs: [`${x}_2n`, `${x}_1`], outputs: [`${x}_rot`], intAttrs: { axis: 3 } },
-    { op: 'Mul', inputs: [x, 'cos'], outputs: [`${x}_c`] },
-    { op: 'Mul', inputs: [`${x}_rot`, 'sin'], outputs: [`${x}_s`] },
-    { op: 'Add', inputs: [`${x}_c`, `${x}_s`], outputs: [`${x}_r`] },
-  ];
-}
 
 function projectionGraph(s: AttentionShape): Uint8Array {
   const { hidden: d, heads: nh, kvHeads: nkv, headDim: hd, seq: T } = s;

@@ -14,6 +14,21 @@ export interface AttentionShape {
   sin: Float32Array;
 }
 
+/**
+ * RoPE on a [batch, heads, seq, headDim] tensor named x, as HF computes it: x·cos + rotate_half(x)·sin,
+ * with the graph constants split_half, cos and sin. The result is named `${x}_r`.
+ */
+export function ropeNodes(x: string): GraphNode[] {
+  return [
+    { op: 'Split', inputs: [x, 'split_half'], outputs: [`${x}_1`, `${x}_2`], intAttrs: { axis: 3 } },
+    { op: 'Neg', inputs: [`${x}_2`], outputs: [`${x}_2n`] },
+    { op: 'Concat', inputs: [`${x}_2n`, `${x}_1`], outputs: [`${x}_rot`], intAttrs: { axis: 3 } },
+    { op: 'Mul', inputs: [x, 'cos'], outputs: [`${x}_c`] },
+    { op: 'Mul', inputs: [`${x}_rot`, 'sin'], outputs: [`${x}_s`] },
+    { op: 'Add', inputs: [`${x}_c`, `${x}_s`], outputs: [`${x}_r`] },
+  ];
+}
+
 function attentionGraph(s: AttentionShape): Uint8Array {
   const { hidden: d, heads: nh, kvHeads: nkv, headDim: hd, seq: T } = s;
   const rep = nh / nkv;
@@ -33,14 +48,6 @@ function attentionGraph(s: AttentionShape): Uint8Array {
     { name: 'sin', dims: [T, hd], float: s.sin },
     { name: 'mask', dims: [rep * T, T], float: mask },
   ];
-  const rope = (x: string): GraphNode[] => [
-    { op: 'Split', inputs: [x, 'split_half'], outputs: [`${x}_1`, `${x}_2`], intAttrs: { axis: 3 } },
-    { op: 'Neg', inputs: [`${x}_2`], outputs: [`${x}_2n`] },
-    { op: 'Concat', inputs: [`${x}_2n`, `${x}_1`], outputs: [`${x}_rot`], intAttrs: { axis: 3 } },
-    { op: 'Mul', inputs: [x, 'cos'], outputs: [`${x}_c`] },
-    { op: 'Mul', inputs: [`${x}_rot`, 'sin'], outputs: [`${x}_s`] },
-    { op: 'Add', inputs: [`${x}_c`, `${x}_s`], outputs: [`${x}_r`] },
-  ];
   const nodes: GraphNode[] = [
     { op: 'Gemm', inputs: ['h', 'wqkv'], outputs: ['qkv'], intAttrs: { transB: 1 } },
     { op: 'Split', inputs: ['qkv', 'split_qkv'], outputs: ['q', 'k', 'v'], intAttrs: { axis: 1 } },
@@ -50,8 +57,8 @@ function attentionGraph(s: AttentionShape): Uint8Array {
     { op: 'Transpose', inputs: ['k4'], outputs: ['kt'], intsAttrs: { perm: [0, 2, 1, 3] } },
     { op: 'Reshape', inputs: ['v', 'shape_kv'], outputs: ['v4'] },
     { op: 'Transpose', inputs: ['v4'], outputs: ['vt'], intsAttrs: { perm: [0, 2, 1, 3] } },
-    ...rope('qt'),
-    ...rope('kt'),
+    ...ropeNodes('qt'),
+    ...ropeNodes('kt'),
     // Query heads sharing a KV head are adjacent, so they stack into one [rep*T, hd] block per KV head.
     { op: 'Mul', inputs: ['qt_r', 'scale'], outputs: ['qs'] },
     { op: 'Reshape', inputs: ['qs', 'shape_group'], outputs: ['qg'] },

@@ -10,7 +10,7 @@ import { swigluExpert } from '../kernels/swiglu-expert.js';
 import { PromiseCache } from '../caching/promise-cache.js';
 import { precisionMasks, type PrecisionMasks } from '../kv-cache/precision-masks.js';
 import { storeKv } from '../kv-cache/store.js';
-import { addInPlace, rmsNorm, ropeTables } from './ops.js';
+import { addInPlace, concat, rmsNorm, ropeTables } from './ops.js';
 import * as names from './tensor-names.js';
 
 export interface DenseWeights {
@@ -41,16 +41,6 @@ interface LayerWeights {
   o: Float32Array;
   gateUp: Float32Array;
   down: Float32Array;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 export class DenseModel {

@@ -4,7 +4,7 @@ import { attention, type AttentionShape } from '../kernels/attention.js';
 import { linear } from '../kernels/matmul.js';
 import { swigluExpert } from '../kernels/swiglu-expert.js';
 import type { ProxyConfig } from '../../schema/proxy-config.js';
-import { addInPlace, rmsNorm, ropeTables, softmaxRows } from './ops.js';
+import { addInPlace, concat, rmsNorm, ropeTables, softmaxRows } from './ops.js';
 import * as names from './tensor-names.js';
 
 /** Effective float32 weights by HF tensor name (dequantized if the model was quantized). */
@@ -49,16 +49,6 @@ function tensor(weights: ProxyWeights, name: string): Float32Array {
   const t = weights.tensors.get(name);
   if (!t) throw new Error(`proxy model: missing tensor ${name}`);
   return t;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 export class ProxyModel {

@@ -60,3 +60,14 @@ export function logSoftmaxRow(x: Float32Array, o: number, w: number, out: Float6
 export function addInPlace(x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] += y[i];
 }
+
+/** The arrays one after another: [gate; up] or [q; k; v] stacked for one GEMM. */
+export function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
