@@ -244,12 +244,25 @@ export function expertsKept(numExperts: number, reduction: Pick<ExpertReduction,
   return numExperts - expertsRemoved(numExperts, reduction);
 }
 
+/** A depth band's order for Q-Enhance's long-range layers (see DepthBand.order). */
+export const LONG_CONTEXT_ORDER = 'long-context-sensitivity';
+
+/** True when a recipe places some layers by their measured long-context sensitivity. */
+export function ordersByLongContext(recipe: Pick<Recipe, 'depth'>): boolean {
+  return recipe.depth.some((b) => b.order === LONG_CONTEXT_ORDER);
+}
+
 export const DepthBand = z
   .object({
     /** Relative depth range [from, to) in [0, 1]; layer i of n sits at i / n. */
     from: z.number().min(0).max(1),
     to: z.number().min(0).max(1),
     roles: z.array(ModuleRole).optional(),
+    /**
+     * What [from, to) is read along: depth (absent), or the layers' rank by measured long-context
+     * sensitivity (Q-Enhance): 0 is the layer whose quantization hurts the farthest position bucket most.
+     */
+    order: z.enum(['depth', LONG_CONTEXT_ORDER]).optional(),
     override: QuantOverride,
   })
   .strict()
@@ -340,6 +353,11 @@ export interface ModuleSite {
    * (layer / numLayers), the ranking compile uses when it has no sensitivity evidence.
    */
   layerQuantile?: number | null;
+  /**
+   * Rank quantile of the module's layer by measured long-context sensitivity, in [0, 1): 0 hurts
+   * the farthest position bucket most. Absent or null: the layer's depth, as compile places it.
+   */
+  longContextQuantile?: number | null;
 }
 
 /** The layer quantile an `expertLayers` tier is chosen by. */
@@ -378,7 +396,8 @@ export function resolveSpec(recipe: Recipe, site: ModuleSite): QuantSpec {
   if (site.layer !== null) {
     const depth = site.layer / Math.max(1, site.numLayers);
     for (const band of recipe.depth) {
-      if (depth >= band.from && depth < band.to && (!band.roles || band.roles.includes(site.role))) {
+      const at = band.order === LONG_CONTEXT_ORDER ? (site.longContextQuantile ?? depth) : depth;
+      if (at >= band.from && at < band.to && (!band.roles || band.roles.includes(site.role))) {
         spec = applyOverride(spec, band.override);
       }
     }

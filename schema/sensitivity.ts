@@ -34,3 +34,20 @@ export const SensitivityProfile = z.object({
   routingFrequency: z.array(z.array(z.number().min(0).max(1))),
 });
 export type SensitivityProfile = z.infer<typeof SensitivityProfile>;
+
+/**
+ * A dense model's long-context sensitivity (Q-Enhance's evidence): the KL each position bucket
+ * suffers when one decoder layer alone is quantized (RTN, asymmetric). Measured on training text.
+ */
+export const LongContextSensitivity = z.object({
+  version: z.literal(1),
+  /** sha256 of the model's safetensors bytes. */
+  modelHash: z.string(),
+  bits: z.number().int(),
+  groupSize: z.number().int().positive(),
+  tokens: z.number().int().positive(),
+  buckets: z.array(z.object({ from: z.number().int().min(0), to: z.number().int().positive() })).min(1),
+  /** One entry per decoder layer, in layer order: KL(original ‖ layer quantized) in bits per byte, per bucket. */
+  layers: z.array(z.object({ layer: z.number().int().min(0), klBits: z.array(z.number().min(0)) })),
+});
+export type LongContextSensitivity = z.infer<typeof LongContextSensitivity>;

@@ -43,10 +43,11 @@ test('the dense proxy models Brown far below the unigram floor and predicts with
   // Positions 128–511 are predicted better than the first 128; the last bucket is no better than the
   // middle one (README): the model uses a few hundred bytes of context, not all 1,024.
   t.true(m.buckets[1].bitsPerByte < m.buckets[0].bitsPerByte - 0.03, 'positions with context are predicted better');
-  // Retrieval is measured and reported (README), but this proxy does not retrieve yet: every distance is near chance.
+  // It uses its whole context: keys are reproduced far above chance up to the farthest distance the window allows.
   const farthest = m.retrieval[m.retrieval.length - 1];
   t.true(farthest.distance >= seq - 32);
-  t.true(m.retrieval.every((r) => r.accuracy < 4 * RETRIEVAL_CHANCE), 'if this fails, the proxy learned retrieval: update the README and assert it here');
+  t.true(farthest.accuracy > 10 * RETRIEVAL_CHANCE, `retrieval at ${farthest.distance}: ${farthest.accuracy}`);
+  t.true(m.retrieval.every((r) => r.accuracy > 0.5));
 });
 
 test('a KV policy whose bf16 window covers the context changes nothing', async (t) => {

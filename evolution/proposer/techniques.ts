@@ -3,6 +3,7 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { KvPolicy } from '../../schema/kv-policy.js';
+import { DENSE_TECHNIQUES } from './dense-techniques.js';
 import { KV_TECHNIQUES } from './kv-techniques.js';
 import { Recipe, type ExpertPolicy, type ExpertReduction, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
 import type { ServingContext, Technique } from './technique.js';
@@ -288,6 +289,7 @@ export const TECHNIQUES: readonly Technique[] = [
     },
   },
   ...KV_TECHNIQUES,
+  ...DENSE_TECHNIQUES,
 ];
 
 export const TECHNIQUE_IDS: ReadonlySet<string> = new Set(TECHNIQUES.map((t) => t.id));

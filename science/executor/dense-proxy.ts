@@ -8,17 +8,21 @@ import { loadDenseWeights } from '../compression/dense-artifact.js';
 import { quantizeDense, type QuantizedDense } from '../compression/quantize-dense.js';
 import type { CalibrationSet } from '../compression/calibration.js';
 import { DenseModel, type DenseWeights } from '../model/dense-forward.js';
-import { ModelLoadError } from '../model/load.js';
+import { ModelLoadError, modelHash } from '../model/load.js';
+import { cachedProfile } from '../sensitivity/cache.js';
+import { longContextQuantiles, measureLongContextSensitivity } from '../sensitivity/long-context.js';
+import { LongContextSensitivity } from '../../schema/sensitivity.js';
 import { denseLogits } from '../long-context/logits.js';
 import { evaluateLongContext, longContextReference, longContextSet, type LongContextMetrics, type LongContextSet } from '../long-context/long-context-set.js';
 import { echo } from '../../schema/echo.js';
 import type { LongContextSummary } from '../../schema/long-context.js';
-import type { Recipe } from '../../schema/recipe.js';
+import { ordersByLongContext, type Recipe } from '../../schema/recipe.js';
 import type { EvaluateOutcome } from './executor.js';
 
 interface PreparedDense {
   weights: DenseWeights;
   calibration: CalibrationSet;
+  hash: string;
 }
 
 interface Baseline {
@@ -30,6 +34,10 @@ interface Baseline {
 export class DenseProxyRunner {
   private readonly prepared = new PromiseCache<PreparedDense>();
   private readonly baselines = new PromiseCache<Baseline>();
+  private readonly longContextProfiles = new PromiseCache<LongContextSensitivity>();
+
+  /** `cacheDir`: where long-context sensitivity profiles are kept across processes (absent: this process only). */
+  constructor(private readonly cacheDir: () => string | undefined = () => undefined) {}
 
   /** The unquantized proxy and its calibration, once per (proxy, calibration tokens). */
   private prepare(dir: string, calibrationTokens: number, onProgress: (done: number, total: number) => void): Promise<PreparedDense> {
@@ -37,13 +45,33 @@ export class DenseProxyRunner {
       const weights = loadDenseWeights(dir);
       if (weights.quantization) throw new ModelLoadError(`model: ${echo(dir)} is already quantized (recipe ${echo(weights.quantization.recipe.name)}); quantize the unquantized model`);
       const calibration = await captureDenseCalibration(new DenseModel(weights), loadBrown().train, { tokens: calibrationTokens, onProgress });
-      return { weights, calibration };
+      return { weights, calibration, hash: modelHash(dir) };
     });
   }
 
-  async quantize(dir: string, recipe: Recipe, calibrationTokens: number, onProgress: (stage: 'calibrate' | 'quantize', done: number, total: number) => void): Promise<QuantizedDense> {
+  /** The proxy's long-context sensitivity profile: measured once per model, on training text. */
+  longContextSensitivity(dir: string, calibrationTokens: number, onProgress: (done: number, total: number) => void): Promise<LongContextSensitivity> {
+    return this.longContextProfiles.get(dir, async () => {
+      const { weights, hash } = await this.prepare(dir, calibrationTokens, () => {});
+      const corpus = loadBrown().train;
+      const measure = () => measureLongContextSensitivity(weights, hash, corpus, { onProgress });
+      const cacheDir = this.cacheDir();
+      if (!cacheDir) return measure();
+      return (await cachedProfile(cacheDir, 'long-context-sensitivity', { modelHash: hash, corpus: corpus.length }, LongContextSensitivity, hash, measure)).profile;
+    });
+  }
+
+  async quantize(
+    dir: string,
+    recipe: Recipe,
+    calibrationTokens: number,
+    onProgress: (stage: 'calibrate' | 'sensitivity' | 'quantize', done: number, total: number) => void,
+  ): Promise<QuantizedDense> {
     const prepared = await this.prepare(dir, calibrationTokens, (d, t) => onProgress('calibrate', d, t));
-    return quantizeDense(prepared.weights, recipe, { calibration: prepared.calibration, onProgress: (d, t) => onProgress('quantize', d, t) });
+    const quantiles = ordersByLongContext(recipe)
+      ? longContextQuantiles(await this.longContextSensitivity(dir, calibrationTokens, (d, t) => onProgress('sensitivity', d, t)))
+      : undefined;
+    return quantizeDense(prepared.weights, recipe, { calibration: prepared.calibration, longContextQuantiles: quantiles, onProgress: (d, t) => onProgress('quantize', d, t) });
   }
 
   /** The original model's scores and log-probabilities on the standard long-context set. */

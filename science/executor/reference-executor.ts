@@ -57,7 +57,7 @@ export class ReferenceExecutor implements Executor {
   private readonly baselines = new PromiseCache<number>();
   /** The unquantized proxy, loaded once per process: the reference of every evaluation. */
   private readonly references = new PromiseCache<ProxyModel>();
-  private readonly dense = new DenseProxyRunner();
+  private readonly dense = new DenseProxyRunner(() => this.options.sensitivityCacheDir);
 
   constructor(private readonly options: ExecutorOptions) {}
 

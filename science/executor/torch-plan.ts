@@ -4,7 +4,7 @@
 // before a process is spawned, with the same UnsupportedRecipe the Python side would raise.
 import { recipeHash } from '../../schema/content-hash.js';
 import type { JsonValue } from '../../schema/db.js';
-import { autoRoundLearningRate, awqSharesScales, resolveSpec, type QuantSpec, type Recipe } from '../../schema/recipe.js';
+import { autoRoundLearningRate, awqSharesScales, resolveSpec, type QuantSpec, type Recipe, LONG_CONTEXT_ORDER, ordersByLongContext } from '../../schema/recipe.js';
 import type { CalibrationText, DescribeResult, QuantizationPlan, TorchModuleSpec } from '../../schema/torch-executor.js';
 import { UnsupportedRecipeError } from './errors.js';
 import { checkAwqFold } from './torch-awq-fold.js';
@@ -39,6 +39,7 @@ function torchMethod(m: QuantSpec['method']): TorchModuleSpec['method'] {
 export function planOf(recipe: Recipe, described: DescribeResult, calibration: CalibrationText): QuantizationPlan {
   if (recipe.experts) throw new UnsupportedRecipeError('the torch executor does not implement per-expert tiers (recipe.experts) yet; expertLayers is supported');
   if (recipe.expertReduction) throw new UnsupportedRecipeError('the torch executor does not implement expert pruning or merging (recipe.expertReduction) yet');
+  if (ordersByLongContext(recipe)) throw new UnsupportedRecipeError(`the torch executor does not measure long-context sensitivity yet (a depth band with order ${LONG_CONTEXT_ORDER}); the reference executor does`);
   const modules: Record<string, TorchModuleSpec> = {};
   for (const m of described.modules) {
     const spec = resolveSpec(recipe, { role: m.role, layer: m.layer, numLayers: described.numLayers, expertQuantile: null });

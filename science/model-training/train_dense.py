@@ -7,6 +7,12 @@ ability can be measured: a key of random capital letters is written early in the
 and after `distance` bytes of Brown filler the same KEY_OPEN comes back, after which the model must
 reproduce the letters. The format is science/long-context/retrieval.ts's; keep the two in step.
 
+Retrieval needs an induction head (find the earlier copy of the current byte, predict what followed it),
+and a Brown-only or key-only start never formed one here: the key is a handful of bytes per window.
+So training is a curriculum. It starts on purely synthetic periodic strings of random capitals, where
+every byte after the first period is a copy (the induction head forms there, after about 750 steps),
+then keeps the head alive on Brown with repeated random strings and keys inserted at all distances.
+
 The weights are written as bf16 safetensors with Llama's HF tensor names and a LlamaForCausalLM
 config, so transformers (and evoquant's torch executor) load them as they are.
 """
@@ -27,6 +33,7 @@ KEY_LETTERS = 6
 # Answer bytes are a handful per 1,024-byte window; weighting them is what makes retrieval learnable
 # in a CPU-sized budget. Only training sees this weight; evaluation weighs every byte alike.
 ANSWER_WEIGHT = 8.0
+COPY_WEIGHT = 2.0
 
 CONFIG = {
     "model_type": "llama",
@@ -164,12 +171,49 @@ def insert_pairs(window, weights, rng, min_distance, pairs, answer_weight):
         placed += 1
 
 
-def make_batch(text, rng, batch, T, retrieval_share, min_distance, pairs=1, answer_weight=ANSWER_WEIGHT):
+def periodic_batch(rng, batch, T):
+    """Windows that are one random string of capitals repeated: only copying predicts them.
+    The first period is unpredictable and carries no weight."""
+    windows = np.zeros((batch, T + 1), dtype=np.uint8)
+    weights = np.zeros((batch, T), dtype=np.float32)
+    for b in range(batch):
+        period = int(rng.integers(4, min(65, T // 2)))
+        windows[b] = np.resize(rng.integers(ord("A"), ord("Z") + 1, size=period).astype(np.uint8), T + 1)
+        weights[b, period - 1 :] = 1.0
+    return torch.from_numpy(windows.astype(np.int64)), torch.from_numpy(weights)
+
+
+def insert_repeats(window, weights, rng, copy_weight):
+    """One random string of capitals written 2–6 times at random places in a Brown window; every copy
+    after the first is predictable only by looking back (at any distance the window allows)."""
+    T = len(window) - 1
+    length = int(rng.integers(8, 65))
+    copies = int(rng.integers(2, 7))
+    text = rng.integers(ord("A"), ord("Z") + 1, size=length).astype(np.uint8)
+    taken = np.zeros(T + 1, dtype=bool)
+    starts = []
+    for _ in range(8 * copies):
+        if len(starts) == copies:
+            break
+        at = int(rng.integers(0, T - length + 1))
+        if taken[max(0, at - 1) : at + length + 1].any():
+            continue
+        window[at : at + length] = text
+        taken[at : at + length] = True
+        starts.append(at)
+    for at in sorted(starts)[1:]:
+        weights[at : at + length - 1] = copy_weight
+
+
+def make_batch(text, rng, batch, T, retrieval_share, min_distance, pairs=1, answer_weight=ANSWER_WEIGHT, copy_share=0.0):
     offs = rng.integers(0, len(text) - T - 1, size=batch)
     windows = np.stack([text[o : o + T + 1] for o in offs]).copy()
     weights = np.ones((batch, T), dtype=np.float32)
     for b in range(batch):
-        if rng.random() < retrieval_share:
+        draw = rng.random()
+        if draw < copy_share:
+            insert_repeats(windows[b], weights[b], rng, COPY_WEIGHT)
+        elif draw < copy_share + retrieval_share:
             if pairs == 1:
                 insert_retrieval(windows[b], weights[b], rng, min_distance, answer_weight=answer_weight)
             else:
@@ -201,12 +245,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--synthetic-steps", type=int, default=1000, help="steps on periodic random strings at 64 bytes first: where the induction head forms")
+    ap.add_argument("--synthetic-batch", type=int, default=32)
+    ap.add_argument("--copy-share", type=float, default=0.3, help="share of Brown windows with repeated random strings")
     ap.add_argument("--short-steps", type=int, default=1400, help="steps at 256 bytes first: language and short retrieval, cheaply")
     ap.add_argument("--steps", type=int, default=1400, help="steps at the full context")
     ap.add_argument("--short-batch", type=int, default=24)
     ap.add_argument("--batch", type=int, default=6)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--retrieval-share", type=float, default=0.5)
+    ap.add_argument("--retrieval-share", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--time-budget", type=float, default=0, help="seconds; 0 = none. Stops the full-context phase early (the report says so)")
     ap.add_argument("--pairs", type=int, default=1, help="key/query pairs per retrieval window")
@@ -234,8 +281,9 @@ def main():
     decay = [p for n, p in model.named() if p.dim() == 2]
     no_decay = [p for n, p in model.named() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
-    phases = [(256, args.short_batch, args.short_steps), (T, args.batch, args.steps)]
-    total = args.short_steps + args.steps
+    SYNTHETIC = 64
+    phases = [(SYNTHETIC, args.synthetic_batch, args.synthetic_steps), (256, args.short_batch, args.short_steps), (T, args.batch, args.steps)]
+    total = args.synthetic_steps + args.short_steps + args.steps
     warmup = 100
     start = time.time()
     step = 0
@@ -248,7 +296,10 @@ def main():
             lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total)))
             for g in opt.param_groups:
                 g["lr"] = lr
-            tokens, weights = make_batch(train, rng, batch, seq, args.retrieval_share, 8, args.pairs, args.answer_weight)
+            if seq == SYNTHETIC:
+                tokens, weights = periodic_batch(rng, batch, seq)
+            else:
+                tokens, weights = make_batch(train, rng, batch, seq, args.retrieval_share, 8, args.pairs, args.answer_weight, args.copy_share)
             logits = model(tokens[:, :-1])
             nll = F.cross_entropy(logits.reshape(-1, CONFIG["vocab_size"]), tokens[:, 1:].reshape(-1), reduction="none")
             loss = (nll * weights.reshape(-1)).sum() / weights.sum()
@@ -261,7 +312,7 @@ def main():
                 print(f"step {step} seq {seq} loss {loss.item():.4f} bits/byte {plain:.3f} lr {lr:.2e} {time.time() - start:.0f}s", flush=True)
             if step % 250 == 249:
                 model.eval()
-                acc = retrieval_accuracy(model, heldout, [16, 128, 512, 960], 8, 1)
+                acc = retrieval_accuracy(model, heldout, [16, 128, 512, 1008], 8, 1)
                 print(f"step {step} retrieval {json.dumps(acc)}", flush=True)
                 model.train()
             step += 1

@@ -5,7 +5,7 @@ import { InvalidDeploymentError, parseDeployment, parseTarget, pipelineStages, t
 import type { ActivationFormat, HardwareProfile } from '../../schema/hardware.js';
 import type { ModelArchitecture } from '../../schema/model-config.js';
 import { DEFAULT_STACK, type CheckpointFormat, type ServingStackId, type ServingStackTable } from '../../schema/serving-stack.js';
-import { MODULE_ROLES, type ModuleRole, type QuantSpec, type Recipe } from '../../schema/recipe.js';
+import { MODULE_ROLES, type ModuleRole, type QuantSpec, type Recipe, LONG_CONTEXT_ORDER, ordersByLongContext } from '../../schema/recipe.js';
 import { getHardwareProfile } from '../hardware/profiles.js';
 import { loadModelConfig } from '../model-configs/load.js';
 import { getServingStack } from '../serving-stacks/index.js';
@@ -456,6 +456,9 @@ function notesOf(ctx: CompileContext, t: ModuleTally): string[] {
   if (arch.moe && !ctx.expertRanked && recipe.experts) notes.push(`expert tiers applied by expert index (no ${recipe.experts.rankBy} statistics given)`);
   if (arch.moe && !ctx.layerRanked && recipe.expertLayers) {
     notes.push(`expert layer tiers applied by depth (no ${recipe.expertLayers.rankBy} statistics given): the same number of layers per tier, so the same bytes`);
+  }
+  if (ordersByLongContext(recipe)) {
+    notes.push(`depth bands ordered by ${LONG_CONTEXT_ORDER} placed by depth (the executor measures the order): the same number of layers per band, so the same bytes where layers are alike`);
   }
   return notes;
 }
