@@ -10,7 +10,7 @@ reproduce the letters. The format is science/long-context/retrieval.ts's; keep t
 Retrieval needs an induction head (find the earlier copy of the current byte, predict what followed it),
 and a Brown-only or key-only start never formed one here: the key is a handful of bytes per window.
 So training is a curriculum. It starts on purely synthetic periodic strings of random capitals, where
-every byte after the first period is a copy (the induction head forms there, after about 750 steps),
+every byte after the first period is a copy (the induction head forms there, after about 600 steps),
 then keeps the head alive on Brown with repeated random strings and keys inserted at all distances.
 
 The weights are written as bf16 safetensors with Llama's HF tensor names and a LlamaForCausalLM
