@@ -3,8 +3,7 @@
 import { loadBrown } from '../corpus/brown.js';
 import { ProxyModel } from '../model/forward.js';
 import { ModelLoadError, modelHash } from '../model/load.js';
-import { LONG_CONTEXT_ORDER, ordersByLongContext, type Recipe } from '../../schema/recipe.js';
-import { UnsupportedRecipeError } from '../executor/errors.js';
+import type { Recipe } from '../../schema/recipe.js';
 import type { SensitivityProfile } from '../../schema/sensitivity.js';
 import { cachedSensitivity } from '../sensitivity/cache.js';
 import { expertSensitivityScores, measureSensitivity } from '../sensitivity/measure.js';
@@ -104,9 +103,6 @@ export async function ensureSensitivity(prepared: PreparedModel, options: Pipeli
 }
 
 export async function applyRecipe(original: PreparedModel, recipe: Recipe, options: PipelineOptions = {}): Promise<QuantizedProxy> {
-  if (ordersByLongContext(recipe)) {
-    throw new UnsupportedRecipeError(`a depth band ordered by ${LONG_CONTEXT_ORDER} needs a dense long-context proxy; the MoE proxy's windows are too short to measure it`);
-  }
   // Experts are pruned or merged first; quantization then applies to the experts that remain.
   const reduced = recipe.expertReduction ? await prepareReduced(original, recipe.expertReduction, options) : null;
   const prepared = reduced ?? original;

@@ -14,7 +14,8 @@ import { canonicalJson } from '../../schema/content-hash.js';
 import type { JsonValue } from '../../schema/db.js';
 import type { EvaluateRequest, QuantizeRequest } from '../../schema/workflow-contracts.js';
 import type { SensitivityProfile } from '../../schema/sensitivity.js';
-import { ArtifactMissingError, OutOfDeviceMemoryError } from './errors.js';
+import { ArtifactMissingError, OutOfDeviceMemoryError, UnsupportedRecipeError } from './errors.js';
+import { LONG_CONTEXT_ORDER, ordersByLongContext } from '../../schema/recipe.js';
 import type { EvaluateOutcome, Executor, Progress, QuantizeOutcome } from './executor.js';
 import { denseWorkingSetBytes, workingSetBytes } from './memory.js';
 import { DenseProxyRunner } from './dense-proxy.js';
@@ -93,6 +94,9 @@ export class ReferenceExecutor implements Executor {
         onProgress({ stage: 'write', done: 0, total: 1 });
         const written = writeQuantizedModel(path, qd, qd.weights.config, { replace: false });
         return { path, proxyBytes: qd.bytes.total, reused: !written };
+      }
+      if (ordersByLongContext(req.recipe)) {
+        throw new UnsupportedRecipeError(`a depth band ordered by ${LONG_CONTEXT_ORDER} needs a dense long-context proxy; the MoE proxy's windows are too short to measure it`);
       }
       const prepared = await this.prepare(req.proxy, req.calibrationTokens, onProgress);
       this.checkMemory(workingSetBytes(prepared.weights.config, EVAL_BATCH_TOKENS), `quantizing ${req.recipe.name}`);
