@@ -2,12 +2,10 @@
 // hurts the farthest position bucket most (measured by the executor, science/sensitivity/long-context.ts)
 // keep more bits. Bands are ordered by that measurement, not by depth, so one recipe finds the
 // long-range layers of whichever model it is applied to.
-import { uniformInt } from 'pure-rand/distribution/uniformInt';
-import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import { LONG_CONTEXT_ORDER, ordersByLongContext, Recipe, type DepthBand, type WeightBits } from '../../schema/recipe.js';
+import { isExpertRole, LONG_CONTEXT_ORDER, ordersByLongContext, type DepthBand, type Recipe, type WeightBits } from '../../schema/recipe.js';
+import { pick, valid } from './operator-helpers.js';
 import type { ServingContext, Technique } from './technique.js';
 
-const EXPERT_ROLES = ['expert_gate', 'expert_up', 'expert_down'] as const;
 /** One step up the widths stacks serve: the long-range layers' bits. */
 const STEP_UP: Partial<Record<WeightBits, WeightBits>> = { 2: 3, 3: 4, 4: 8 };
 /** One step down, for the layers that are not long-range (never below 3: 2-bit dense layers lose the model). */
@@ -15,13 +13,9 @@ const STEP_DOWN: Partial<Record<WeightBits, WeightBits>> = { 4: 3, 8: 4 };
 /** Shares of the layers kept up: an eighth or a quarter (10 or 20 of Llama-3.1-70B's 80). */
 const SHARES = [0.125, 0.25] as const;
 
-function pick<T>(rng: RandomGenerator, xs: readonly T[]): T {
-  return xs[uniformInt(rng, 0, xs.length - 1)];
-}
-
 /** True only when the serving context says the model is dense: the measurement needs a dense long-context proxy. */
 function isDense(serving: ServingContext | undefined): boolean {
-  return serving?.roles !== undefined && !EXPERT_ROLES.some((r) => serving.roles!.has(r));
+  return serving?.roles !== undefined && ![...serving.roles].some(isExpertRole);
 }
 
 /** The quantized int recipes Q-Enhance can lift layers of, with no long-context band yet. */
@@ -31,11 +25,6 @@ function eligible(recipe: Recipe, serving: ServingContext | undefined): boolean 
 
 function longRangeBand(share: number, bits: WeightBits): DepthBand {
   return { from: 0, to: share, order: LONG_CONTEXT_ORDER, override: { bits } };
-}
-
-function valid(recipe: Recipe): Recipe | null {
-  const r = Recipe.safeParse(recipe);
-  return r.success ? r.data : null;
 }
 
 export const DENSE_TECHNIQUES: readonly Technique[] = [

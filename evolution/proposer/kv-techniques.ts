@@ -3,16 +3,11 @@
 // return null where they do not apply or where the evolution's stack has no format for the cache they
 // make (its 'kv-cache' rule, science/physics/kv-check.ts). Kept apart from TECHNIQUES so that adding
 // them to the operator draw is one deliberate change.
-import { uniformInt } from 'pure-rand/distribution/uniformInt';
-import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { isUnquantizedKv, KvPolicy, type KvTensorPolicy } from '../../schema/kv-policy.js';
 import { kvPolicyOf, Recipe } from '../../schema/recipe.js';
 import { kvPolicyFailures, kvRuleOf } from '../../science/physics/kv-check.js';
+import { pick } from './operator-helpers.js';
 import type { ServingContext, Technique } from './technique.js';
-
-function pick<T>(rng: RandomGenerator, xs: readonly T[]): T {
-  return xs[uniformInt(rng, 0, xs.length - 1)];
-}
 
 /** The recipe with `kv` as its cache, or null when it is invalid, changes nothing, or the stack cannot cache it. */
 function withKv(recipe: Recipe, kv: KvPolicy, serving?: ServingContext): Recipe | null {

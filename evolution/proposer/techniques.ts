@@ -4,6 +4,7 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { KvPolicy } from '../../schema/kv-policy.js';
 import { DENSE_TECHNIQUES } from './dense-techniques.js';
+import { pick, valid } from './operator-helpers.js';
 import { KV_TECHNIQUES } from './kv-techniques.js';
 import { Recipe, type ExpertPolicy, type ExpertReduction, type ModuleRole, type QuantMethod, type QuantOverride, type WeightBits } from '../../schema/recipe.js';
 import type { ServingContext, Technique } from './technique.js';
@@ -17,18 +18,8 @@ const EXPERT_ROLES: ModuleRole[] = ['expert_gate', 'expert_up', 'expert_down'];
 const GPTQ: QuantMethod = { kind: 'gptq', damp: 0.01, blockSize: 128, actOrder: true };
 const AWQ: QuantMethod = { kind: 'awq', scaleGrid: 20, clip: true, clipGrid: 10, maxShrink: 0.5 };
 
-function pick<T>(rng: RandomGenerator, xs: readonly T[]): T {
-  return xs[uniformInt(rng, 0, xs.length - 1)];
-}
-
 function clone(recipe: Recipe): Recipe {
   return structuredClone(recipe);
-}
-
-/** Re-validates, so an operator can never emit an impossible recipe. */
-function valid(recipe: Recipe): Recipe | null {
-  const r = Recipe.safeParse(recipe);
-  return r.success ? r.data : null;
 }
 
 function withRoles(recipe: Recipe, roles: ModuleRole[], override: QuantOverride): Recipe {
